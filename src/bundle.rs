@@ -1,0 +1,1 @@
+//! Reading a bundle's config.json.

@@ -1,0 +1,274 @@
+//! The command line, flag for flag as runc speaks it. No logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "brig",
+    about = "brig: an OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Directory holding container state.
+    #[arg(long, global = true, default_value = "/run/brig")]
+    pub root: PathBuf,
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log debug messages.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Manage cgroups through systemd.
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for runc compatibility; brig has no checkpoint support.
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    /// Accepted for runc compatibility (true|false|auto).
+    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container; its process waits for `start`.
+    Create(CreateArgs),
+    /// Run the user process of a created container.
+    Start(IdArg),
+    /// Print the state of a container as JSON.
+    State(IdArg),
+    /// Send a signal to the container's init (or all its processes).
+    Kill(KillArgs),
+    /// Delete a container and everything it holds.
+    Delete(DeleteArgs),
+    /// Create and start a container.
+    Run(RunArgs),
+    /// List containers under --root.
+    List(ListArgs),
+    /// Write a default config.json.
+    Spec(SpecArgs),
+    /// Print what this runtime supports, as runtime-spec features JSON.
+    Features,
+    /// Run a new process inside a container.
+    Exec(ExecArgs),
+    /// Change a container's cgroup resources.
+    Update(UpdateArgs),
+    /// Freeze every process of a container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// List the processes of a container.
+    Ps(PsArgs),
+    /// Print container events and statistics.
+    Events(EventsArgs),
+    /// The container's init (internal; started by brig itself).
+    #[command(hide = true)]
+    Init,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IdArg {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// Path to the bundle directory.
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the pty master when terminal is true.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the container's init pid to this file.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass N extra descriptors (3..3+N) to the container.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Detach from the container's process.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Keep the container after it exits.
+    #[arg(long)]
+    pub keep: bool,
+    /// Accepted for runc compatibility.
+    #[arg(long = "no-subreaper", hide = true)]
+    pub no_subreaper: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// Signal every process in the container, not just init.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    pub id: String,
+    /// Signal name (KILL or SIGKILL) or number; default SIGTERM.
+    pub signal: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// Kill the container if it is running.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Print only the ids.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    #[arg(short = 'b', long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write a spec for a rootless container.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecArgs {
+    /// A process.json describing the process to run.
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    #[arg(long)]
+    pub cwd: Option<String>,
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// UID[:GID]
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    #[arg(short = 'c', long = "cap")]
+    pub cap: Vec<String>,
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    #[arg(long)]
+    pub cgroup: Option<String>,
+    pub id: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// A JSON LinuxResources file, or - for stdin.
+    #[arg(short = 'r', long)]
+    pub resources: Option<PathBuf>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    #[arg(long)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    pub id: String,
+    /// Extra arguments for ps(1) in table format.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Print one stats event and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between stats events (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
+}

@@ -1,0 +1,1 @@
+//! TODO(capabilities): being written.

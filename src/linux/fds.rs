@@ -1,0 +1,1 @@
+//! TODO(fds): being written.

@@ -1,0 +1,1 @@
+//! TODO(landlock): being written.

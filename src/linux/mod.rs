@@ -1,0 +1,20 @@
+//! The only place that calls into the kernel (with `process::clone`).
+//! One file per mechanism.
+
+pub mod apparmor;
+pub mod capabilities;
+pub mod devices;
+pub mod exe;
+pub mod fds;
+pub mod idmap;
+pub mod landlock;
+pub mod mount;
+pub mod namespaces;
+pub mod pivot;
+pub mod procfs;
+pub mod rlimits;
+pub mod rootfs;
+pub mod seccomp;
+pub mod sysctl;
+pub mod tty;
+pub mod userns;

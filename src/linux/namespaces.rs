@@ -1,0 +1,1 @@
+//! TODO(namespaces): being written.

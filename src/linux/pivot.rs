@@ -1,0 +1,1 @@
+//! TODO(pivot): being written.

@@ -1,0 +1,1 @@
+//! TODO(procfs): being written.

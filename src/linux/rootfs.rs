@@ -1,0 +1,1 @@
+//! TODO(rootfs): being written.

@@ -1,0 +1,1 @@
+//! TODO(userns): being written.

@@ -1,0 +1,1 @@
+//! The process model: parent, init, the channel between them.

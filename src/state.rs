@@ -1,0 +1,240 @@
+//! Container state under `--root`: one directory per container holding
+//! `state.json` (written atomically) and `exec.fifo` (until `start`), guarded
+//! by a per-container lock.
+//!
+//! The directory and a `creating` record are written before any resource is
+//! made, so a `create` killed at any point can still be cleaned by
+//! `delete --force`.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoResultExt, Result};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+pub const LOCK_FILE: &str = "lock";
+
+/// The longest container id brig accepts (runc has no limit; a path
+/// component is bounded by NAME_MAX, and 1024 keeps room under --root).
+pub const MAX_ID_LEN: usize = 1024;
+
+/// What `state.json` holds. The OCI `state` output is derived from it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub oci_version: String,
+    pub id: String,
+    /// `creating` until init reports ready, then `created`; `running`,
+    /// `stopped` and `paused` are derived at read time from the process and
+    /// the cgroup freezer.
+    pub status: Status,
+    /// Host pid of the container's init, 0 while creating.
+    #[serde(default)]
+    pub pid: i32,
+    /// Start time of init (field 22 of /proc/PID/stat), guarding against
+    /// pid reuse.
+    #[serde(default)]
+    pub pid_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// RFC 3339 creation time.
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    /// The cgroup path brig resolved from `linux.cgroupsPath`.
+    #[serde(default)]
+    pub cgroup_path: Option<String>,
+    #[serde(default)]
+    pub systemd_cgroup: bool,
+    /// Was a new pid namespace created (so killing init kills all)?
+    #[serde(default)]
+    pub own_pid_ns: bool,
+    /// Whether the container's process runs with a terminal.
+    #[serde(default)]
+    pub terminal: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Stopped,
+    Paused,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+            Status::Paused => "paused",
+        }
+    }
+}
+
+/// Check a container id: `[A-Za-z0-9_+.-]`, not `.` or `..`, bounded.
+pub fn validate_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid("container id is empty"));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(Error::invalid(format!(
+            "container id is {} bytes long; the limit is {MAX_ID_LEN}",
+            id.len()
+        )));
+    }
+    if id == "." || id == ".." {
+        return Err(Error::invalid(format!("invalid container id {id:?}")));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '.' | '-')))
+    {
+        return Err(Error::invalid(format!(
+            "invalid container id {id:?}: character {c:?} is not allowed (use A-Z a-z 0-9 _ + . -)"
+        )));
+    }
+    Ok(())
+}
+
+/// The directory of one container under `--root`.
+pub fn container_dir(root: &Path, id: &str) -> PathBuf {
+    root.join(id)
+}
+
+/// An exclusive lock on one container, held for the whole of a command that
+/// changes it.
+pub struct Lock {
+    _flock: Flock<File>,
+}
+
+impl Lock {
+    pub fn acquire(dir: &Path) -> Result<Lock> {
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .mode(0o600)
+            .open(&path)
+            .or_io(|| format!("open {}", path.display()))?;
+        let flock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| Error::sys(format!("lock {}", path.display()), e))?;
+        Ok(Lock { _flock: flock })
+    }
+}
+
+/// Create the root directory (0700) if needed.
+pub fn ensure_root(root: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .or_io(|| format!("create state root {}", root.display()))
+}
+
+impl State {
+    pub fn load(root: &Path, id: &str) -> Result<State> {
+        validate_id(id)?;
+        let path = container_dir(root, id).join(STATE_FILE);
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::invalid(format!("container {id} does not exist")))
+            }
+            Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+        };
+        serde_json::from_slice(&data).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+    }
+
+    /// Write state.json atomically: a temp file in the same directory,
+    /// fsync'd, then renamed over the old one.
+    pub fn save(&self, root: &Path) -> Result<()> {
+        let dir = container_dir(root, &self.id);
+        let data = serde_json::to_vec(self).map_err(|e| Error::json("encode state", e))?;
+        write_atomic(&dir.join(STATE_FILE), &data, 0o600)
+    }
+}
+
+/// Write `data` to `path` through a temp file and rename, so a reader sees
+/// the old or the new content, never a torn one.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .mode(mode)
+            .open(&tmp)
+            .or_io(|| format!("create {}", tmp.display()))?;
+        f.write_all(data).or_io(|| format!("write {}", tmp.display()))?;
+        nix::unistd::fsync(f.as_fd()).map_err(|e| Error::sys(format!("fsync {}", tmp.display()), e))?;
+        fs::rename(&tmp, path).or_io(|| format!("rename {} to {}", tmp.display(), path.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Ids of every container under `root`, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let entries = match fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+        Err(e) => return Err(Error::io(format!("read {}", root.display()), e)),
+    };
+    for entry in entries {
+        let entry = entry.or_io(|| format!("read {}", root.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if validate_id(&name).is_ok() && entry.path().join(STATE_FILE).exists() {
+            ids.push(name);
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["c1", "a.b-c_d+e", "X", &"a".repeat(MAX_ID_LEN)] {
+            assert!(validate_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "a b", "é", "a\0b", &"a".repeat(MAX_ID_LEN + 1)] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        write_atomic(&p, b"one", 0o600).unwrap();
+        write_atomic(&p, b"two", 0o600).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,1 @@
+//! Every check that can fail before any process is created.
