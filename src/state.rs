@@ -158,7 +158,8 @@ impl State {
             }
             Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
         };
-        serde_json::from_slice(&data).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::json(format!("parse {}", path.display()), e))
     }
 
     /// Write state.json atomically: a temp file in the same directory,
@@ -174,7 +175,10 @@ impl State {
 /// the old or the new content, never a torn one.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -185,8 +189,10 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .mode(mode)
             .open(&tmp)
             .or_io(|| format!("create {}", tmp.display()))?;
-        f.write_all(data).or_io(|| format!("write {}", tmp.display()))?;
-        nix::unistd::fsync(f.as_fd()).map_err(|e| Error::sys(format!("fsync {}", tmp.display()), e))?;
+        f.write_all(data)
+            .or_io(|| format!("write {}", tmp.display()))?;
+        nix::unistd::fsync(f.as_fd())
+            .map_err(|e| Error::sys(format!("fsync {}", tmp.display()), e))?;
         fs::rename(&tmp, path).or_io(|| format!("rename {} to {}", tmp.display(), path.display()))
     })();
     if result.is_err() {
@@ -223,7 +229,17 @@ mod tests {
         for ok in ["c1", "a.b-c_d+e", "X", &"a".repeat(MAX_ID_LEN)] {
             assert!(validate_id(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "../x", "a b", "é", "a\0b", &"a".repeat(MAX_ID_LEN + 1)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a b",
+            "é",
+            "a\0b",
+            &"a".repeat(MAX_ID_LEN + 1),
+        ] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
     }
@@ -236,5 +252,23 @@ mod tests {
         write_atomic(&p, b"two", 0o600).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
+
+impl State {
+    /// The OCI state JSON, as `brig state` prints it and hooks and seccomp
+    /// agents receive it.
+    pub fn to_oci(&self, status: Status, pid: i32) -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "pid": pid,
+            "status": status.as_str(),
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+            "annotations": self.annotations,
+        })
     }
 }

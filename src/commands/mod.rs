@@ -1,1 +1,62 @@
-//! One file per verb.
+//! One file per verb. Each returns the exit code; errors go up to main.
+
+pub mod create;
+pub mod delete;
+pub mod features;
+pub mod kill;
+pub mod list;
+pub mod run;
+pub mod spec;
+pub mod start;
+pub mod state;
+
+use crate::cli::{Command, GlobalOpts};
+use crate::error::{Error, Result};
+
+pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
+    match cmd {
+        Command::Create(a) => create::run(global, a),
+        Command::Start(a) => start::run(global, &a.id),
+        Command::State(a) => state::run(global, &a.id),
+        Command::Kill(a) => kill::run(global, a),
+        Command::Delete(a) => delete::run(global, a),
+        Command::Run(a) => run::run(global, a),
+        Command::List(a) => list::run(global, a),
+        Command::Spec(a) => spec::run(a),
+        Command::Features => features::run(),
+        Command::Exec(_) => Err(Error::invalid("exec is not implemented yet")),
+        Command::Update(_)
+        | Command::Pause(_)
+        | Command::Resume(_)
+        | Command::Ps(_)
+        | Command::Events(_) => Err(Error::invalid("cgroup commands are not implemented yet")),
+        Command::Init => crate::process::init::main(),
+    }
+}
+
+/// The id a command works on, for the error context ("create c1: ...").
+pub fn subject(cmd: &Command) -> String {
+    let (verb, id) = match cmd {
+        Command::Create(a) => ("create", a.id.as_str()),
+        Command::Start(a) => ("start", a.id.as_str()),
+        Command::State(a) => ("state", a.id.as_str()),
+        Command::Kill(a) => ("kill", a.id.as_str()),
+        Command::Delete(a) => ("delete", a.id.as_str()),
+        Command::Run(a) => ("run", a.create.id.as_str()),
+        Command::Exec(a) => ("exec", a.id.as_str()),
+        Command::Update(a) => ("update", a.id.as_str()),
+        Command::Pause(a) => ("pause", a.id.as_str()),
+        Command::Resume(a) => ("resume", a.id.as_str()),
+        Command::Ps(a) => ("ps", a.id.as_str()),
+        Command::Events(a) => ("events", a.id.as_str()),
+        Command::List(_) => ("list", ""),
+        Command::Spec(_) => ("spec", ""),
+        Command::Features => ("features", ""),
+        Command::Init => ("init", ""),
+    };
+    if id.is_empty() {
+        verb.to_string()
+    } else {
+        format!("{verb} {id}")
+    }
+}

@@ -1,1 +1,2 @@
 //! TODO(mount): being written.
+pub const KNOWN_OPTIONS: &[&str] = &[];

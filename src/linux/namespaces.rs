@@ -1,1 +1,295 @@
-//! TODO(namespaces): being written.
+//! Namespaces: which the container creates, which it joins by path, and
+//! which it shares with the host (those the config omits).
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoResultExt, Result, SysResultExt};
+
+/// The eight kinds, in the order they are joined: user first, so that the
+/// namespaces owned by it can be entered with its privileges; mount last
+/// among those that change how paths resolve.
+pub const JOIN_ORDER: [Kind; 8] = [
+    Kind::User,
+    Kind::Ipc,
+    Kind::Uts,
+    Kind::Net,
+    Kind::Pid,
+    Kind::Cgroup,
+    Kind::Time,
+    Kind::Mount,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    User,
+    Ipc,
+    Uts,
+    Net,
+    Pid,
+    Cgroup,
+    Time,
+    Mount,
+}
+
+impl Kind {
+    pub fn from_spec(t: LinuxNamespaceType) -> Kind {
+        match t {
+            LinuxNamespaceType::User => Kind::User,
+            LinuxNamespaceType::Ipc => Kind::Ipc,
+            LinuxNamespaceType::Uts => Kind::Uts,
+            LinuxNamespaceType::Network => Kind::Net,
+            LinuxNamespaceType::Pid => Kind::Pid,
+            LinuxNamespaceType::Cgroup => Kind::Cgroup,
+            LinuxNamespaceType::Time => Kind::Time,
+            LinuxNamespaceType::Mount => Kind::Mount,
+        }
+    }
+
+    pub fn flag(self) -> CloneFlags {
+        match self {
+            Kind::User => CloneFlags::CLONE_NEWUSER,
+            Kind::Ipc => CloneFlags::CLONE_NEWIPC,
+            Kind::Uts => CloneFlags::CLONE_NEWUTS,
+            Kind::Net => CloneFlags::CLONE_NEWNET,
+            Kind::Pid => CloneFlags::CLONE_NEWPID,
+            Kind::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+            Kind::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+            Kind::Mount => CloneFlags::CLONE_NEWNS,
+        }
+    }
+
+    /// The name under /proc/PID/ns/.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Ipc => "ipc",
+            Kind::Uts => "uts",
+            Kind::Net => "net",
+            Kind::Pid => "pid",
+            Kind::Cgroup => "cgroup",
+            Kind::Time => "time",
+            Kind::Mount => "mnt",
+        }
+    }
+
+    /// The name in config.json and `features`.
+    pub fn spec_name(self) -> &'static str {
+        match self {
+            Kind::Net => "network",
+            Kind::Mount => "mount",
+            k => k.proc_name(),
+        }
+    }
+}
+
+/// What happens to one kind of namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ns {
+    /// Not in the config: the host's.
+    Host,
+    /// A new one.
+    New,
+    /// Join the one at this path.
+    Join(PathBuf),
+}
+
+/// The namespace plan, decided before any process exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NsPlan {
+    entries: Vec<(Kind, Ns)>,
+}
+
+impl NsPlan {
+    /// Pure: reject duplicates; the rest is what the config says.
+    pub fn from_spec(list: &[LinuxNamespace]) -> Result<NsPlan> {
+        let mut entries: Vec<(Kind, Ns)> = JOIN_ORDER.iter().map(|k| (*k, Ns::Host)).collect();
+        let mut seen = Vec::new();
+        for ns in list {
+            let kind = Kind::from_spec(ns.typ());
+            if seen.contains(&kind) {
+                return Err(Error::invalid(format!(
+                    "namespace {} is listed more than once",
+                    kind.spec_name()
+                )));
+            }
+            seen.push(kind);
+            let what = match ns.path() {
+                Some(p) if p.as_os_str().is_empty() => Ns::New,
+                Some(p) if !p.is_absolute() => {
+                    return Err(Error::invalid(format!(
+                        "namespace {} path {} is not absolute",
+                        kind.spec_name(),
+                        p.display()
+                    )))
+                }
+                Some(p) => Ns::Join(p.clone()),
+                None => Ns::New,
+            };
+            if let Some(e) = entries.iter_mut().find(|(k, _)| *k == kind) {
+                e.1 = what;
+            }
+        }
+        Ok(NsPlan { entries })
+    }
+
+    pub fn get(&self, kind: Kind) -> &Ns {
+        &self
+            .entries
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .expect("every kind is present")
+            .1
+    }
+
+    pub fn is_new(&self, kind: Kind) -> bool {
+        *self.get(kind) == Ns::New
+    }
+
+    /// Does the container have a namespace of this kind other than the
+    /// host's? (Joined by path counts when the path is not the host's own.)
+    pub fn has_own(&self, kind: Kind) -> bool {
+        match self.get(kind) {
+            Ns::Host => false,
+            Ns::New => true,
+            Ns::Join(p) => !is_host_ns(kind, p).unwrap_or(false),
+        }
+    }
+
+    /// Clone flags for the namespaces created at clone time. Time is left
+    /// out: its offsets must be written before any process enters it, so
+    /// the child unshares it and enters it at execve.
+    pub fn clone_flags(&self) -> CloneFlags {
+        let mut flags = CloneFlags::empty();
+        for (kind, ns) in &self.entries {
+            if *ns == Ns::New && *kind != Kind::Time {
+                flags |= kind.flag();
+            }
+        }
+        flags
+    }
+
+    /// The namespaces to join, in join order.
+    pub fn joins(&self) -> impl Iterator<Item = (Kind, &Path)> {
+        self.entries.iter().filter_map(|(k, ns)| match ns {
+            Ns::Join(p) => Some((*k, p.as_path())),
+            _ => None,
+        })
+    }
+}
+
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Open a namespace path and check that it is a namespace of `kind`.
+pub fn open_ns(kind: Kind, path: &Path) -> Result<File> {
+    let file = File::options()
+        .read(true)
+        .custom_flags_cloexec()
+        .open(path)
+        .or_io(|| format!("open {} namespace {}", kind.spec_name(), path.display()))?;
+    // SAFETY: ioctl NS_GET_NSTYPE takes no argument and only reads the fd.
+    let t = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+    if t < 0 {
+        let e = Errno::last();
+        return Err(Error::invalid(format!(
+            "{} is not a namespace ({e:?})",
+            path.display()
+        )));
+    }
+    if t as i64 != kind.flag().bits() as i64 {
+        return Err(Error::invalid(format!(
+            "{} is not a {} namespace",
+            path.display(),
+            kind.spec_name()
+        )));
+    }
+    Ok(file)
+}
+
+/// Join the namespace at `path`.
+pub fn join(kind: Kind, path: &Path) -> Result<()> {
+    let file = open_ns(kind, path)?;
+    setns(file.as_fd(), kind.flag())
+        .or_sys(|| format!("setns {} {}", kind.spec_name(), path.display()))
+}
+
+/// Is the namespace at `path` the one brig itself is in (the host's)?
+pub fn is_host_ns(kind: Kind, path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let own = format!("/proc/self/ns/{}", kind.proc_name());
+    let a = std::fs::metadata(path).or_io(|| format!("stat {}", path.display()))?;
+    let b = std::fs::metadata(&own).or_io(|| format!("stat {own}"))?;
+    Ok(a.dev() == b.dev() && a.ino() == b.ino())
+}
+
+trait CloexecOpen {
+    fn custom_flags_cloexec(&mut self) -> &mut Self;
+}
+
+impl CloexecOpen for std::fs::OpenOptions {
+    fn custom_flags_cloexec(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_CLOEXEC)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxNamespaceBuilder;
+
+    fn ns(t: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+        let b = LinuxNamespaceBuilder::default().typ(t);
+        match path {
+            Some(p) => b.path(p).build().unwrap(),
+            None => b.build().unwrap(),
+        }
+    }
+
+    #[test]
+    fn plan_from_spec() {
+        let p = NsPlan::from_spec(&[
+            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Network, Some("/proc/1/ns/net")),
+            ns(LinuxNamespaceType::Time, None),
+        ])
+        .unwrap();
+        assert_eq!(*p.get(Kind::Pid), Ns::New);
+        assert_eq!(*p.get(Kind::Net), Ns::Join("/proc/1/ns/net".into()));
+        assert_eq!(*p.get(Kind::User), Ns::Host);
+        assert_eq!(p.clone_flags(), CloneFlags::CLONE_NEWPID);
+        assert_eq!(p.joins().count(), 1);
+    }
+
+    #[test]
+    fn duplicates_and_relative_paths_are_errors() {
+        let dup = NsPlan::from_spec(&[
+            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Pid, None),
+        ]);
+        assert!(dup.unwrap_err().chain().contains("more than once"));
+        let rel = NsPlan::from_spec(&[ns(LinuxNamespaceType::Network, Some("x/net"))]);
+        assert!(rel.unwrap_err().chain().contains("not absolute"));
+    }
+
+    #[test]
+    fn wrong_kind_of_namespace_file_is_rejected() {
+        let e = open_ns(Kind::Net, Path::new("/proc/self/ns/uts")).unwrap_err();
+        assert!(
+            e.chain().contains("is not a network namespace"),
+            "{}",
+            e.chain()
+        );
+        let e = open_ns(Kind::Net, Path::new("/etc/hostname")).unwrap_err();
+        assert!(e.chain().contains("is not a namespace"), "{}", e.chain());
+        assert!(open_ns(Kind::Net, Path::new("/proc/self/ns/net")).is_ok());
+        assert!(is_host_ns(Kind::Net, Path::new("/proc/self/ns/net")).unwrap());
+    }
+}

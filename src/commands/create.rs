@@ -1,0 +1,20 @@
+use crate::cli::{CreateArgs, GlobalOpts};
+use crate::error::Result;
+use crate::process::parent::{self, CreateOpts};
+
+pub fn run(global: &GlobalOpts, a: &CreateArgs) -> Result<i32> {
+    parent::create(global, &opts(a))?;
+    Ok(0)
+}
+
+pub fn opts(a: &CreateArgs) -> CreateOpts<'_> {
+    CreateOpts {
+        id: &a.id,
+        bundle: &a.bundle,
+        console_socket: a.console_socket.as_deref(),
+        pid_file: a.pid_file.as_deref(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    }
+}

@@ -1,0 +1,90 @@
+//! `delete`: remove a stopped container; `--force` kills it first and
+//! also cleans up a `create` that died half-way.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::cli::{DeleteArgs, GlobalOpts};
+use crate::error::{Error, IoResultExt, Result};
+use crate::process;
+use crate::state::{self, Lock, State, Status};
+
+pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
+    state::validate_id(&a.id)?;
+    let dir = state::container_dir(&global.root, &a.id);
+    if !dir.exists() {
+        if a.force {
+            return Ok(0);
+        }
+        return Err(Error::invalid(format!("container {} does not exist", a.id)));
+    }
+    let _lock = Lock::acquire(&dir)?;
+    let st = match State::load(&global.root, &a.id) {
+        Ok(st) => Some(st),
+        // A create killed before its first record: only the directory.
+        Err(_) if a.force => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(st) = &st {
+        let status = process::status(&global.root, st);
+        match status {
+            Status::Stopped => {}
+            // runc deletes a created container without --force.
+            Status::Created | Status::Creating => kill_and_wait(st)?,
+            Status::Running | Status::Paused if a.force => kill_and_wait(st)?,
+            s => {
+                return Err(Error::invalid(format!(
+                    "cannot delete container {} that is not stopped: {}",
+                    a.id,
+                    s.as_str()
+                )))
+            }
+        }
+        destroy(st)?;
+    }
+    std::fs::remove_dir_all(&dir).or_io(|| format!("remove {}", dir.display()))?;
+    Ok(0)
+}
+
+/// Remove what the container holds outside its state directory.
+pub fn destroy(st: &State) -> Result<()> {
+    if let Some(path) = &st.cgroup_path {
+        let cg = crate::cgroups::Manager::open(path, st.systemd_cgroup)?;
+        let _ = cg.thaw();
+        cg.destroy()?;
+    }
+    Ok(())
+}
+
+fn kill_and_wait(st: &State) -> Result<()> {
+    if let Some(path) = &st.cgroup_path {
+        if let Ok(cg) = crate::cgroups::Manager::open(path, st.systemd_cgroup) {
+            let _ = cg.thaw();
+            let _ = cg.kill_all(Signal::SIGKILL);
+        }
+    }
+    if !process::init_alive(st) {
+        return Ok(());
+    }
+    let pidfd = super::start::pidfd_open(st.pid);
+    let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+    let Ok(pidfd) = pidfd else { return Ok(()) };
+    // The init is not our child: wait on its pidfd (readable on exit).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if let Ok(n) = poll(&mut fds, PollTimeout::from(100u16)) {
+            if n > 0 {
+                return Ok(());
+            }
+        }
+    }
+    Err(Error::invalid(format!(
+        "container init {} did not exit after SIGKILL",
+        st.pid
+    )))
+}

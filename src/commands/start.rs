@@ -1,0 +1,81 @@
+//! `start`: release the init blocked on exec.fifo (sync 3).
+
+use std::io::Read;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::cli::GlobalOpts;
+use crate::error::{Error, IoResultExt, Result, SysResultExt};
+use crate::process;
+use crate::state::{self, Lock, State, Status};
+
+pub fn run(global: &GlobalOpts, id: &str) -> Result<i32> {
+    let st = State::load(&global.root, id)?;
+    let dir = state::container_dir(&global.root, id);
+    let _lock = Lock::acquire(&dir)?;
+    start(&global.root, &st)?;
+    Ok(0)
+}
+
+pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
+    match process::status(root, st) {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::invalid("cannot start a container that has stopped")),
+        s => {
+            return Err(Error::invalid(format!(
+                "cannot start a container in state {}",
+                s.as_str()
+            )))
+        }
+    }
+    let fifo_path = state::container_dir(root, &st.id).join(state::EXEC_FIFO);
+    // Non-blocking open: we are the reader the init's blocking open waits
+    // for; then wait for its byte, or for it to die.
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .or_io(|| format!("open {}", fifo_path.display()))?;
+    let pidfd = pidfd_open(st.pid)?;
+    loop {
+        let mut fds = [
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(Errno::EINTR) => continue,
+            r => r.or_sys(|| "poll exec fifo".into())?,
+        };
+        let init_exited = fds[1]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let mut b = [0u8; 1];
+        match fifo.read(&mut b) {
+            Ok(1) => break,
+            Ok(_) | Err(_) => {
+                if init_exited {
+                    return Err(Error::invalid(
+                        "container init exited before it was started",
+                    ));
+                }
+                // Nothing yet (the writer has not opened the fifo): poll again.
+                std::thread::yield_now();
+            }
+        }
+    }
+    std::fs::remove_file(&fifo_path).or_io(|| format!("remove {}", fifo_path.display()))?;
+    Ok(())
+}
+
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Error::sys(format!("pidfd_open {pid}"), Errno::last()));
+    }
+    // SAFETY: fd is fresh and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}

@@ -1,0 +1,109 @@
+//! Role CHILD: the freshly cloned process, still running the parent's
+//! image. It waits for its cgroup and id maps (sync 1), joins the
+//! namespaces given by path, prepares the time namespace, and re-executes
+//! into the read-only brig image as INIT. Kept short: until the re-exec its
+//! /proc/PID/exe is the host binary (it is non-dumpable, inherited from the
+//! parent, so the container cannot open that link).
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{setresgid, setresuid, Gid, Uid};
+
+use crate::error::{Error, IoResultExt, Result, SysResultExt};
+use crate::linux::fds;
+use crate::linux::namespaces::{self, Kind, NsPlan};
+use crate::process::channel::Channel;
+use crate::process::messages::{ToInit, ToParent};
+
+/// The env var telling the re-executed init which fd is its channel.
+pub const INIT_FD_ENV: &str = "_BRIG_INIT_FD";
+
+pub struct ChildPlan<'a> {
+    pub ns: &'a NsPlan,
+    /// "monotonic S N\nboottime S N\n" for a new time namespace.
+    pub time_offsets: Option<String>,
+    /// Descriptors that must survive the re-exec.
+    pub keep_fds: Vec<RawFd>,
+}
+
+/// Never returns: re-exec or _exit.
+pub fn run(ch: Channel, plan: ChildPlan<'_>, exe: &OwnedFd) -> ! {
+    let err = match child(&ch, &plan, exe) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = ch.send(&ToParent::Failed {
+        chain: err.chain(),
+        errno: err.errno().map(|e| e as i32),
+    });
+    // SAFETY: _exit never returns and runs no atexit handlers of the parent's image.
+    unsafe { libc::_exit(1) }
+}
+
+fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible> {
+    // sync 1: the parent has put us in the cgroup and written the id maps.
+    match ch.recv::<ToInit>()? {
+        Some(ToInit::Go) => {}
+        // The parent died: go quietly.
+        // SAFETY: _exit never returns.
+        None => unsafe { libc::_exit(1) },
+        Some(other) => return Err(Error::invalid(format!("child: expected Go, got {other:?}"))),
+    }
+    if plan.ns.is_new(Kind::User) {
+        // Become the mapped root of the new user namespace before execve,
+        // or the exec would recompute our capabilities as the unmapped
+        // overflow uid and drop them all.
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .or_sys(|| "setresgid 0 in the new user namespace (is gid 0 mapped?)".into())?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .or_sys(|| "setresuid 0 in the new user namespace (is uid 0 mapped?)".into())?;
+    }
+    for (kind, path) in plan.ns.joins() {
+        // The parent joined the pid namespace for its children already.
+        if kind != Kind::Pid {
+            namespaces::join(kind, path)?;
+        }
+    }
+    if let Some(offsets) = &plan.time_offsets {
+        // Offsets may only be written before any process is in the
+        // namespace; the exec below moves us in.
+        // Ref: time_namespaces(7).
+        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .or_sys(|| "unshare time namespace".into())?;
+        std::fs::write("/proc/self/timens_offsets", offsets)
+            .or_io(|| format!("write time offsets {offsets:?}"))?;
+    }
+    for fd in &plan.keep_fds {
+        if fds::is_open(*fd) {
+            fds::clear_cloexec(*fd)?;
+        }
+    }
+    fds::clear_cloexec(ch.raw_fd())?;
+    let argv = [
+        c"brig:[2:INIT]".as_ptr(),
+        c"init".as_ptr(),
+        std::ptr::null(),
+    ];
+    let env_var = CString::new(format!("{INIT_FD_ENV}={}", ch.raw_fd())).expect("no NUL");
+    let envp = [env_var.as_ptr(), std::ptr::null()];
+    // SAFETY: argv and envp are NULL-terminated arrays of valid C strings
+    // that outlive the call; exe is an open O_PATH fd of the brig binary.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            exe.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(Error::sys(
+        "re-exec brig as the container's init",
+        Errno::last(),
+    ))
+}

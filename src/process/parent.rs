@@ -1,0 +1,334 @@
+//! Role PARENT: `brig create` (and `run`). Decides everything, records the
+//! container, clones the child, places it, writes its id maps, hands it the
+//! config and waits for ready. Any failure tears down all it made.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{mkfifo, Pid};
+
+use crate::bundle::Bundle;
+use crate::cgroups::Manager;
+use crate::cli::GlobalOpts;
+use crate::error::{Context, Error, IoResultExt, Result, SysResultExt};
+use crate::linux::namespaces::{self, Kind};
+use crate::linux::procfs::ProcfsHandle;
+use crate::linux::{apparmor, exe, userns};
+use crate::process::channel;
+use crate::process::child::{self, ChildPlan};
+use crate::process::clone::{clone3, Forked};
+use crate::process::messages::{InitConfig, ParentPhase, ToInit, ToParent};
+use crate::state::{self, State, Status};
+
+pub struct CreateOpts<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// A created container whose init waits for `start`.
+pub struct Created {
+    pub state: State,
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+}
+
+/// Undo on drop unless disarmed: kill the child, remove the cgroup and the
+/// state directory. A `create` that fails leaves nothing behind.
+struct Teardown<'a> {
+    dir: &'a Path,
+    cgroup: Option<&'a Manager>,
+    child: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.child {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("cleanup: {}", e.chain());
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.dir);
+    }
+}
+
+pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
+    state::validate_id(opts.id)?;
+    // Decide first: nothing is created until the whole config is checked.
+    let bundle = Bundle::load(opts.bundle)?;
+    let spec = &bundle.spec;
+    let ns = crate::validate::spec(spec)?;
+    let process = spec.process().as_ref().expect("validated");
+    let linux = spec.linux().as_ref().expect("validated");
+    let terminal = process.terminal().unwrap_or(false);
+    match (terminal, opts.console_socket) {
+        (true, None) => {
+            return Err(Error::invalid(
+                "process.terminal is true but no --console-socket was given",
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(Error::invalid(
+                "--console-socket was given but process.terminal is false",
+            ))
+        }
+        _ => {}
+    }
+    if let Some(profile) = process.apparmor_profile() {
+        apparmor::check(profile)?;
+    }
+    let cgroup = Manager::new(
+        linux
+            .cgroups_path()
+            .as_ref()
+            .map(|p| p.to_string_lossy())
+            .as_deref(),
+        opts.id,
+        global.systemd_cgroup,
+    )?;
+    let (listen_fds, preserve_fds) = listen_fds(opts.preserve_fds);
+
+    state::ensure_root(&global.root)?;
+    let dir = state::container_dir(&global.root, opts.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::invalid(format!(
+                "container {} already exists",
+                opts.id
+            )))
+        }
+        Err(e) => return Err(Error::io(format!("create {}", dir.display()), e)),
+    }
+    let mut teardown = Teardown {
+        dir: &dir,
+        cgroup: None,
+        child: None,
+        armed: true,
+    };
+    let _lock = state::Lock::acquire(&dir)?;
+    // The record comes before any resource, so a killed create is still
+    // found and cleaned by `delete --force`.
+    let mut st = State {
+        oci_version: crate::OCI_VERSION.into(),
+        id: opts.id.into(),
+        status: Status::Creating,
+        pid: 0,
+        pid_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::logging::rfc3339(SystemTime::now()),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup_path: Some(cgroup.path().to_string()),
+        systemd_cgroup: global.systemd_cgroup,
+        own_pid_ns: ns.is_new(Kind::Pid),
+        terminal,
+    };
+    st.save(&global.root)?;
+
+    cgroup.create()?;
+    teardown.cgroup = Some(&cgroup);
+    if let Some(r) = linux.resources() {
+        cgroup.set(r)?;
+    }
+
+    let fifo_path = dir.join(state::EXEC_FIFO);
+    mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .or_sys(|| format!("mkfifo {}", fifo_path.display()))?;
+    let fifo = open_path(&fifo_path)?;
+    let console = match opts.console_socket {
+        Some(p) => Some(
+            UnixStream::connect(p)
+                .or_io(|| format!("connect to console socket {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let listener = match linux
+        .seccomp()
+        .as_ref()
+        .and_then(|s| s.listener_path().as_ref())
+    {
+        Some(p) => Some(
+            UnixStream::connect(p).or_io(|| format!("connect to seccomp agent {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let exe = exe::protected_self()?;
+    let (parent_ch, child_ch) = channel::pair()?;
+    let time_offsets = time_offsets(linux);
+
+    let mut keep_fds: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
+    keep_fds.push(fifo.as_raw_fd());
+    keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
+    keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
+
+    // A pid namespace given by path is entered for our children only; the
+    // parent's own pid namespace does not change.
+    if let Some(path) = ns
+        .joins()
+        .find(|(k, _)| *k == Kind::Pid)
+        .map(|(_, p)| p.to_path_buf())
+    {
+        namespaces::join(Kind::Pid, &path)?;
+    }
+    if ns.joins().any(|(k, _)| k == Kind::User) && ns.is_new(Kind::Pid) {
+        return Err(Error::invalid(
+            "joining a user namespace by path while creating a new pid namespace is not supported yet",
+        ));
+    }
+    // Init must not be dumpable before its re-exec; the child inherits this.
+    nix::sys::prctl::set_dumpable(false).or_sys(|| "prctl PR_SET_DUMPABLE 0".into())?;
+
+    let (pid, pidfd) = match clone3(
+        ns.clone_flags(),
+        cgroup.clone_into_fd().map(|fd| fd.as_raw_fd()),
+    )? {
+        Forked::Child => {
+            drop(parent_ch);
+            child::run(
+                child_ch,
+                ChildPlan {
+                    ns: &ns,
+                    time_offsets,
+                    keep_fds,
+                },
+                &exe,
+            )
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_ch);
+    teardown.child = Some(pid);
+
+    // Cgroup before the user namespace's maps and before the child runs
+    // anything of its own.
+    cgroup.add(pid)?;
+    if ns.is_new(Kind::User) {
+        let procfs = ProcfsHandle::new()?;
+        userns::write_maps(
+            &procfs,
+            pid,
+            linux.uid_mappings().as_deref().unwrap_or(&[]),
+            linux.gid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    // sync 1
+    parent_ch.send(&ToInit::Go)?;
+    let state_json = st.to_oci(Status::Creating, pid.as_raw());
+    // sync 1b
+    parent_ch.send(&ToInit::Config(Box::new(InitConfig {
+        id: opts.id.into(),
+        spec: spec.clone(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        ns,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds,
+        listen_fds,
+        fifo_fd: Some(fifo.as_raw_fd()),
+        console_fd: console.as_ref().map(|c| c.as_raw_fd()),
+        seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
+        state_json,
+    })))?;
+    // sync 2
+    ParentPhase::AwaitReady.on_message(parent_ch.recv::<ToParent>()?)?;
+
+    st.status = Status::Created;
+    st.pid = pid.as_raw();
+    st.pid_start_time = start_time(pid).unwrap_or(0);
+    st.save(&global.root)?;
+    if let Some(p) = opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    teardown.armed = false;
+    drop(teardown);
+    Ok(Created {
+        state: st,
+        pid,
+        pidfd,
+    })
+}
+
+/// LISTEN_FDS in brig's environment (socket activation): those fds come
+/// first and are preserved, before --preserve-fds more.
+fn listen_fds(preserve: u32) -> (Option<u32>, u32) {
+    match std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        Some(n) if n > 0 => (Some(n), n + preserve),
+        _ => (None, preserve),
+    }
+}
+
+fn time_offsets(linux: &oci_spec::runtime::Linux) -> Option<String> {
+    let offsets = linux.time_offsets().as_ref()?;
+    let mut out = String::new();
+    for (clock, off) in offsets {
+        out.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    Some(out)
+}
+
+fn open_path(p: &Path) -> Result<OwnedFd> {
+    let c = CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid("path has a NUL byte"))?;
+    // SAFETY: valid C string; returns a new fd or -1.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::sys(format!("open {}", p.display()), Errno::last()));
+    }
+    // SAFETY: fd was just opened and is ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Written atomically (temp file + rename) before create returns.
+fn write_pid_file(p: &Path, pid: Pid) -> Result<()> {
+    let p: PathBuf = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().or_io(|| "getcwd".into())?.join(p)
+    };
+    state::write_atomic(&p, pid.to_string().as_bytes(), 0o644)
+        .context(|| format!("write pid file {}", p.display()))
+}
+
+/// Field 22 of /proc/PID/stat: the process start time in clock ticks.
+pub fn start_time(pid: Pid) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The comm field may hold spaces and parens: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// The process state letter of /proc/PID/stat (R, S, Z, ...).
+pub fn proc_state(pid: Pid) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
