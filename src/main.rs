@@ -38,11 +38,11 @@ fn main() {
         Err(e) => {
             let line = format!("{}: {}", commands::subject(cmd), e.chain());
             // The last "level":"error" line of the log is what containerd
-            // and podman show their users; stderr gets the same line.
-            logger.write_line(tracing::Level::ERROR, &line);
+            // and podman show their users; stderr gets the same line once.
             if to_file {
-                eprintln!("brig: {line}");
+                logger.write_line(tracing::Level::ERROR, &line);
             }
+            eprintln!("brig: {line}");
             1
         }
     };

@@ -1,6 +1,6 @@
 use crate::cli::{CreateArgs, GlobalOpts};
 use crate::error::Result;
-use crate::process::parent::{self, CreateOpts};
+use crate::process::parent::{self, ConsoleSocket, CreateOpts};
 
 pub fn run(global: &GlobalOpts, a: &CreateArgs) -> Result<i32> {
     parent::create(global, &opts(a))?;
@@ -11,7 +11,7 @@ pub fn opts(a: &CreateArgs) -> CreateOpts<'_> {
     CreateOpts {
         id: &a.id,
         bundle: &a.bundle,
-        console_socket: a.console_socket.as_deref(),
+        console_socket: a.console_socket.as_deref().map(ConsoleSocket::Path),
         pid_file: a.pid_file.as_deref(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,

@@ -1,5 +1,6 @@
 //! One file per verb. Each returns the exit code; errors go up to main.
 
+pub mod console;
 pub mod create;
 pub mod delete;
 pub mod features;

@@ -2,6 +2,9 @@
 //! container's init, wait for it, remove the container and exit with its
 //! status (128+N when killed by signal N).
 
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
@@ -9,8 +12,8 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 use nix::sys::wait::{waitpid, WaitStatus};
 
 use crate::cli::{GlobalOpts, RunArgs};
-use crate::error::{Result, SysResultExt};
-use crate::process::parent;
+use crate::error::{IoResultExt, Result, SysResultExt};
+use crate::process::parent::{self, ConsoleSocket};
 use crate::state::{self, Lock};
 
 static INIT_PID: AtomicI32 = AtomicI32::new(0);
@@ -34,7 +37,17 @@ const FORWARDED: [Signal; 7] = [
 ];
 
 pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
-    let created = parent::create(global, &super::create::opts(&a.create))?;
+    let mut opts = super::create::opts(&a.create);
+    // A terminal in the foreground without a console socket: brig holds the
+    // pty itself (runc does the same). Detached, someone else must.
+    let mut own_console = None;
+    if opts.console_socket.is_none() && !a.detach && wants_terminal(&a.create.bundle) {
+        let (ours, theirs) = UnixStream::pair().or_io(|| "socketpair for the console".into())?;
+        opts.console_socket = Some(ConsoleSocket::Connected(theirs));
+        own_console = Some(ours);
+    }
+    let created = parent::create(global, &opts)?;
+    drop(opts);
     let id = &a.create.id;
     if !a.detach {
         INIT_PID.store(created.pid.as_raw(), Ordering::Relaxed);
@@ -54,6 +67,11 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     }
     if a.detach {
         return Ok(0);
+    }
+    if let Some(sock) = own_console {
+        let master = super::console::receive_master(&sock)?;
+        let _raw = super::console::RawMode::enter();
+        super::console::proxy(&master, created.pidfd.as_fd())?;
     }
     let code = loop {
         match waitpid(created.pid, None) {
@@ -76,4 +94,14 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
             .map_err(|e| crate::Error::io(format!("remove {}", dir.display()), e))?;
     }
     Ok(code)
+}
+
+/// Peek at config.json's process.terminal; a bad config is reported by
+/// create itself.
+fn wants_terminal(bundle: &Path) -> bool {
+    std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+        .and_then(|v| v["process"]["terminal"].as_bool())
+        .unwrap_or(false)
 }

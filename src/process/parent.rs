@@ -31,11 +31,19 @@ use crate::state::{self, State, Status};
 pub struct CreateOpts<'a> {
     pub id: &'a str,
     pub bundle: &'a Path,
-    pub console_socket: Option<&'a Path>,
+    pub console_socket: Option<ConsoleSocket<'a>>,
     pub pid_file: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+}
+
+/// Where the pty master goes when process.terminal is true.
+pub enum ConsoleSocket<'a> {
+    /// `--console-socket PATH`.
+    Path(&'a Path),
+    /// One end of a socketpair: `run` in the foreground proxies the pty itself.
+    Connected(UnixStream),
 }
 
 /// A created container whose init waits for `start`.
@@ -81,7 +89,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     let process = spec.process().as_ref().expect("validated");
     let linux = spec.linux().as_ref().expect("validated");
     let terminal = process.terminal().unwrap_or(false);
-    match (terminal, opts.console_socket) {
+    match (terminal, opts.console_socket.as_ref()) {
         (true, None) => {
             return Err(Error::invalid(
                 "process.terminal is true but no --console-socket was given",
@@ -157,11 +165,14 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .or_sys(|| format!("mkfifo {}", fifo_path.display()))?;
     let fifo = open_path(&fifo_path)?;
-    let console = match opts.console_socket {
-        Some(p) => Some(
+    let console = match &opts.console_socket {
+        Some(ConsoleSocket::Path(p)) => Some(
             UnixStream::connect(p)
                 .or_io(|| format!("connect to console socket {}", p.display()))?,
         ),
+        Some(ConsoleSocket::Connected(s)) => {
+            Some(s.try_clone().or_io(|| "dup console socket".into())?)
+        }
         None => None,
     };
     let listener = match linux
