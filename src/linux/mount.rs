@@ -1,2 +1,625 @@
-//! TODO(mount): being written.
-pub const KNOWN_OPTIONS: &[&str] = &[];
+//! Mount options as config.json spells them, and the mount syscalls brig
+//! uses to act on paths that were resolved *inside* the rootfs.
+//!
+//! Every destination is opened with openat2(RESOLVE_IN_ROOT) relative to an fd
+//! of the rootfs, and mounted through that fd (new mount API, or
+//! `/proc/self/fd/N` for mount(2) of a new filesystem), never by joining
+//! strings. Ref: SECURITY.md class 1, CVE-2021-30465, CVE-2024-45310.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::mount::MsFlags;
+use nix::sys::stat::Mode;
+
+use crate::error::{Error, Result, SysResultExt};
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10), missing from nix's MsFlags.
+pub const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
+
+// Ref: uapi/linux/mount.h; libc has these but not on every target we build.
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x02;
+pub const MOUNT_ATTR_NODEV: u64 = 0x04;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x08;
+pub const MOUNT_ATTR_ATIME_MASK: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x00;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// One entry of `mounts[].options`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// Flags to set (mount(2) flags, per mount or per superblock).
+    pub flags: MsFlags,
+    /// Flags explicitly turned off (`rw`, `suid`, `atime`...): matters when
+    /// a bind mount inherits them from its source.
+    pub cleared: MsFlags,
+    /// Propagation changes, in the order given (`rprivate`, `shared`, ...).
+    pub propagation: Vec<MsFlags>,
+    /// `mount_setattr(AT_RECURSIVE)` attributes from the `r*` options.
+    pub rec_set: u64,
+    pub rec_clr: u64,
+    /// Everything else: filesystem data, joined with ',' by [`Self::data`].
+    pub data: Vec<String>,
+    /// `idmap` (Some(false)) or `ridmap` (Some(true)).
+    pub idmap: Option<bool>,
+    /// `tmpcopyup`: accepted, the copy up itself is not done.
+    pub tmpcopyup: bool,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions {
+            flags: MsFlags::empty(),
+            cleared: MsFlags::empty(),
+            propagation: Vec::new(),
+            rec_set: 0,
+            rec_clr: 0,
+            data: Vec::new(),
+            idmap: None,
+            tmpcopyup: false,
+        }
+    }
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+
+    pub fn is_recursive_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND | MsFlags::MS_REC)
+    }
+
+    pub fn data(&self) -> String {
+        self.data.join(",")
+    }
+
+    /// The per-mount flags as mount_setattr attributes: (set, clear).
+    /// Superblock flags (sync, mand, ...) cannot change on a bind mount and
+    /// are ignored here, as the kernel ignores them on MS_BIND|MS_REMOUNT.
+    pub fn bind_attrs(&self) -> (u64, u64) {
+        let pairs = [
+            (MsFlags::MS_RDONLY, MOUNT_ATTR_RDONLY),
+            (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
+            (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
+            (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+            (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+            (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+        ];
+        let (mut set, mut clr) = (0, 0);
+        for (ms, attr) in pairs {
+            if self.flags.contains(ms) {
+                set |= attr;
+            } else if self.cleared.contains(ms) {
+                clr |= attr;
+            }
+        }
+        // The atime mode is one 3-bit field: changing it means clearing the
+        // whole field. Ref: mount_setattr(2), "MOUNT_ATTR__ATIME".
+        let atime = if self.flags.contains(MsFlags::MS_NOATIME) {
+            Some(MOUNT_ATTR_NOATIME)
+        } else if self.flags.contains(MsFlags::MS_STRICTATIME) {
+            Some(MOUNT_ATTR_STRICTATIME)
+        } else if self.flags.contains(MsFlags::MS_RELATIME)
+            || self.cleared.contains(MsFlags::MS_NOATIME)
+        {
+            Some(MOUNT_ATTR_RELATIME)
+        } else {
+            None
+        };
+        if let Some(mode) = atime {
+            set |= mode;
+            clr |= MOUNT_ATTR_ATIME_MASK;
+        }
+        (set, clr)
+    }
+}
+
+/// Every option name `lookup` knows, for `brig features` (a unit test
+/// keeps the two in step).
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap",
+    "iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec",
+    "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid",
+    "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount",
+    "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
+    "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
+    "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent",
+    "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
+];
+
+#[cfg(test)]
+#[test]
+fn known_options_are_all_understood() {
+    for name in KNOWN_OPTIONS {
+        assert!(lookup(name).is_some(), "{name}");
+    }
+}
+
+enum Opt {
+    Set(MsFlags),
+    Clear(MsFlags),
+    Propagation(MsFlags),
+    /// (set, clear) for mount_setattr(AT_RECURSIVE).
+    Recursive(u64, u64),
+    Idmap(bool),
+    Nothing,
+}
+
+fn lookup(name: &str) -> Option<Opt> {
+    use MsFlags as M;
+    use Opt::*;
+    const ATIME: u64 = MOUNT_ATTR_ATIME_MASK;
+    Some(match name {
+        "defaults" | "tmpcopyup" => Nothing,
+        "ro" => Set(M::MS_RDONLY),
+        "rw" => Clear(M::MS_RDONLY),
+        "nosuid" => Set(M::MS_NOSUID),
+        "suid" => Clear(M::MS_NOSUID),
+        "nodev" => Set(M::MS_NODEV),
+        "dev" => Clear(M::MS_NODEV),
+        "noexec" => Set(M::MS_NOEXEC),
+        "exec" => Clear(M::MS_NOEXEC),
+        "sync" => Set(M::MS_SYNCHRONOUS),
+        "async" => Clear(M::MS_SYNCHRONOUS),
+        "dirsync" => Set(M::MS_DIRSYNC),
+        "remount" => Set(M::MS_REMOUNT),
+        "mand" => Set(M::MS_MANDLOCK),
+        "nomand" => Clear(M::MS_MANDLOCK),
+        "noatime" => Set(M::MS_NOATIME),
+        "atime" => Clear(M::MS_NOATIME),
+        "nodiratime" => Set(M::MS_NODIRATIME),
+        "diratime" => Clear(M::MS_NODIRATIME),
+        "relatime" => Set(M::MS_RELATIME),
+        "norelatime" => Clear(M::MS_RELATIME),
+        "strictatime" => Set(M::MS_STRICTATIME),
+        "nostrictatime" => Clear(M::MS_STRICTATIME),
+        "lazytime" => Set(M::MS_LAZYTIME),
+        "nolazytime" => Clear(M::MS_LAZYTIME),
+        "bind" => Set(M::MS_BIND),
+        "rbind" => Set(M::MS_BIND | M::MS_REC),
+        "silent" => Set(M::MS_SILENT),
+        "loud" => Clear(M::MS_SILENT),
+        "iversion" => Set(M::MS_I_VERSION),
+        "noiversion" => Clear(M::MS_I_VERSION),
+        "nosymfollow" => Set(MS_NOSYMFOLLOW),
+        "symfollow" => Clear(MS_NOSYMFOLLOW),
+        "private" => Propagation(M::MS_PRIVATE),
+        "rprivate" => Propagation(M::MS_PRIVATE | M::MS_REC),
+        "shared" => Propagation(M::MS_SHARED),
+        "rshared" => Propagation(M::MS_SHARED | M::MS_REC),
+        "slave" => Propagation(M::MS_SLAVE),
+        "rslave" => Propagation(M::MS_SLAVE | M::MS_REC),
+        "unbindable" => Propagation(M::MS_UNBINDABLE),
+        "runbindable" => Propagation(M::MS_UNBINDABLE | M::MS_REC),
+        "rro" => Recursive(MOUNT_ATTR_RDONLY, 0),
+        "rrw" => Recursive(0, MOUNT_ATTR_RDONLY),
+        "rnosuid" => Recursive(MOUNT_ATTR_NOSUID, 0),
+        "rsuid" => Recursive(0, MOUNT_ATTR_NOSUID),
+        "rnodev" => Recursive(MOUNT_ATTR_NODEV, 0),
+        "rdev" => Recursive(0, MOUNT_ATTR_NODEV),
+        "rnoexec" => Recursive(MOUNT_ATTR_NOEXEC, 0),
+        "rexec" => Recursive(0, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => Recursive(MOUNT_ATTR_NODIRATIME, 0),
+        "rdiratime" => Recursive(0, MOUNT_ATTR_NODIRATIME),
+        "rnoatime" => Recursive(MOUNT_ATTR_NOATIME, ATIME),
+        // Clearing noatime or setting relatime both mean the default mode.
+        "ratime" | "rrelatime" => Recursive(MOUNT_ATTR_RELATIME, ATIME),
+        // "No relatime" is the strict mode, as with MS_NORELATIME semantics.
+        "rstrictatime" | "rnorelatime" => Recursive(MOUNT_ATTR_STRICTATIME, ATIME),
+        "rnosymfollow" => Recursive(MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => Recursive(0, MOUNT_ATTR_NOSYMFOLLOW),
+        "idmap" => Idmap(false),
+        "ridmap" => Idmap(true),
+        _ => return None,
+    })
+}
+
+/// Parse `mounts[].options`. Unknown names are filesystem data (`mode=755`,
+/// `newinstance`); callers reject data where the mount type takes none.
+/// Ref: config.md "mounts", runc libcontainer/specconv mountFlags.
+pub fn parse_options(options: &[String]) -> Result<MountOptions> {
+    let mut out = MountOptions::default();
+    for o in options {
+        if o.is_empty() || o.contains(',') {
+            return Err(Error::invalid(format!("invalid mount option {o:?}")));
+        }
+        match lookup(o) {
+            Some(Opt::Set(f)) => {
+                out.flags.insert(f);
+                out.cleared.remove(f);
+            }
+            Some(Opt::Clear(f)) => {
+                out.flags.remove(f);
+                out.cleared.insert(f);
+            }
+            Some(Opt::Propagation(p)) => out.propagation.push(p),
+            Some(Opt::Recursive(set, clr)) => {
+                out.rec_set = (out.rec_set & !clr & !set) | set;
+                out.rec_clr = (out.rec_clr & !set) | clr;
+            }
+            Some(Opt::Idmap(rec)) => out.idmap = Some(rec),
+            Some(Opt::Nothing) => out.tmpcopyup |= o == "tmpcopyup",
+            None => out.data.push(o.clone()),
+        }
+    }
+    Ok(out)
+}
+
+/// Lexically clean an absolute container path into a relative one
+/// (`/a/../b/` -> `b`), clamping `..` at the root as RESOLVE_IN_ROOT does.
+pub fn clean_relative(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Paths inside the rootfs.
+
+/// Open `path` (relative or absolute, read as inside `root`) with openat2
+/// RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS, plus RESOLVE_NO_SYMLINKS when
+/// `no_symlinks`. `flags` are added to O_PATH|O_CLOEXEC.
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlag,
+    no_symlinks: bool,
+) -> std::result::Result<OwnedFd, Errno> {
+    let rel = clean_relative(path);
+    let rel = if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    };
+    let mut resolve = ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS;
+    if no_symlinks {
+        resolve |= ResolveFlag::RESOLVE_NO_SYMLINKS;
+    }
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | flags)
+        .resolve(resolve);
+    // EAGAIN: a rename raced the lookup; openat2(2) asks callers to retry.
+    let mut tries = 0;
+    loop {
+        match openat2(root, &rel, how) {
+            Err(Errno::EAGAIN) if tries < 16 => tries += 1,
+            r => return r,
+        }
+    }
+}
+
+/// `mkdir -p` inside the rootfs: every component is created in a directory
+/// fd that was itself resolved inside the root. Returns the last directory.
+pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd> {
+    let rel = clean_relative(path);
+    let mut cur = PathBuf::new();
+    let mut dir = open_in_root(root, Path::new("."), OFlag::O_DIRECTORY, false)
+        .or_sys(|| "open rootfs".into())?;
+    for name in rel.iter() {
+        cur.push(name);
+        let shown = || format!("/{}", cur.display());
+        dir = match open_in_root(root, &cur, OFlag::O_DIRECTORY, false) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => {
+                match nix::sys::stat::mkdirat(&dir, name, Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => return Err(Error::sys(format!("mkdir {}", shown()), e)),
+                }
+                open_in_root(root, &cur, OFlag::O_DIRECTORY, false)
+                    .or_sys(|| format!("open {}", shown()))?
+            }
+            Err(e) => return Err(Error::sys(format!("open {}", shown()), e)),
+        }
+    }
+    Ok(dir)
+}
+
+/// Open the mount point `dest` inside the root, creating it (a directory,
+/// or an empty file when `dir` is false) and its parents when missing.
+pub fn ensure_mountpoint(
+    root: BorrowedFd<'_>,
+    dest: &Path,
+    dir: bool,
+    no_symlinks: bool,
+) -> Result<OwnedFd> {
+    let shown = || format!("mount point {}", dest.display());
+    let want = if dir { OFlag::O_DIRECTORY } else { OFlag::empty() };
+    match open_in_root(root, dest, want, no_symlinks) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::ENOENT) => {}
+        Err(Errno::ELOOP) if no_symlinks => {
+            return Err(Error::invalid(format!(
+                "{} is or goes through a symlink",
+                shown()
+            )))
+        }
+        Err(e) => return Err(Error::sys(format!("open {}", shown()), e)),
+    }
+    let rel = clean_relative(dest);
+    let (parent, name) = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(n)) => (p, n),
+        _ => return Err(Error::invalid(format!("{} is the root", shown()))),
+    };
+    let parent_fd = mkdir_all_in_root(root, parent).map_err(|e| e.context(shown()))?;
+    let made = if dir {
+        nix::sys::stat::mkdirat(&parent_fd, name, Mode::from_bits_truncate(0o755))
+    } else {
+        nix::fcntl::openat(
+            &parent_fd,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(drop)
+    };
+    match made {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(Error::sys(format!("create {}", shown()), e)),
+    }
+    open_in_root(root, dest, want, no_symlinks).or_sys(|| format!("open {}", shown()))
+}
+
+/// `/proc/self/fd/N`: how mount(2) reaches a target opened with O_PATH.
+/// Only used before pivot, while /proc is the host's trusted procfs.
+pub fn fd_path(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+// ---------------------------------------------------------------------------
+// The new mount API. Ref: open_tree(2), move_mount(2), mount_setattr(2).
+
+fn cpath(p: &Path) -> std::result::Result<CString, Errno> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+/// open_tree(OPEN_TREE_CLONE): a detached copy of the mount at `path`
+/// (relative to `dirfd`; empty path means `dirfd` itself).
+pub fn clone_tree(
+    dirfd: BorrowedFd<'_>,
+    path: &Path,
+    recursive: bool,
+) -> std::result::Result<OwnedFd, Errno> {
+    let c = cpath(path)?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    if path.as_os_str().is_empty() {
+        flags |= libc::AT_EMPTY_PATH as libc::c_uint;
+    }
+    // SAFETY: c is a valid NUL-terminated string that outlives the call; the
+    // kernel returns a new fd or -1, checked by Errno::result.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, dirfd.as_raw_fd(), c.as_ptr(), flags) };
+    Errno::result(fd)?;
+    // SAFETY: open_tree returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// move_mount the detached (or attached) mount `from` onto the object `to`.
+pub fn move_mount(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> std::result::Result<(), Errno> {
+    let empty = c"";
+    // SAFETY: both paths are the static empty string; the fds are borrowed
+    // and live for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            empty.as_ptr(),
+            to.as_raw_fd(),
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr on the mount `fd` refers to (and below it if `recursive`).
+pub fn mount_setattr(
+    fd: BorrowedFd<'_>,
+    set: u64,
+    clr: u64,
+    recursive: bool,
+) -> std::result::Result<(), Errno> {
+    if set == 0 && clr == 0 {
+        return Ok(());
+    }
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: attr is a valid mount_attr (VER0 layout, 32 bytes) that lives
+    // for the call; the path is the static empty string.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(r).map(drop)
+}
+
+/// A fresh, detached, empty tmpfs mount with mount attributes `attrs`
+/// (fsopen + fsconfig + fsmount), for masking directories after pivot
+/// without going through the container's /proc.
+pub fn new_tmpfs(attrs: u64) -> std::result::Result<OwnedFd, Errno> {
+    // SAFETY: static NUL-terminated name; returns a new fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), 1 as libc::c_uint) };
+    Errno::result(fs)?;
+    // SAFETY: fsopen returned a fresh descriptor that nothing else owns.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    };
+    Errno::result(r)?;
+    // SAFETY: fs is a configured fs context; FSMOUNT_CLOEXEC = 1.
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), 1 as libc::c_uint, attrs) };
+    Errno::result(m)?;
+    // SAFETY: fsmount returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
+}
+
+/// Propagation change (`MS_SLAVE|MS_REC`, ...) on a mount reached via fd.
+pub fn set_propagation(fd: BorrowedFd<'_>, flags: MsFlags) -> std::result::Result<(), Errno> {
+    nix::mount::mount(
+        None::<&str>,
+        fd_path(fd.as_fd()).as_str(),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MsFlags as M;
+
+    fn opts(v: &[&str]) -> MountOptions {
+        parse_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn flags_table() {
+        let cases: &[(&[&str], MsFlags, MsFlags, &str)] = &[
+            (&[], M::empty(), M::empty(), ""),
+            (&["defaults"], M::empty(), M::empty(), ""),
+            (&["ro", "nosuid", "nodev", "noexec"], M::MS_RDONLY | M::MS_NOSUID | M::MS_NODEV | M::MS_NOEXEC, M::empty(), ""),
+            (&["ro", "rw"], M::empty(), M::MS_RDONLY, ""),
+            (&["rw", "ro"], M::MS_RDONLY, M::empty(), ""),
+            (&["suid", "dev", "exec", "async", "nomand"], M::empty(), M::MS_NOSUID | M::MS_NODEV | M::MS_NOEXEC | M::MS_SYNCHRONOUS | M::MS_MANDLOCK, ""),
+            (&["sync", "dirsync", "remount", "mand"], M::MS_SYNCHRONOUS | M::MS_DIRSYNC | M::MS_REMOUNT | M::MS_MANDLOCK, M::empty(), ""),
+            (&["noatime", "nodiratime"], M::MS_NOATIME | M::MS_NODIRATIME, M::empty(), ""),
+            (&["atime", "diratime", "norelatime", "nostrictatime", "nolazytime"], M::empty(), M::MS_NOATIME | M::MS_NODIRATIME | M::MS_RELATIME | M::MS_STRICTATIME | M::MS_LAZYTIME, ""),
+            (&["relatime", "strictatime", "lazytime"], M::MS_RELATIME | M::MS_STRICTATIME | M::MS_LAZYTIME, M::empty(), ""),
+            (&["bind"], M::MS_BIND, M::empty(), ""),
+            (&["rbind", "ro"], M::MS_BIND | M::MS_REC | M::MS_RDONLY, M::empty(), ""),
+            (&["silent", "iversion"], M::MS_SILENT | M::MS_I_VERSION, M::empty(), ""),
+            (&["loud", "noiversion"], M::empty(), M::MS_SILENT | M::MS_I_VERSION, ""),
+            (&["nosymfollow"], MS_NOSYMFOLLOW, M::empty(), ""),
+            (&["nosuid", "mode=755", "size=65536k"], M::MS_NOSUID, M::empty(), "mode=755,size=65536k"),
+            (&["newinstance", "ptmxmode=0666", "gid=5"], M::empty(), M::empty(), "newinstance,ptmxmode=0666,gid=5"),
+            (&["tmpcopyup", "idmap"], M::empty(), M::empty(), ""),
+        ];
+        for (input, set, cleared, data) in cases {
+            let o = opts(input);
+            assert_eq!((o.flags, o.cleared, o.data().as_str()), (*set, *cleared, *data), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn propagation_recursive_and_idmap() {
+        let o = opts(&["rprivate", "shared", "rslave", "unbindable", "private", "rshared", "slave", "runbindable"]);
+        assert_eq!(
+            o.propagation,
+            vec![
+                M::MS_PRIVATE | M::MS_REC,
+                M::MS_SHARED,
+                M::MS_SLAVE | M::MS_REC,
+                M::MS_UNBINDABLE,
+                M::MS_PRIVATE,
+                M::MS_SHARED | M::MS_REC,
+                M::MS_SLAVE,
+                M::MS_UNBINDABLE | M::MS_REC
+            ]
+        );
+        let cases: &[(&[&str], u64, u64)] = &[
+            (&["rro"], MOUNT_ATTR_RDONLY, 0),
+            (&["rro", "rrw"], 0, MOUNT_ATTR_RDONLY),
+            (&["rnosuid", "rnodev", "rnoexec"], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 0),
+            (&["rsuid", "rdev", "rexec"], 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
+            (&["rnoatime"], MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK),
+            (&["rnoatime", "ratime"], MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME_MASK),
+            (&["rrelatime"], MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME_MASK),
+            (&["rnorelatime"], MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
+            (&["rstrictatime"], MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
+            (&["rnodiratime"], MOUNT_ATTR_NODIRATIME, 0),
+            (&["rdiratime"], 0, MOUNT_ATTR_NODIRATIME),
+            (&["rnosymfollow"], MOUNT_ATTR_NOSYMFOLLOW, 0),
+            (&["rsymfollow"], 0, MOUNT_ATTR_NOSYMFOLLOW),
+        ];
+        for (input, set, clr) in cases {
+            let o = opts(input);
+            assert_eq!((o.rec_set, o.rec_clr), (*set, *clr), "{input:?}");
+        }
+        assert_eq!(opts(&["idmap"]).idmap, Some(false));
+        assert_eq!(opts(&["ridmap"]).idmap, Some(true));
+        assert!(opts(&["tmpcopyup"]).tmpcopyup);
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        for bad in ["", "ro,nosuid"] {
+            let e = parse_options(&[bad.to_string()]).unwrap_err();
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn bind_attrs_map_per_mount_flags() {
+        let cases: &[(&[&str], u64, u64)] = &[
+            (&["bind"], 0, 0),
+            (&["bind", "ro", "nosuid"], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0),
+            (&["bind", "rw", "exec"], 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC),
+            (&["bind", "noatime"], MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK),
+            (&["bind", "strictatime"], MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
+            (&["bind", "sync", "nosymfollow"], MOUNT_ATTR_NOSYMFOLLOW, 0),
+        ];
+        for (input, set, clr) in cases {
+            assert_eq!(opts(input).bind_attrs(), (*set, *clr), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn clean_relative_clamps() {
+        for (i, o) in [("/", ""), ("/proc", "proc"), ("/a/../b/", "b"), ("/../../etc", "etc"), ("/a/./b", "a/b")] {
+            assert_eq!(clean_relative(Path::new(i)), PathBuf::from(o), "{i}");
+        }
+    }
+}

@@ -1,15 +1,555 @@
-//! TODO(rootfs): being written in wt-rootfs; stub signatures only.
-use oci_spec::runtime::Spec;
+//! The container's root filesystem: config-linux.md "mounts", "devices",
+//! "rootfsPropagation", "maskedPaths", "readonlyPaths", "root.readonly".
+//!
+//! Every container path is resolved inside the rootfs (openat2
+//! RESOLVE_IN_ROOT) and mounted through the resulting fd; see mount.rs.
+//! Ref: SECURITY.md class 1; runc libcontainer/rootfs_linux.go for order.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
-pub fn validate(_spec: &Spec) -> crate::Result<()> {
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::mount::MsFlags;
+use nix::sys::stat::{Mode, SFlag};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Mount, Spec};
+
+use crate::error::{Context, Error, Result, SysResultExt};
+use crate::linux::devices;
+use crate::linux::mount::{
+    clone_tree, ensure_mountpoint, fd_path, mount_setattr, move_mount, new_tmpfs, open_in_root,
+    parse_options, set_propagation, MountOptions, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+};
+
+/// rootfsPropagation values. Ref: config-linux.md "Rootfs Mount Propagation".
+fn propagation_flag(value: &str) -> Option<MsFlags> {
+    use MsFlags as M;
+    Some(match value {
+        "shared" => M::MS_SHARED,
+        "rshared" => M::MS_SHARED | M::MS_REC,
+        "slave" => M::MS_SLAVE,
+        "rslave" => M::MS_SLAVE | M::MS_REC,
+        "private" => M::MS_PRIVATE,
+        "rprivate" => M::MS_PRIVATE | M::MS_REC,
+        "unbindable" => M::MS_UNBINDABLE,
+        "runbindable" => M::MS_UNBINDABLE | M::MS_REC,
+        _ => return None,
+    })
+}
+
+fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
+}
+
+fn mount_options(m: &Mount) -> Result<MountOptions> {
+    parse_options(m.options().as_deref().unwrap_or(&[]))
+        .context(|| format!("mount {}", m.destination().display()))
+}
+
+fn is_bind(m: &Mount, o: &MountOptions) -> bool {
+    m.typ().as_deref() == Some("bind") || o.is_bind()
+}
+
+fn is_idmapped(m: &Mount, o: &MountOptions) -> bool {
+    o.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some()
+}
+
+fn check_abs(what: &str, p: &str) -> Result<()> {
+    if !p.starts_with('/') {
+        return Err(Error::invalid(format!("{what} {p:?} is not absolute")));
+    }
     Ok(())
 }
-pub fn prepare(_spec: &Spec, _rootfs: &Path) -> crate::Result<()> {
-    Err(crate::Error::invalid("rootfs: not yet"))
-}
-pub fn pivot(_rootfs: &Path, _no_pivot: bool) -> crate::Result<()> {
-    Err(crate::Error::invalid("pivot: not yet"))
-}
-pub fn finish(_spec: &Spec) -> crate::Result<()> {
+
+/// Pure checks on the rootfs part of the spec, before any process exists.
+pub fn validate(spec: &Spec) -> Result<()> {
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        let dest = m.destination().display().to_string();
+        check_abs("mount destination", &dest)?;
+        let o = mount_options(m)?;
+        let typ = m.typ().as_deref().unwrap_or("");
+        let sane = typ
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !sane {
+            return Err(Error::invalid(format!("mount {dest}: invalid type {typ:?}")));
+        }
+        if is_bind(m, &o) || is_idmapped(m, &o) {
+            // A bind mount takes no filesystem data: anything unknown is a typo.
+            if let Some(bad) = o.data.first() {
+                return Err(Error::invalid(format!(
+                    "mount {dest}: unknown mount option {bad:?}"
+                )));
+            }
+            if m.source().is_none() {
+                return Err(Error::invalid(format!("bind mount {dest} has no source")));
+            }
+        } else if typ.is_empty() {
+            return Err(Error::invalid(format!("mount {dest} has no type")));
+        }
+        if m.uid_mappings().is_some() != m.gid_mappings().is_some() {
+            return Err(Error::invalid(format!(
+                "mount {dest}: uidMappings and gidMappings must be given together"
+            )));
+        }
+        if is_idmapped(m, &o) && !is_bind(m, &o) {
+            return Err(Error::invalid(format!(
+                "mount {dest}: idmapped mounts must be bind mounts"
+            )));
+        }
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    for d in linux.devices().as_deref().unwrap_or(&[]) {
+        let path = d.path().display().to_string();
+        check_abs("device path", &path)?;
+        let inside_dev = path.starts_with("/dev/")
+            && !d.path().components().any(|c| c == std::path::Component::ParentDir);
+        if !inside_dev {
+            return Err(Error::invalid(format!("device path {path:?} is not under /dev")));
+        }
+        match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::B | LinuxDeviceType::U => {
+                if d.major() < 0 || d.minor() < 0 {
+                    return Err(Error::invalid(format!(
+                        "device {path}: invalid number {}:{}",
+                        d.major(),
+                        d.minor()
+                    )));
+                }
+            }
+            LinuxDeviceType::P => {}
+            LinuxDeviceType::A => {
+                return Err(Error::invalid(format!("device {path}: invalid type \"a\"")))
+            }
+        }
+    }
+    for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
+        check_abs("masked path", p)?;
+    }
+    for p in linux.readonly_paths().as_deref().unwrap_or(&[]) {
+        check_abs("readonly path", p)?;
+    }
+    if let Some(p) = linux.rootfs_propagation().as_deref() {
+        if !p.is_empty() && propagation_flag(p).is_none() {
+            return Err(Error::invalid(format!("invalid rootfsPropagation {p:?}")));
+        }
+    }
     Ok(())
+}
+
+/// What every mount step needs to know about the container.
+struct Ctx<'a> {
+    spec: &'a Spec,
+    root: BorrowedFd<'a>,
+    userns: bool,
+}
+
+/// Build the rootfs, in the container's new mount namespace, before pivot.
+pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
+    let prop = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty());
+    let prop_flag = match prop {
+        Some(p) => Some(
+            propagation_flag(p)
+                .ok_or_else(|| Error::invalid(format!("invalid rootfsPropagation {p:?}")))?,
+        ),
+        None => None,
+    };
+    // Nothing done below may propagate back to the host.
+    let root_flag = prop_flag.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    nix::mount::mount(None::<&str>, "/", None::<&str>, root_flag, None::<&str>)
+        .or_sys(|| "make / slave or private".into())?;
+    // pivot_root(2) refuses a new root whose parent mount is shared.
+    if root_flag.contains(MsFlags::MS_SHARED) {
+        make_parent_private(rootfs)?;
+    }
+    // The rootfs becomes a mount of its own, so pivot_root can use it.
+    let shown = rootfs.display();
+    nix::mount::mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .or_sys(|| format!("bind rootfs {shown} onto itself"))?;
+    // Opened after the bind, so it refers to the new mount.
+    let root = open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .or_sys(|| format!("open rootfs {shown}"))?;
+    let ctx = Ctx {
+        spec,
+        root: root.as_fd(),
+        userns: has_namespace(spec, LinuxNamespaceType::User),
+    };
+    let mut dev_tmpfs = false;
+    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+        mount_one(&ctx, m)?;
+        dev_tmpfs |= m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs");
+    }
+    if dev_tmpfs {
+        devices::default_devices(ctx.root, ctx.userns)?;
+    }
+    let spec_devices = spec.linux().as_ref().and_then(|l| l.devices().as_deref());
+    devices::create_devices(ctx.root, spec_devices.unwrap_or(&[]), ctx.userns)?;
+    if let Some(flag) = prop_flag {
+        set_propagation(ctx.root, flag).or_sys(|| format!("set rootfs propagation {prop:?}"))?;
+    }
+    Ok(())
+}
+
+/// Make the mount holding `rootfs` private (runc rootfsParentMountPrivate).
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read /proc/self/mountinfo", e))?;
+    let parent = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| rootfs.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+        .unwrap_or("/");
+    nix::mount::mount(None::<&str>, parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+        .or_sys(|| format!("make {parent} private"))
+}
+
+fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
+    let o = mount_options(m)?;
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    let src = m.source().as_deref().map(|s| s.display().to_string());
+    let src = src.unwrap_or_else(|| typ.to_string());
+    let op = || format!("mount {src} on {}", dest.display());
+    if is_bind(m, &o) || is_idmapped(m, &o) {
+        return bind_mount(ctx, m, &o).context(op);
+    }
+    if typ == "cgroup" {
+        return cgroup_mount(ctx, dest, &o).context(op);
+    }
+    // Only real procfs/sysfs on a real directory: an image whose /proc is a
+    // symlink must not redirect it (CVE-2019-16884, CVE-2025-52565).
+    let strict = matches!(typ, "proc" | "sysfs");
+    let fd = ensure_mountpoint(ctx.root, dest, true, strict).context(op)?;
+    let data = o.data();
+    let data = (!data.is_empty()).then_some(data.as_str());
+    nix::mount::mount(Some(src.as_str()), fd_path(fd.as_fd()).as_str(), Some(typ), o.flags, data)
+        .or_sys(op)?;
+    after_mount(ctx, dest, &o).context(op)
+}
+
+/// Recursive attributes and propagation, on the mount now at `dest`.
+fn after_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
+    if o.rec_set == 0 && o.rec_clr == 0 && o.propagation.is_empty() {
+        return Ok(());
+    }
+    let fd = open_in_root(ctx.root, dest, OFlag::empty(), false)
+        .or_sys(|| format!("open {}", dest.display()))?;
+    mount_setattr(fd.as_fd(), o.rec_set, o.rec_clr, true)
+        .or_sys(|| "set recursive mount attributes".into())?;
+    for p in &o.propagation {
+        set_propagation(fd.as_fd(), *p).or_sys(|| format!("set propagation {p:?}"))?;
+    }
+    Ok(())
+}
+
+/// Bind (or idmapped bind) mount: the source tree is cloned detached, its
+/// per-mount flags set before anyone can see it, then moved onto the
+/// destination fd. This is runc's bind + MS_REMOUNT|MS_BIND pair, atomic.
+fn bind_mount(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<()> {
+    let src = m
+        .source()
+        .as_deref()
+        .ok_or_else(|| Error::invalid("bind mount has no source"))?;
+    let meta = std::fs::metadata(src).map_err(|e| Error::io("stat source", e))?;
+    let recursive = o.is_recursive_bind() || o.idmap == Some(true);
+    let tree = if is_idmapped(m, o) {
+        let linux = ctx.spec.linux().as_ref();
+        // No mappings on the mount: use the container's own (config.md).
+        let uid = m.uid_mappings().as_deref().or_else(|| {
+            linux.and_then(|l| l.uid_mappings().as_deref()).filter(|_| ctx.userns)
+        });
+        let gid = m.gid_mappings().as_deref().or_else(|| {
+            linux.and_then(|l| l.gid_mappings().as_deref()).filter(|_| ctx.userns)
+        });
+        let (Some(uid), Some(gid)) = (uid, gid) else {
+            return Err(Error::invalid("idmap without uidMappings/gidMappings"));
+        };
+        crate::linux::idmap::idmapped_tree(src, uid, gid, recursive)?
+    } else {
+        clone_tree(nix::fcntl::AT_FDCWD, src, recursive).or_sys(|| "clone source tree".into())?
+    };
+    let (set, mut clr) = o.bind_attrs();
+    if ctx.userns {
+        // Flags the source mount has are locked in a user namespace: asking
+        // to clear them is EPERM, so keep them as runc does.
+        let st = nix::sys::statvfs::fstatvfs(&tree).or_sys(|| "statvfs source".into())?;
+        let f = st.flags();
+        use nix::sys::statvfs::FsFlags as F;
+        for (locked, attr) in [
+            (F::ST_RDONLY, MOUNT_ATTR_RDONLY),
+            (F::ST_NOSUID, MOUNT_ATTR_NOSUID),
+            (F::ST_NODEV, MOUNT_ATTR_NODEV),
+            (F::ST_NOEXEC, MOUNT_ATTR_NOEXEC),
+        ] {
+            if f.contains(locked) {
+                clr &= !attr;
+            }
+        }
+    }
+    mount_setattr(tree.as_fd(), set, clr, false).or_sys(|| "set mount flags".into())?;
+    mount_setattr(tree.as_fd(), o.rec_set, o.rec_clr, true)
+        .or_sys(|| "set recursive mount attributes".into())?;
+    let dest = ensure_mountpoint(ctx.root, m.destination(), meta.is_dir(), false)?;
+    move_mount(tree.as_fd(), dest.as_fd()).or_sys(|| "move mount".into())?;
+    let o = MountOptions {
+        rec_set: 0,
+        rec_clr: 0,
+        ..o.clone()
+    };
+    after_mount(ctx, m.destination(), &o)
+}
+
+/// pivot_root into `rootfs` (or MS_MOVE + chroot), then chdir("/").
+pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+    crate::linux::pivot::pivot_to(rootfs, no_pivot)
+}
+
+/// After pivot and sysctls: maskedPaths, readonlyPaths, root.readonly.
+pub fn finish(spec: &Spec) -> Result<()> {
+    let root = open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .or_sys(|| "open /".into())?;
+    let linux = spec.linux().as_ref();
+    for p in linux.and_then(|l| l.masked_paths().as_deref()).unwrap_or(&[]) {
+        mask_path(root.as_fd(), p).context(|| format!("mask {p}"))?;
+    }
+    for p in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or(&[]) {
+        readonly_path(root.as_fd(), p).context(|| format!("make {p} read-only"))?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        // Non-recursive, and only the rdonly bit: nosuid etc. stay as they are.
+        mount_setattr(root.as_fd(), MOUNT_ATTR_RDONLY, 0, false)
+            .or_sys(|| "remount / read-only".into())?;
+    }
+    Ok(())
+}
+
+/// Open a path that may be missing: None for ENOENT.
+fn open_optional(root: BorrowedFd<'_>, p: &str) -> Result<Option<OwnedFd>> {
+    match open_in_root(root, Path::new(p), OFlag::empty(), false) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(Error::sys(format!("open {p}"), e)),
+    }
+}
+
+fn mask_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
+    let Some(target) = open_optional(root, p)? else {
+        return Ok(());
+    };
+    let st = nix::sys::stat::fstat(&target).or_sys(|| format!("stat {p}"))?;
+    let tree = if SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT) == SFlag::S_IFDIR {
+        new_tmpfs(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+            .or_sys(|| "create read-only tmpfs".into())?
+    } else {
+        let null = devices::verified_dev_null(root)?;
+        clone_tree(null.as_fd(), Path::new(""), false).or_sys(|| "clone /dev/null".into())?
+    };
+    move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"))
+}
+
+fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
+    let Some(target) = open_optional(root, p)? else {
+        return Ok(());
+    };
+    let tree = clone_tree(target.as_fd(), Path::new(""), true).or_sys(|| format!("bind {p}"))?;
+    mount_setattr(tree.as_fd(), MOUNT_ATTR_RDONLY, 0, true)
+        .or_sys(|| "set read-only".into())?;
+    move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"))
+}
+
+/// A "cgroup" mount. With a cgroup namespace, or on a v2-only host, it is
+/// cgroup2. Otherwise (v1 or hybrid) it is a tmpfs holding a bind of the
+/// container's own cgroup from each host hierarchy, read-only unless the
+/// mount asks for rw. Ref: runc mountCgroupV1/mountCgroupV2.
+fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    let v2_only = statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    let fd = ensure_mountpoint(ctx.root, dest, true, true)?;
+    if v2_only || has_namespace(ctx.spec, LinuxNamespaceType::Cgroup) {
+        nix::mount::mount(Some("cgroup"), fd_path(fd.as_fd()).as_str(), Some("cgroup2"), o.flags, None::<&str>)
+            .or_sys(|| "mount cgroup2".into())?;
+        return after_mount(ctx, dest, o);
+    }
+    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    nix::mount::mount(Some("tmpfs"), fd_path(fd.as_fd()).as_str(), Some("tmpfs"), base, Some("mode=755"))
+        .or_sys(|| "mount tmpfs".into())?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("read /proc/self/mountinfo", e))?;
+    let mine = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| Error::io("read /proc/self/cgroup", e))?;
+    let ro = !o.cleared.contains(MsFlags::MS_RDONLY);
+    let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if ro {
+        attrs |= MOUNT_ATTR_RDONLY;
+    }
+    let dir = ensure_mountpoint(ctx.root, dest, true, true)?;
+    for (name, host) in cgroup_binds(&info, &mine) {
+        let op = || format!("bind {} on {}/{name}", host.display(), dest.display());
+        let tree = clone_tree(nix::fcntl::AT_FDCWD, &host, false).or_sys(op)?;
+        mount_setattr(tree.as_fd(), attrs, 0, false).or_sys(op)?;
+        let target = ensure_mountpoint(ctx.root, &dest.join(&name), true, true)?;
+        move_mount(tree.as_fd(), target.as_fd()).or_sys(op)?;
+        // Co-mounted controllers ("cpu,cpuacct") get a link per name.
+        for ctrl in name.split(',').filter(|_| name.contains(',')) {
+            match nix::unistd::symlinkat(name.as_str(), &dir, ctrl) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(Error::sys(format!("symlink {ctrl} -> {name}"), e)),
+            }
+        }
+    }
+    if o.flags.contains(MsFlags::MS_RDONLY) {
+        mount_setattr(dir.as_fd(), MOUNT_ATTR_RDONLY, 0, false)
+            .or_sys(|| "make cgroup tmpfs read-only".into())?;
+    }
+    after_mount(ctx, dest, o)
+}
+
+/// (name under the cgroup mount, host directory of this process's cgroup)
+/// for each hierarchy mounted under /sys/fs/cgroup.
+fn cgroup_binds(mountinfo: &str, self_cgroup: &str) -> Vec<(String, std::path::PathBuf)> {
+    let mut out: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let f: Vec<&str> = pre.split(' ').collect();
+        let p: Vec<&str> = post.split(' ').collect();
+        if f.len() < 5 || p.len() < 3 {
+            continue;
+        }
+        let (root, mp, fstype) = (f[3], Path::new(f[4]), p[0]);
+        if mp.parent() != Some(Path::new("/sys/fs/cgroup")) {
+            continue;
+        }
+        let opts: Vec<&str> = p[2].split(',').collect();
+        let path = self_cgroup.lines().find_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+            let matches = match fstype {
+                "cgroup2" => ctrls.is_empty(),
+                "cgroup" => !ctrls.is_empty() && ctrls.split(',').all(|c| opts.contains(&c)),
+                _ => false,
+            };
+            matches.then_some(path)
+        });
+        let Some(path) = path else { continue };
+        let Ok(rel) = Path::new(path).strip_prefix(root) else { continue };
+        let name = mp.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if !out.iter().any(|(n, _)| *n == name) {
+            out.push((name, mp.join(rel)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Spec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn runc_spec_defaults_validate() {
+        let s = spec(RUNC_SPEC);
+        validate(&s).unwrap();
+    }
+
+    #[test]
+    fn validate_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"mounts":[{"destination":"proc","type":"proc","source":"proc"}]}"#, Some("mount destination \"proc\" is not absolute")),
+            (r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["mode=755","nosuid"]}]}"#, None),
+            (r#"{"mounts":[{"destination":"/x","type":"bind","source":"/tmp","options":["rbind","nosuidd"]}]}"#, Some("unknown mount option \"nosuidd\"")),
+            (r#"{"mounts":[{"destination":"/x","source":"/tmp","options":["bind","ro","rro","rprivate"]}]}"#, None),
+            (r#"{"mounts":[{"destination":"/x","source":"/tmp"}]}"#, Some("mount /x has no type")),
+            (r#"{"mounts":[{"destination":"/x","type":"tm/pfs","source":"t"}]}"#, Some("invalid type")),
+            (r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":[""]}]}"#, Some("invalid mount option \"\"")),
+            (r#"{"mounts":[{"destination":"/x","type":"bind","options":["bind"]}]}"#, Some("has no source")),
+            (r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["idmap"]}]}"#, Some("must be bind mounts")),
+            (r#"{"mounts":[{"destination":"/x","type":"bind","source":"/t","options":["rbind"],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}]}"#, Some("given together")),
+            (r#"{"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#, None),
+            (r#"{"linux":{"devices":[{"path":"/dev/fifo","type":"p"}]}}"#, None),
+            (r#"{"linux":{"devices":[{"path":"dev/fuse","type":"c","major":10,"minor":229}]}}"#, Some("device path \"dev/fuse\" is not absolute")),
+            (r#"{"linux":{"devices":[{"path":"/etc/x","type":"c","major":1,"minor":3}]}}"#, Some("not under /dev")),
+            (r#"{"linux":{"devices":[{"path":"/dev/../etc/x","type":"b","major":1,"minor":3}]}}"#, Some("not under /dev")),
+            (r#"{"linux":{"devices":[{"path":"/dev/x","type":"a"}]}}"#, Some("invalid type \"a\"")),
+            (r#"{"linux":{"devices":[{"path":"/dev/x","type":"c","major":-1,"minor":3}]}}"#, Some("invalid number")),
+            (r#"{"linux":{"maskedPaths":["proc/kcore"]}}"#, Some("masked path \"proc/kcore\"")),
+            (r#"{"linux":{"readonlyPaths":["proc/sys"]}}"#, Some("readonly path \"proc/sys\"")),
+            (r#"{"linux":{"rootfsPropagation":"rslave"}}"#, None),
+            (r#"{"linux":{"rootfsPropagation":"sideways"}}"#, Some("invalid rootfsPropagation \"sideways\"")),
+        ];
+        for (json, want) in cases {
+            let r = validate(&spec(json));
+            match (r, want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.chain().contains(w), "{json}: {}", e.chain()),
+                (r, w) => panic!("{json}: got {r:?}, want {w:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn cgroup_binds_hybrid() {
+        let info = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+36 31 0:33 /sub /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+50 23 0:38 / /mnt/other rw,relatime - cgroup2 cgroup2 rw";
+        let mine = "9:name=systemd:/c1\n5:devices:/sub/c1\n4:memory:/m/c1\n1:cpu,cpuacct:/c1\n0::/u/c1\n";
+        let got = cgroup_binds(info, mine);
+        let want: Vec<(String, std::path::PathBuf)> = [
+            ("cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c1"),
+            ("memory", "/sys/fs/cgroup/memory/m/c1"),
+            ("devices", "/sys/fs/cgroup/devices/c1"),
+            ("systemd", "/sys/fs/cgroup/systemd/c1"),
+            ("unified", "/sys/fs/cgroup/unified/u/c1"),
+        ]
+        .iter()
+        .map(|(n, p)| (n.to_string(), p.into()))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    use super::tests_support::RUNC_SPEC;
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// What `runc spec` writes (runc 1.1.5), plus root.readonly.
+    pub(crate) const RUNC_SPEC: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},
+"mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+{"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+{"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},
+{"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["nosuid","noexec","nodev","mode=1777","size=65536k"]},
+{"destination":"/dev/mqueue","type":"mqueue","source":"mqueue","options":["nosuid","noexec","nodev"]},
+{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},
+{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}],
+"linux":{"namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}],
+"maskedPaths":["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"],
+"readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}}"#;
 }
