@@ -38,10 +38,10 @@ pub struct GlobalOpts {
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility; brig has no checkpoint support.
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     pub criu: Option<String>,
     /// Accepted for runc compatibility (true|false|auto).
-    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 }
 
