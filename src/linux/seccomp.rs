@@ -1,1 +1,0 @@
-//! TODO(seccomp): being written.
