@@ -313,3 +313,26 @@ pub(super) fn arch_limits<'a>(
     }
     by_audit.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_limits_keep_x32_numbers_with_their_bit() {
+        let names: Vec<String> = ["read", "write", "getpid", "no_such_syscall"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let l = arch_limits(
+            &[ScmpArch::X8664, ScmpArch::X86, ScmpArch::X32],
+            names.iter(),
+        );
+        let x86_64 = l.iter().find(|l| l.audit == AUDIT_ARCH_X86_64).unwrap();
+        // getpid is 39 on x86_64 and x32 (with __X32_SYSCALL_BIT), 20 on i386.
+        assert_eq!(x86_64.max, Some(39));
+        assert_eq!(x86_64.x32_max, Some(X32_SYSCALL_BIT | 39));
+        let i386 = l.iter().find(|l| l.audit == 0x4000_0003).unwrap();
+        assert_eq!((i386.max, i386.x32_max), (Some(20), None));
+    }
+}
