@@ -359,3 +359,38 @@ fn default_profile_blocks_privileged_and_allows_ordinary() {
     let eperm = libc::EPERM as i64;
     assert_eq!(r, [eperm, eperm, eperm, 0, 0, 0, 0, libc::ENOSYS as i64]);
 }
+
+#[test]
+fn real_programs_run_under_the_default_profile() {
+    // glibc programs (threads via clone3 -> ENOSYS -> clone fallback, statx,
+    // getrandom, ...) must work under the default profile.
+    let sh = c"/bin/sh";
+    if !std::path::Path::new("/bin/sh").exists() {
+        eprintln!("skipped: /bin/sh missing");
+        return;
+    }
+    let script = c"ls / >/dev/null && cat /proc/self/status | grep -q '^Seccomp:.*2' && sort </dev/null && date >/dev/null";
+    let argv = [
+        sh.as_ptr(),
+        c"-c".as_ptr(),
+        script.as_ptr(),
+        std::ptr::null(),
+    ];
+    let f = build(&default_profile()).unwrap();
+    // SAFETY: the child only loads the filter and execs (prepared argv).
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            // SAFETY: prctl then execv with NUL-terminated argv; _exit on failure.
+            unsafe {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+                if f.load().is_ok() {
+                    libc::execv(sh.as_ptr(), argv.as_ptr());
+                }
+                libc::_exit(127)
+            }
+        }
+        ForkResult::Parent { child } => {
+            assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+        }
+    }
+}
