@@ -24,8 +24,12 @@ pub fn run(a: &SpecArgs) -> Result<i32> {
 }
 
 pub fn default_spec(rootless: bool) -> serde_json::Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    let seccomp = serde_json::to_value(crate::linux::seccomp::default_profile()).expect("json");
+    const CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let caps = json!(CAPS);
+    // The default profile, resolved for exactly these capabilities.
+    let caps_owned: Vec<String> = CAPS.iter().map(|c| c.to_string()).collect();
+    let seccomp =
+        serde_json::to_value(crate::linux::seccomp::default_profile_for(&caps_owned)).expect("json");
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
