@@ -159,7 +159,20 @@ mod tests {
             eprintln!("skipped runc_default_spec_end_to_end: {why}");
             return;
         }
-        let tag = std::process::id().to_string();
+        end_to_end(false);
+    }
+
+    #[test]
+    fn no_pivot_end_to_end() {
+        if let Some(why) = skip_reason() {
+            eprintln!("skipped no_pivot_end_to_end: {why}");
+            return;
+        }
+        end_to_end(true);
+    }
+
+    fn end_to_end(no_pivot: bool) {
+        let tag = format!("{}-{no_pivot}", std::process::id());
         let (dir, root) = image(&tag);
         let src = dir.path().join("src");
         let mut json: serde_json::Value =
@@ -170,7 +183,7 @@ mod tests {
         let spec: Spec = serde_json::from_value(json).unwrap();
         let out = in_container(|out| {
             prepare(&spec, &root)?;
-            pivot(&root, false)?;
+            pivot(&root, no_pivot)?;
             finish(&spec)?;
             let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}={v}\n"));
             line(out, "pid", std::process::id().to_string());
