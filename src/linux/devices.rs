@@ -100,7 +100,8 @@ pub(crate) fn create_devices(
             uid: d.uid().unwrap_or(0),
             gid: d.gid().unwrap_or(0),
         };
-        make_node(root, &node, userns).context(|| format!("create device {}", d.path().display()))?;
+        make_node(root, &node, userns)
+            .context(|| format!("create device {}", d.path().display()))?;
     }
     Ok(())
 }
@@ -108,7 +109,10 @@ pub(crate) fn create_devices(
 fn make_node(root: BorrowedFd<'_>, n: &Node<'_>, userns: bool) -> Result<()> {
     let rel = clean_relative(n.path);
     if !rel.starts_with("dev") || rel.parent().is_none_or(|p| p.as_os_str().is_empty()) {
-        return Err(Error::invalid(format!("device path {:?} is not under /dev", n.path)));
+        return Err(Error::invalid(format!(
+            "device path {:?} is not under /dev",
+            n.path
+        )));
     }
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
         return Err(Error::invalid(format!("invalid device path {:?}", n.path)));

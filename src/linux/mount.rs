@@ -310,26 +310,47 @@ pub fn open_in_root(
 }
 
 /// `mkdir -p` inside the rootfs: every component is created in a directory
-/// fd that was itself resolved inside the root. Returns the last directory.
+/// fd that was itself resolved inside the root. A dangling symlink on the
+/// way has its target created, read as inside the root (as RESOLVE_IN_ROOT
+/// would follow it). Returns the last directory.
 pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd> {
+    mkdir_all_depth(root, path, 0)
+}
+
+fn mkdir_all_depth(root: BorrowedFd<'_>, path: &Path, depth: u32) -> Result<OwnedFd> {
     let rel = clean_relative(path);
     let mut cur = PathBuf::new();
     let mut dir = open_in_root(root, Path::new("."), OFlag::O_DIRECTORY, false)
         .or_sys(|| "open rootfs".into())?;
     for name in rel.iter() {
+        let parent = cur.clone();
         cur.push(name);
-        let shown = || format!("/{}", cur.display());
+        let shown = |p: &Path| format!("/{}", p.display());
         dir = match open_in_root(root, &cur, OFlag::O_DIRECTORY, false) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
                 match nix::sys::stat::mkdirat(&dir, name, Mode::from_bits_truncate(0o755)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(Error::sys(format!("mkdir {}", shown()), e)),
+                    Ok(()) => {}
+                    Err(Errno::EEXIST) => {
+                        // A dangling symlink: create its target inside the root.
+                        let target = nix::fcntl::readlinkat(&dir, name)
+                            .or_sys(|| format!("readlink {}", shown(&cur)))?;
+                        // Limit as the kernel's MAXSYMLINKS (40).
+                        if depth >= 40 {
+                            return Err(Error::sys(format!("mkdir {}", shown(&cur)), Errno::ELOOP));
+                        }
+                        mkdir_all_depth(
+                            root,
+                            &Path::new("/").join(&parent).join(target),
+                            depth + 1,
+                        )?;
+                    }
+                    Err(e) => return Err(Error::sys(format!("mkdir {}", shown(&cur)), e)),
                 }
                 open_in_root(root, &cur, OFlag::O_DIRECTORY, false)
-                    .or_sys(|| format!("open {}", shown()))?
+                    .or_sys(|| format!("open {}", shown(&cur)))?
             }
-            Err(e) => return Err(Error::sys(format!("open {}", shown()), e)),
+            Err(e) => return Err(Error::sys(format!("open {}", shown(&cur)), e)),
         }
     }
     Ok(dir)
@@ -344,7 +365,11 @@ pub fn ensure_mountpoint(
     no_symlinks: bool,
 ) -> Result<OwnedFd> {
     let shown = || format!("mount point {}", dest.display());
-    let want = if dir { OFlag::O_DIRECTORY } else { OFlag::empty() };
+    let want = if dir {
+        OFlag::O_DIRECTORY
+    } else {
+        OFlag::empty()
+    };
     match open_in_root(root, dest, want, no_symlinks) {
         Ok(fd) => return Ok(fd),
         Err(Errno::ENOENT) => {}
@@ -356,26 +381,23 @@ pub fn ensure_mountpoint(
         }
         Err(e) => return Err(Error::sys(format!("open {}", shown()), e)),
     }
-    let rel = clean_relative(dest);
-    let (parent, name) = match (rel.parent(), rel.file_name()) {
-        (Some(p), Some(n)) => (p, n),
-        _ => return Err(Error::invalid(format!("{} is the root", shown()))),
-    };
-    let parent_fd = mkdir_all_in_root(root, parent).map_err(|e| e.context(shown()))?;
-    let made = if dir {
-        nix::sys::stat::mkdirat(&parent_fd, name, Mode::from_bits_truncate(0o755))
+    if dir {
+        mkdir_all_in_root(root, dest).map_err(|e| e.context(shown()))?;
     } else {
-        nix::fcntl::openat(
+        let rel = clean_relative(dest);
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Err(Error::invalid(format!("{} is the root", shown())));
+        };
+        let parent_fd = mkdir_all_in_root(root, parent).map_err(|e| e.context(shown()))?;
+        match nix::fcntl::openat(
             &parent_fd,
             name,
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o644),
-        )
-        .map(drop)
-    };
-    match made {
-        Ok(()) | Err(Errno::EEXIST) => {}
-        Err(e) => return Err(Error::sys(format!("create {}", shown()), e)),
+        ) {
+            Ok(_) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(Error::sys(format!("create {}", shown()), e)),
+        }
     }
     open_in_root(root, dest, want, no_symlinks).or_sys(|| format!("open {}", shown()))
 }
@@ -530,32 +552,110 @@ mod tests {
         let cases: &[(&[&str], MsFlags, MsFlags, &str)] = &[
             (&[], M::empty(), M::empty(), ""),
             (&["defaults"], M::empty(), M::empty(), ""),
-            (&["ro", "nosuid", "nodev", "noexec"], M::MS_RDONLY | M::MS_NOSUID | M::MS_NODEV | M::MS_NOEXEC, M::empty(), ""),
+            (
+                &["ro", "nosuid", "nodev", "noexec"],
+                M::MS_RDONLY | M::MS_NOSUID | M::MS_NODEV | M::MS_NOEXEC,
+                M::empty(),
+                "",
+            ),
             (&["ro", "rw"], M::empty(), M::MS_RDONLY, ""),
             (&["rw", "ro"], M::MS_RDONLY, M::empty(), ""),
-            (&["suid", "dev", "exec", "async", "nomand"], M::empty(), M::MS_NOSUID | M::MS_NODEV | M::MS_NOEXEC | M::MS_SYNCHRONOUS | M::MS_MANDLOCK, ""),
-            (&["sync", "dirsync", "remount", "mand"], M::MS_SYNCHRONOUS | M::MS_DIRSYNC | M::MS_REMOUNT | M::MS_MANDLOCK, M::empty(), ""),
-            (&["noatime", "nodiratime"], M::MS_NOATIME | M::MS_NODIRATIME, M::empty(), ""),
-            (&["atime", "diratime", "norelatime", "nostrictatime", "nolazytime"], M::empty(), M::MS_NOATIME | M::MS_NODIRATIME | M::MS_RELATIME | M::MS_STRICTATIME | M::MS_LAZYTIME, ""),
-            (&["relatime", "strictatime", "lazytime"], M::MS_RELATIME | M::MS_STRICTATIME | M::MS_LAZYTIME, M::empty(), ""),
+            (
+                &["suid", "dev", "exec", "async", "nomand"],
+                M::empty(),
+                M::MS_NOSUID | M::MS_NODEV | M::MS_NOEXEC | M::MS_SYNCHRONOUS | M::MS_MANDLOCK,
+                "",
+            ),
+            (
+                &["sync", "dirsync", "remount", "mand"],
+                M::MS_SYNCHRONOUS | M::MS_DIRSYNC | M::MS_REMOUNT | M::MS_MANDLOCK,
+                M::empty(),
+                "",
+            ),
+            (
+                &["noatime", "nodiratime"],
+                M::MS_NOATIME | M::MS_NODIRATIME,
+                M::empty(),
+                "",
+            ),
+            (
+                &[
+                    "atime",
+                    "diratime",
+                    "norelatime",
+                    "nostrictatime",
+                    "nolazytime",
+                ],
+                M::empty(),
+                M::MS_NOATIME
+                    | M::MS_NODIRATIME
+                    | M::MS_RELATIME
+                    | M::MS_STRICTATIME
+                    | M::MS_LAZYTIME,
+                "",
+            ),
+            (
+                &["relatime", "strictatime", "lazytime"],
+                M::MS_RELATIME | M::MS_STRICTATIME | M::MS_LAZYTIME,
+                M::empty(),
+                "",
+            ),
             (&["bind"], M::MS_BIND, M::empty(), ""),
-            (&["rbind", "ro"], M::MS_BIND | M::MS_REC | M::MS_RDONLY, M::empty(), ""),
-            (&["silent", "iversion"], M::MS_SILENT | M::MS_I_VERSION, M::empty(), ""),
-            (&["loud", "noiversion"], M::empty(), M::MS_SILENT | M::MS_I_VERSION, ""),
+            (
+                &["rbind", "ro"],
+                M::MS_BIND | M::MS_REC | M::MS_RDONLY,
+                M::empty(),
+                "",
+            ),
+            (
+                &["silent", "iversion"],
+                M::MS_SILENT | M::MS_I_VERSION,
+                M::empty(),
+                "",
+            ),
+            (
+                &["loud", "noiversion"],
+                M::empty(),
+                M::MS_SILENT | M::MS_I_VERSION,
+                "",
+            ),
             (&["nosymfollow"], MS_NOSYMFOLLOW, M::empty(), ""),
-            (&["nosuid", "mode=755", "size=65536k"], M::MS_NOSUID, M::empty(), "mode=755,size=65536k"),
-            (&["newinstance", "ptmxmode=0666", "gid=5"], M::empty(), M::empty(), "newinstance,ptmxmode=0666,gid=5"),
+            (
+                &["nosuid", "mode=755", "size=65536k"],
+                M::MS_NOSUID,
+                M::empty(),
+                "mode=755,size=65536k",
+            ),
+            (
+                &["newinstance", "ptmxmode=0666", "gid=5"],
+                M::empty(),
+                M::empty(),
+                "newinstance,ptmxmode=0666,gid=5",
+            ),
             (&["tmpcopyup", "idmap"], M::empty(), M::empty(), ""),
         ];
         for (input, set, cleared, data) in cases {
             let o = opts(input);
-            assert_eq!((o.flags, o.cleared, o.data().as_str()), (*set, *cleared, *data), "{input:?}");
+            assert_eq!(
+                (o.flags, o.cleared, o.data().as_str()),
+                (*set, *cleared, *data),
+                "{input:?}"
+            );
         }
     }
 
     #[test]
     fn propagation_recursive_and_idmap() {
-        let o = opts(&["rprivate", "shared", "rslave", "unbindable", "private", "rshared", "slave", "runbindable"]);
+        let o = opts(&[
+            "rprivate",
+            "shared",
+            "rslave",
+            "unbindable",
+            "private",
+            "rshared",
+            "slave",
+            "runbindable",
+        ]);
         assert_eq!(
             o.propagation,
             vec![
@@ -572,13 +672,33 @@ mod tests {
         let cases: &[(&[&str], u64, u64)] = &[
             (&["rro"], MOUNT_ATTR_RDONLY, 0),
             (&["rro", "rrw"], 0, MOUNT_ATTR_RDONLY),
-            (&["rnosuid", "rnodev", "rnoexec"], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 0),
-            (&["rsuid", "rdev", "rexec"], 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC),
+            (
+                &["rnosuid", "rnodev", "rnoexec"],
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                0,
+            ),
+            (
+                &["rsuid", "rdev", "rexec"],
+                0,
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+            ),
             (&["rnoatime"], MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK),
-            (&["rnoatime", "ratime"], MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME_MASK),
+            (
+                &["rnoatime", "ratime"],
+                MOUNT_ATTR_RELATIME,
+                MOUNT_ATTR_ATIME_MASK,
+            ),
             (&["rrelatime"], MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME_MASK),
-            (&["rnorelatime"], MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
-            (&["rstrictatime"], MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
+            (
+                &["rnorelatime"],
+                MOUNT_ATTR_STRICTATIME,
+                MOUNT_ATTR_ATIME_MASK,
+            ),
+            (
+                &["rstrictatime"],
+                MOUNT_ATTR_STRICTATIME,
+                MOUNT_ATTR_ATIME_MASK,
+            ),
             (&["rnodiratime"], MOUNT_ATTR_NODIRATIME, 0),
             (&["rdiratime"], 0, MOUNT_ATTR_NODIRATIME),
             (&["rnosymfollow"], MOUNT_ATTR_NOSYMFOLLOW, 0),
@@ -605,10 +725,26 @@ mod tests {
     fn bind_attrs_map_per_mount_flags() {
         let cases: &[(&[&str], u64, u64)] = &[
             (&["bind"], 0, 0),
-            (&["bind", "ro", "nosuid"], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0),
-            (&["bind", "rw", "exec"], 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC),
-            (&["bind", "noatime"], MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME_MASK),
-            (&["bind", "strictatime"], MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME_MASK),
+            (
+                &["bind", "ro", "nosuid"],
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
+                0,
+            ),
+            (
+                &["bind", "rw", "exec"],
+                0,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC,
+            ),
+            (
+                &["bind", "noatime"],
+                MOUNT_ATTR_NOATIME,
+                MOUNT_ATTR_ATIME_MASK,
+            ),
+            (
+                &["bind", "strictatime"],
+                MOUNT_ATTR_STRICTATIME,
+                MOUNT_ATTR_ATIME_MASK,
+            ),
             (&["bind", "sync", "nosymfollow"], MOUNT_ATTR_NOSYMFOLLOW, 0),
         ];
         for (input, set, clr) in cases {
@@ -618,7 +754,13 @@ mod tests {
 
     #[test]
     fn clean_relative_clamps() {
-        for (i, o) in [("/", ""), ("/proc", "proc"), ("/a/../b/", "b"), ("/../../etc", "etc"), ("/a/./b", "a/b")] {
+        for (i, o) in [
+            ("/", ""),
+            ("/proc", "proc"),
+            ("/a/../b/", "b"),
+            ("/../../etc", "etc"),
+            ("/a/./b", "a/b"),
+        ] {
             assert_eq!(clean_relative(Path::new(i)), PathBuf::from(o), "{i}");
         }
     }

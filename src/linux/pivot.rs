@@ -16,8 +16,14 @@ pub fn pivot_to(rootfs: &Path, no_pivot: bool) -> Result<()> {
     let shown = rootfs.display();
     if no_pivot {
         chdir(rootfs).or_sys(|| format!("chdir {shown}"))?;
-        nix::mount::mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
-            .or_sys(|| format!("move {shown} to /"))?;
+        nix::mount::mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .or_sys(|| format!("move {shown} to /"))?;
         chroot(".").or_sys(|| format!("chroot {shown}"))?;
     } else {
         let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
@@ -79,7 +85,11 @@ mod tests {
             symlink("busybox", root.join("bin").join(l)).unwrap();
         }
         symlink("/etc", root.join("evil")).unwrap();
-        symlink(format!("../../../../tmp/brig-escape-{tag}"), root.join("evil2")).unwrap();
+        symlink(
+            format!("../../../../tmp/brig-escape-{tag}"),
+            root.join("evil2"),
+        )
+        .unwrap();
         std::fs::create_dir(dir.path().join("src")).unwrap();
         std::fs::write(dir.path().join("src/marker"), "m").unwrap();
         let root = root.canonicalize().unwrap();
@@ -136,7 +146,10 @@ mod tests {
     fn errno_of(r: std::io::Result<impl Sized>) -> String {
         match r {
             Ok(_) => "ok".into(),
-            Err(e) => format!("{:?}", nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))),
+            Err(e) => format!(
+                "{:?}",
+                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))
+            ),
         }
     }
 
@@ -146,7 +159,20 @@ mod tests {
             eprintln!("skipped runc_default_spec_end_to_end: {why}");
             return;
         }
-        let tag = std::process::id().to_string();
+        end_to_end(false);
+    }
+
+    #[test]
+    fn no_pivot_end_to_end() {
+        if let Some(why) = skip_reason() {
+            eprintln!("skipped no_pivot_end_to_end: {why}");
+            return;
+        }
+        end_to_end(true);
+    }
+
+    fn end_to_end(no_pivot: bool) {
+        let tag = format!("{}-{no_pivot}", std::process::id());
         let (dir, root) = image(&tag);
         let src = dir.path().join("src");
         let mut json: serde_json::Value =
@@ -157,36 +183,92 @@ mod tests {
         let spec: Spec = serde_json::from_value(json).unwrap();
         let out = in_container(|out| {
             prepare(&spec, &root)?;
-            pivot(&root, false)?;
+            pivot(&root, no_pivot)?;
             finish(&spec)?;
             let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}={v}\n"));
             line(out, "pid", std::process::id().to_string());
             let st = nix::sys::statfs::statfs("/proc").unwrap();
-            line(out, "proc", (st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC).to_string());
+            line(
+                out,
+                "proc",
+                (st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC).to_string(),
+            );
             let m = std::fs::metadata("/dev/null").unwrap();
-            line(out, "null", format!("{} {}", m.file_type().is_char_device(), m.rdev() == nix::sys::stat::makedev(1, 3)));
-            line(out, "kcore", format!("{:?}", std::fs::read("/proc/kcore").map(|v| v.len()).ok()));
+            line(
+                out,
+                "null",
+                format!(
+                    "{} {}",
+                    m.file_type().is_char_device(),
+                    m.rdev() == nix::sys::stat::makedev(1, 3)
+                ),
+            );
+            // /proc/kcore is absent from this kernel; /proc/keys is always there.
+            let k = std::fs::metadata("/proc/keys").unwrap();
+            let masked =
+                k.file_type().is_char_device() && k.rdev() == nix::sys::stat::makedev(1, 3);
+            line(
+                out,
+                "keys",
+                format!(
+                    "{masked} {:?}",
+                    std::fs::read("/proc/keys").map(|v| v.len()).ok()
+                ),
+            );
             let fw = std::fs::read_dir("/sys/firmware").map(|d| d.count());
             line(out, "firmware", format!("{:?}", fw.ok()));
-            let w = std::fs::OpenOptions::new().write(true).open("/proc/sys/kernel/hostname");
+            let w = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/proc/sys/kernel/hostname");
             line(out, "procsys", errno_of(w));
             line(out, "rootro", errno_of(std::fs::write("/newfile", "x")));
-            line(out, "marker", format!("{:?}", std::fs::read_to_string("/etc/x/marker").ok()));
+            line(
+                out,
+                "marker",
+                format!("{:?}", std::fs::read_to_string("/etc/x/marker").ok()),
+            );
             line(out, "bindro", errno_of(std::fs::write("/etc/x/new", "x")));
-            line(out, "ptmx", format!("{:?}", std::fs::read_link("/dev/ptmx").ok()));
-            line(out, "memcg", Path::new("/sys/fs/cgroup/memory").is_dir().to_string());
-            line(out, "escape", Path::new("/tmp").join(format!("brig-escape-{tag}/y")).is_dir().to_string());
+            line(
+                out,
+                "ptmx",
+                format!("{:?}", std::fs::read_link("/dev/ptmx").ok()),
+            );
+            line(
+                out,
+                "memcg",
+                Path::new("/sys/fs/cgroup/memory").is_dir().to_string(),
+            );
+            line(
+                out,
+                "escape",
+                Path::new("/tmp")
+                    .join(format!("brig-escape-{tag}/y"))
+                    .is_dir()
+                    .to_string(),
+            );
             Ok(())
         });
         eprintln!("{out}");
         for want in [
-            "pid=1\n", "proc=true\n", "null=true true\n", "kcore=Some(0)\n", "firmware=Some(0)\n",
-            "procsys=EROFS\n", "rootro=EROFS\n", "marker=Some(\"m\")\n", "bindro=EROFS\n",
-            "ptmx=Some(\"pts/ptmx\")\n", "memcg=true\n", "escape=true\n",
+            "pid=1\n",
+            "proc=true\n",
+            "null=true true\n",
+            "keys=true Some(0)\n",
+            "firmware=Some(0)\n",
+            "procsys=EROFS\n",
+            "rootro=EROFS\n",
+            "marker=Some(\"m\")\n",
+            "bindro=EROFS\n",
+            "ptmx=Some(\"pts/ptmx\")\n",
+            "memcg=true\n",
+            "escape=true\n",
         ] {
             assert!(out.contains(want), "missing {want:?} in:\n{out}");
         }
-        assert!(!Path::new(&format!("/tmp/brig-escape-{tag}")).exists(), "escaped to host /tmp");
+        assert!(
+            !Path::new(&format!("/tmp/brig-escape-{tag}")).exists(),
+            "escaped to host /tmp"
+        );
         assert!(!Path::new("/etc/x").exists(), "escaped to host /etc");
         assert!(root.join("etc/x").is_dir());
         drop(dir);
@@ -206,6 +288,11 @@ mod tests {
         )
         .unwrap();
         let out = in_container(|_| prepare(&spec, &root));
-        assert!(out.contains("error: mount proc on /proc: mount point /proc is or goes through a symlink"), "{out}");
+        assert!(
+            out.contains(
+                "error: mount proc on /proc: mount point /proc is or goes through a symlink"
+            ),
+            "{out}"
+        );
     }
 }

@@ -76,7 +76,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !sane {
-            return Err(Error::invalid(format!("mount {dest}: invalid type {typ:?}")));
+            return Err(Error::invalid(format!(
+                "mount {dest}: invalid type {typ:?}"
+            )));
         }
         if is_bind(m, &o) || is_idmapped(m, &o) {
             // A bind mount takes no filesystem data: anything unknown is a typo.
@@ -109,9 +111,14 @@ pub fn validate(spec: &Spec) -> Result<()> {
         let path = d.path().display().to_string();
         check_abs("device path", &path)?;
         let inside_dev = path.starts_with("/dev/")
-            && !d.path().components().any(|c| c == std::path::Component::ParentDir);
+            && !d
+                .path()
+                .components()
+                .any(|c| c == std::path::Component::ParentDir);
         if !inside_dev {
-            return Err(Error::invalid(format!("device path {path:?} is not under /dev")));
+            return Err(Error::invalid(format!(
+                "device path {path:?} is not under /dev"
+            )));
         }
         match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::B | LinuxDeviceType::U => {
@@ -220,8 +227,14 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
         .filter(|mp| rootfs.starts_with(mp))
         .max_by_key(|mp| mp.len())
         .unwrap_or("/");
-    nix::mount::mount(None::<&str>, parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-        .or_sys(|| format!("make {parent} private"))
+    nix::mount::mount(
+        None::<&str>,
+        parent,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .or_sys(|| format!("make {parent} private"))
 }
 
 fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
@@ -243,8 +256,14 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
     let fd = ensure_mountpoint(ctx.root, dest, true, strict).context(op)?;
     let data = o.data();
     let data = (!data.is_empty()).then_some(data.as_str());
-    nix::mount::mount(Some(src.as_str()), fd_path(fd.as_fd()).as_str(), Some(typ), o.flags, data)
-        .or_sys(op)?;
+    nix::mount::mount(
+        Some(src.as_str()),
+        fd_path(fd.as_fd()).as_str(),
+        Some(typ),
+        o.flags,
+        data,
+    )
+    .or_sys(op)?;
     after_mount(ctx, dest, &o).context(op)
 }
 
@@ -277,10 +296,14 @@ fn bind_mount(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<()> {
         let linux = ctx.spec.linux().as_ref();
         // No mappings on the mount: use the container's own (config.md).
         let uid = m.uid_mappings().as_deref().or_else(|| {
-            linux.and_then(|l| l.uid_mappings().as_deref()).filter(|_| ctx.userns)
+            linux
+                .and_then(|l| l.uid_mappings().as_deref())
+                .filter(|_| ctx.userns)
         });
         let gid = m.gid_mappings().as_deref().or_else(|| {
-            linux.and_then(|l| l.gid_mappings().as_deref()).filter(|_| ctx.userns)
+            linux
+                .and_then(|l| l.gid_mappings().as_deref())
+                .filter(|_| ctx.userns)
         });
         let (Some(uid), Some(gid)) = (uid, gid) else {
             return Err(Error::invalid("idmap without uidMappings/gidMappings"));
@@ -327,13 +350,23 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
 
 /// After pivot and sysctls: maskedPaths, readonlyPaths, root.readonly.
 pub fn finish(spec: &Spec) -> Result<()> {
-    let root = open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .or_sys(|| "open /".into())?;
+    let root = open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .or_sys(|| "open /".into())?;
     let linux = spec.linux().as_ref();
-    for p in linux.and_then(|l| l.masked_paths().as_deref()).unwrap_or(&[]) {
+    for p in linux
+        .and_then(|l| l.masked_paths().as_deref())
+        .unwrap_or(&[])
+    {
         mask_path(root.as_fd(), p).context(|| format!("mask {p}"))?;
     }
-    for p in linux.and_then(|l| l.readonly_paths().as_deref()).unwrap_or(&[]) {
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_deref())
+        .unwrap_or(&[])
+    {
         readonly_path(root.as_fd(), p).context(|| format!("make {p} read-only"))?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
@@ -373,8 +406,7 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
         return Ok(());
     };
     let tree = clone_tree(target.as_fd(), Path::new(""), true).or_sys(|| format!("bind {p}"))?;
-    mount_setattr(tree.as_fd(), MOUNT_ATTR_RDONLY, 0, true)
-        .or_sys(|| "set read-only".into())?;
+    mount_setattr(tree.as_fd(), MOUNT_ATTR_RDONLY, 0, true).or_sys(|| "set read-only".into())?;
     move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"))
 }
 
@@ -384,16 +416,29 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
 /// mount asks for rw. Ref: runc mountCgroupV1/mountCgroupV2.
 fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
     use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    let v2_only = statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    let v2_only =
+        statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
     let fd = ensure_mountpoint(ctx.root, dest, true, true)?;
     if v2_only || has_namespace(ctx.spec, LinuxNamespaceType::Cgroup) {
-        nix::mount::mount(Some("cgroup"), fd_path(fd.as_fd()).as_str(), Some("cgroup2"), o.flags, None::<&str>)
-            .or_sys(|| "mount cgroup2".into())?;
+        nix::mount::mount(
+            Some("cgroup"),
+            fd_path(fd.as_fd()).as_str(),
+            Some("cgroup2"),
+            o.flags,
+            None::<&str>,
+        )
+        .or_sys(|| "mount cgroup2".into())?;
         return after_mount(ctx, dest, o);
     }
     let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    nix::mount::mount(Some("tmpfs"), fd_path(fd.as_fd()).as_str(), Some("tmpfs"), base, Some("mode=755"))
-        .or_sys(|| "mount tmpfs".into())?;
+    nix::mount::mount(
+        Some("tmpfs"),
+        fd_path(fd.as_fd()).as_str(),
+        Some("tmpfs"),
+        base,
+        Some("mode=755"),
+    )
+    .or_sys(|| "mount tmpfs".into())?;
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("read /proc/self/mountinfo", e))?;
     let mine = std::fs::read_to_string("/proc/self/cgroup")
@@ -430,7 +475,9 @@ fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
 fn cgroup_binds(mountinfo: &str, self_cgroup: &str) -> Vec<(String, std::path::PathBuf)> {
     let mut out: Vec<(String, std::path::PathBuf)> = Vec::new();
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let f: Vec<&str> = pre.split(' ').collect();
         let p: Vec<&str> = post.split(' ').collect();
         if f.len() < 5 || p.len() < 3 {
@@ -452,8 +499,14 @@ fn cgroup_binds(mountinfo: &str, self_cgroup: &str) -> Vec<(String, std::path::P
             matches.then_some(path)
         });
         let Some(path) = path else { continue };
-        let Ok(rel) = Path::new(path).strip_prefix(root) else { continue };
-        let name = mp.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let Ok(rel) = Path::new(path).strip_prefix(root) else {
+            continue;
+        };
+        let name = mp
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if !out.iter().any(|(n, _)| *n == name) {
             out.push((name, mp.join(rel)));
         }
@@ -478,27 +531,87 @@ mod tests {
     #[test]
     fn validate_table() {
         let cases: &[(&str, Option<&str>)] = &[
-            (r#"{"mounts":[{"destination":"proc","type":"proc","source":"proc"}]}"#, Some("mount destination \"proc\" is not absolute")),
-            (r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["mode=755","nosuid"]}]}"#, None),
-            (r#"{"mounts":[{"destination":"/x","type":"bind","source":"/tmp","options":["rbind","nosuidd"]}]}"#, Some("unknown mount option \"nosuidd\"")),
-            (r#"{"mounts":[{"destination":"/x","source":"/tmp","options":["bind","ro","rro","rprivate"]}]}"#, None),
-            (r#"{"mounts":[{"destination":"/x","source":"/tmp"}]}"#, Some("mount /x has no type")),
-            (r#"{"mounts":[{"destination":"/x","type":"tm/pfs","source":"t"}]}"#, Some("invalid type")),
-            (r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":[""]}]}"#, Some("invalid mount option \"\"")),
-            (r#"{"mounts":[{"destination":"/x","type":"bind","options":["bind"]}]}"#, Some("has no source")),
-            (r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["idmap"]}]}"#, Some("must be bind mounts")),
-            (r#"{"mounts":[{"destination":"/x","type":"bind","source":"/t","options":["rbind"],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}]}"#, Some("given together")),
-            (r#"{"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#, None),
-            (r#"{"linux":{"devices":[{"path":"/dev/fifo","type":"p"}]}}"#, None),
-            (r#"{"linux":{"devices":[{"path":"dev/fuse","type":"c","major":10,"minor":229}]}}"#, Some("device path \"dev/fuse\" is not absolute")),
-            (r#"{"linux":{"devices":[{"path":"/etc/x","type":"c","major":1,"minor":3}]}}"#, Some("not under /dev")),
-            (r#"{"linux":{"devices":[{"path":"/dev/../etc/x","type":"b","major":1,"minor":3}]}}"#, Some("not under /dev")),
-            (r#"{"linux":{"devices":[{"path":"/dev/x","type":"a"}]}}"#, Some("invalid type \"a\"")),
-            (r#"{"linux":{"devices":[{"path":"/dev/x","type":"c","major":-1,"minor":3}]}}"#, Some("invalid number")),
-            (r#"{"linux":{"maskedPaths":["proc/kcore"]}}"#, Some("masked path \"proc/kcore\"")),
-            (r#"{"linux":{"readonlyPaths":["proc/sys"]}}"#, Some("readonly path \"proc/sys\"")),
+            (
+                r#"{"mounts":[{"destination":"proc","type":"proc","source":"proc"}]}"#,
+                Some("mount destination \"proc\" is not absolute"),
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["mode=755","nosuid"]}]}"#,
+                None,
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","type":"bind","source":"/tmp","options":["rbind","nosuidd"]}]}"#,
+                Some("unknown mount option \"nosuidd\""),
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","source":"/tmp","options":["bind","ro","rro","rprivate"]}]}"#,
+                None,
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","source":"/tmp"}]}"#,
+                Some("mount /x has no type"),
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","type":"tm/pfs","source":"t"}]}"#,
+                Some("invalid type"),
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":[""]}]}"#,
+                Some("invalid mount option \"\""),
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","type":"bind","options":["bind"]}]}"#,
+                Some("has no source"),
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["idmap"]}]}"#,
+                Some("must be bind mounts"),
+            ),
+            (
+                r#"{"mounts":[{"destination":"/x","type":"bind","source":"/t","options":["rbind"],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}]}"#,
+                Some("given together"),
+            ),
+            (
+                r#"{"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#,
+                None,
+            ),
+            (
+                r#"{"linux":{"devices":[{"path":"/dev/fifo","type":"p"}]}}"#,
+                None,
+            ),
+            (
+                r#"{"linux":{"devices":[{"path":"dev/fuse","type":"c","major":10,"minor":229}]}}"#,
+                Some("device path \"dev/fuse\" is not absolute"),
+            ),
+            (
+                r#"{"linux":{"devices":[{"path":"/etc/x","type":"c","major":1,"minor":3}]}}"#,
+                Some("not under /dev"),
+            ),
+            (
+                r#"{"linux":{"devices":[{"path":"/dev/../etc/x","type":"b","major":1,"minor":3}]}}"#,
+                Some("not under /dev"),
+            ),
+            (
+                r#"{"linux":{"devices":[{"path":"/dev/x","type":"a"}]}}"#,
+                Some("invalid type \"a\""),
+            ),
+            (
+                r#"{"linux":{"devices":[{"path":"/dev/x","type":"c","major":-1,"minor":3}]}}"#,
+                Some("invalid number"),
+            ),
+            (
+                r#"{"linux":{"maskedPaths":["proc/kcore"]}}"#,
+                Some("masked path \"proc/kcore\""),
+            ),
+            (
+                r#"{"linux":{"readonlyPaths":["proc/sys"]}}"#,
+                Some("readonly path \"proc/sys\""),
+            ),
             (r#"{"linux":{"rootfsPropagation":"rslave"}}"#, None),
-            (r#"{"linux":{"rootfsPropagation":"sideways"}}"#, Some("invalid rootfsPropagation \"sideways\"")),
+            (
+                r#"{"linux":{"rootfsPropagation":"sideways"}}"#,
+                Some("invalid rootfsPropagation \"sideways\""),
+            ),
         ];
         for (json, want) in cases {
             let r = validate(&spec(json));
@@ -520,7 +633,8 @@ mod tests {
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 50 23 0:38 / /mnt/other rw,relatime - cgroup2 cgroup2 rw";
-        let mine = "9:name=systemd:/c1\n5:devices:/sub/c1\n4:memory:/m/c1\n1:cpu,cpuacct:/c1\n0::/u/c1\n";
+        let mine =
+            "9:name=systemd:/c1\n5:devices:/sub/c1\n4:memory:/m/c1\n1:cpu,cpuacct:/c1\n0::/u/c1\n";
         let got = cgroup_binds(info, mine);
         let want: Vec<(String, std::path::PathBuf)> = [
             ("cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c1"),
