@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use caps::{CapSet, Capability as Cap, CapsHashSet};
+use caps::{Capability as Cap, CapsHashSet};
 use nix::errno::Errno;
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 
@@ -117,12 +117,17 @@ pub fn prepare(caps: Option<&LinuxCapabilities>) -> Result<()> {
     all.sort_by_key(|c| c.index());
     for c in all {
         if !s.bounding.contains(&c) {
-            caps::drop(None, CapSet::Bounding, c).map_err(|e| {
-                Error::sys(
-                    format!("drop {c} from the bounding set: {e}"),
-                    Errno::last(),
+            // SAFETY: PR_CAPBSET_DROP takes a capability number; no pointers.
+            let rc = unsafe {
+                libc::prctl(
+                    libc::PR_CAPBSET_DROP,
+                    libc::c_ulong::from(c.index()),
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
                 )
-            })?;
+            };
+            Errno::result(rc).or_sys(|| format!("drop {c} from the bounding set"))?;
         }
     }
     nix::sys::prctl::set_keepcaps(true).or_sys(|| "prctl PR_SET_KEEPCAPS 1".to_string())
@@ -136,8 +141,17 @@ pub fn apply(caps: Option<&LinuxCapabilities>) -> Result<()> {
     let s = sets(caps)?;
     capset(&s.permitted, &s.effective, &s.inheritable)?;
     nix::sys::prctl::set_keepcaps(false).or_sys(|| "prctl PR_SET_KEEPCAPS 0".to_string())?;
-    caps::clear(None, CapSet::Ambient)
-        .map_err(|e| Error::sys(format!("clear the ambient set: {e}"), Errno::last()))?;
+    // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    Errno::result(rc).or_sys(|| "clear the ambient set".to_string())?;
     let mut ambient: Vec<_> = s.ambient.iter().copied().collect();
     ambient.sort_by_key(|c| c.index());
     for c in ambient {
@@ -146,8 +160,17 @@ pub fn apply(caps: Option<&LinuxCapabilities>) -> Result<()> {
                 "ambient capability {c} must also be permitted and inheritable"
             )));
         }
-        caps::raise(None, CapSet::Ambient, c)
-            .map_err(|e| Error::sys(format!("raise ambient {c}: {e}"), Errno::last()))?;
+        // SAFETY: PR_CAP_AMBIENT_RAISE takes a capability number; no pointers.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                libc::c_ulong::from(c.index()),
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            )
+        };
+        Errno::result(rc).or_sys(|| format!("raise ambient {c}"))?;
     }
     Ok(())
 }
