@@ -55,7 +55,10 @@ pub fn keyed(text: &str) -> HashMap<String, u64> {
 pub fn read_pids(dir: &Path) -> Result<Vec<i32>> {
     let path = dir.join("cgroup.procs");
     match fs::read_to_string(&path) {
-        Ok(s) => Ok(s.split_whitespace().filter_map(|p| p.parse().ok()).collect()),
+        Ok(s) => Ok(s
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(Error::io(format!("read {}", path.display()), e)),
     }
@@ -64,7 +67,9 @@ pub fn read_pids(dir: &Path) -> Result<Vec<i32>> {
 /// Pids of `dir` and every cgroup below it.
 pub fn walk_pids(dir: &Path, out: &mut BTreeSet<i32>) -> Result<()> {
     out.extend(read_pids(dir)?);
-    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
     for e in entries.flatten() {
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             walk_pids(&e.path(), out)?;
@@ -133,5 +138,7 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
 
 fn is_cgroupfs(dir: &Path) -> bool {
     use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC};
-    statfs(dir).is_ok_and(|s| s.filesystem_type() == CGROUP_SUPER_MAGIC || s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+    statfs(dir).is_ok_and(|s| {
+        s.filesystem_type() == CGROUP_SUPER_MAGIC || s.filesystem_type() == CGROUP2_SUPER_MAGIC
+    })
 }

@@ -71,12 +71,24 @@ impl Manager {
     /// Resolve `linux.cgroupsPath` for container `id` on this host. No
     /// filesystem changes.
     pub fn new(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Manager> {
-        Self::new_with(&read_host(MOUNTINFO)?, &read_host(PROC_CGROUP)?, cgroups_path, id, systemd)
+        Self::new_with(
+            &read_host(MOUNTINFO)?,
+            &read_host(PROC_CGROUP)?,
+            cgroups_path,
+            id,
+            systemd,
+        )
     }
 
     /// [`Manager::new`] with the host's mountinfo and /proc/self/cgroup
     /// given as text (tests point the mountpoints at a temp dir).
-    pub fn new_with(mountinfo: &str, proc_cgroup: &str, cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Manager> {
+    pub fn new_with(
+        mountinfo: &str,
+        proc_cgroup: &str,
+        cgroups_path: Option<&str>,
+        id: &str,
+        systemd: bool,
+    ) -> Result<Manager> {
         let mounts = paths::parse_mountinfo(mountinfo)?;
         if systemd {
             let (path, unit) = paths::systemd_path(cgroups_path, id)?;
@@ -93,14 +105,23 @@ impl Manager {
         Ok(Self::build(&mounts, |m| {
             let mine = own
                 .iter()
-                .find(|(ctrls, _)| if m.unified { ctrls.is_empty() } else { *ctrls == m.controllers })
+                .find(|(ctrls, _)| {
+                    if m.unified {
+                        ctrls.is_empty()
+                    } else {
+                        *ctrls == m.controllers
+                    }
+                })
                 .map(|(_, p)| p.clone())
                 .unwrap_or_else(|| "/".into());
             // Pure v2: the caller's own cgroup holds processes, so the
             // "no internal processes" rule forbids enabling controllers
             // below it; runc uses its parent.
             let base = if layout == Layout::V2 {
-                Path::new(&mine).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into())
+                Path::new(&mine)
+                    .parent()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "/".into())
             } else {
                 mine
             };
@@ -125,7 +146,9 @@ impl Manager {
                 .collect()
         };
         if !cgroup_path.starts_with('/') && per.is_empty() {
-            return Err(Error::invalid(format!("cgroup path {cgroup_path:?} in state is not resolved")));
+            return Err(Error::invalid(format!(
+                "cgroup path {cgroup_path:?} in state is not resolved"
+            )));
         }
         let mut m = Self::build(&mounts, |mnt| {
             if per.is_empty() {
@@ -141,7 +164,12 @@ impl Manager {
         // container was created) must not be touched.
         m.hierarchies.retain(|h| h.cgroup != "/");
         if systemd {
-            m.systemd = Some(Path::new(cgroup_path).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+            m.systemd = Some(
+                Path::new(cgroup_path)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
         }
         Ok(m)
     }
@@ -159,19 +187,44 @@ impl Manager {
             } else {
                 m.controllers.clone()
             };
-            hierarchies.push(Hierarchy { dir: paths::dir_in(m, &cgroup), mountpoint: m.mountpoint.clone(), controllers, unified: m.unified, cgroup });
+            hierarchies.push(Hierarchy {
+                dir: paths::dir_in(m, &cgroup),
+                mountpoint: m.mountpoint.clone(),
+                controllers,
+                unified: m.unified,
+                cgroup,
+            });
         }
-        let first = hierarchies.first().map(|h| h.cgroup.clone()).unwrap_or_default();
+        let first = hierarchies
+            .first()
+            .map(|h| h.cgroup.clone())
+            .unwrap_or_default();
         let path = if hierarchies.iter().all(|h| h.cgroup == first) {
             first
         } else {
             hierarchies
                 .iter()
-                .map(|h| format!("{}={}", if h.unified { String::new() } else { h.controllers.join(",") }, h.cgroup))
+                .map(|h| {
+                    format!(
+                        "{}={}",
+                        if h.unified {
+                            String::new()
+                        } else {
+                            h.controllers.join(",")
+                        },
+                        h.cgroup
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(";")
         };
-        Manager { path, layout: mounts.layout, hierarchies, systemd: None, unified_fd: OnceLock::new() }
+        Manager {
+            path,
+            layout: mounts.layout,
+            hierarchies,
+            systemd: None,
+            unified_fd: OnceLock::new(),
+        }
     }
 
     pub fn path(&self) -> &str {
@@ -185,9 +238,15 @@ impl Manager {
     /// The directory holding `controller`'s files and whether it is v2:
     /// a v1 hierarchy that mounts it, else the unified one if it has it.
     fn dir_for(&self, controller: &str) -> Option<(&Path, bool)> {
-        let v1 = self.hierarchies.iter().find(|h| !h.unified && h.controllers.iter().any(|c| c == controller));
-        v1.or_else(|| self.unified().filter(|h| h.controllers.iter().any(|c| c == controller)))
-            .map(|h| (h.dir.as_path(), h.unified))
+        let v1 = self
+            .hierarchies
+            .iter()
+            .find(|h| !h.unified && h.controllers.iter().any(|c| c == controller));
+        v1.or_else(|| {
+            self.unified()
+                .filter(|h| h.controllers.iter().any(|c| c == controller))
+        })
+        .map(|h| (h.dir.as_path(), h.unified))
     }
 
     fn unified(&self) -> Option<&Hierarchy> {
@@ -206,10 +265,15 @@ impl Manager {
     }
 
     fn check_systemd(&self) -> Result<()> {
-        let Some(unit) = &self.systemd else { return Ok(()) };
+        let Some(unit) = &self.systemd else {
+            return Ok(());
+        };
         const BUS: &str = "/run/systemd/private";
         if let Err(e) = std::os::unix::net::UnixStream::connect(BUS) {
-            return Err(Error::io(format!("systemd cgroup driver: cannot reach systemd over D-Bus at {BUS}"), e));
+            return Err(Error::io(
+                format!("systemd cgroup driver: cannot reach systemd over D-Bus at {BUS}"),
+                e,
+            ));
         }
         Err(Error::invalid(format!(
             "systemd cgroup driver: starting transient unit {unit} over D-Bus is not implemented in brig; use the cgroupfs driver"
@@ -285,7 +349,9 @@ impl Manager {
 
     /// Every process in the cgroup and its descendants, sorted.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let Some(dir) = self.primary() else { return Ok(Vec::new()) };
+        let Some(dir) = self.primary() else {
+            return Ok(Vec::new());
+        };
         let mut all = BTreeSet::new();
         files::walk_pids(dir, &mut all)?;
         Ok(all.into_iter().collect())
@@ -297,7 +363,10 @@ impl Manager {
         }
         match self.unified() {
             Some(h) if h.dir.join("cgroup.freeze").exists() => Ok((h.dir.as_path(), true)),
-            _ => Err(Error::invalid(format!("cgroup {}: no freezer on this host", self.path))),
+            _ => Err(Error::invalid(format!(
+                "cgroup {}: no freezer on this host",
+                self.path
+            ))),
         }
     }
 
@@ -306,10 +375,16 @@ impl Manager {
         let deadline = Instant::now() + WAIT;
         if v2 {
             files::write(dir, "cgroup.freeze", "1")?;
-            while !files::read(dir, "cgroup.events")?.lines().any(|l| l == "frozen 1") {
+            while !files::read(dir, "cgroup.events")?
+                .lines()
+                .any(|l| l == "frozen 1")
+            {
                 if Instant::now() > deadline {
                     let _ = files::write(dir, "cgroup.freeze", "0");
-                    return Err(Error::invalid(format!("cgroup {}: timed out waiting to freeze", dir.display())));
+                    return Err(Error::invalid(format!(
+                        "cgroup {}: timed out waiting to freeze",
+                        dir.display()
+                    )));
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -324,7 +399,10 @@ impl Manager {
             }
             if Instant::now() > deadline {
                 let _ = files::write(dir, "freezer.state", "THAWED");
-                return Err(Error::invalid(format!("cgroup {}: timed out waiting to freeze", dir.display())));
+                return Err(Error::invalid(format!(
+                    "cgroup {}: timed out waiting to freeze",
+                    dir.display()
+                )));
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -340,10 +418,16 @@ impl Manager {
     }
 
     pub fn is_frozen(&self) -> Result<bool> {
-        let Ok((dir, v2)) = self.freezer() else { return Ok(false) };
+        let Ok((dir, v2)) = self.freezer() else {
+            return Ok(false);
+        };
         let file = if v2 { "cgroup.freeze" } else { "freezer.state" };
         match fs::read_to_string(dir.join(file)) {
-            Ok(s) => Ok(if v2 { s.trim() == "1" } else { s.trim() == "FROZEN" }),
+            Ok(s) => Ok(if v2 {
+                s.trim() == "1"
+            } else {
+                s.trim() == "FROZEN"
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(Error::io(format!("read {}", dir.join(file).display()), e)),
         }
@@ -355,7 +439,10 @@ impl Manager {
     /// list, as runc does.
     pub fn kill_all(&self, sig: Signal) -> Result<()> {
         if sig == Signal::SIGKILL {
-            if let Some(h) = self.unified().filter(|h| h.dir.join("cgroup.kill").exists()) {
+            if let Some(h) = self
+                .unified()
+                .filter(|h| h.dir.join("cgroup.kill").exists())
+            {
                 // Processes are in the unified cgroup on v2 and hybrid hosts
                 // alike: add() puts them in every hierarchy.
                 return files::write(&h.dir, "cgroup.kill", "1");
@@ -385,7 +472,11 @@ impl Manager {
             let deadline = Instant::now() + WAIT;
             while !self.pids()?.is_empty() {
                 if Instant::now() > deadline {
-                    return Err(Error::invalid(format!("cgroup {}: processes {:?} did not exit after SIGKILL", self.path, self.pids()?)));
+                    return Err(Error::invalid(format!(
+                        "cgroup {}: processes {:?} did not exit after SIGKILL",
+                        self.path,
+                        self.pids()?
+                    )));
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
@@ -403,23 +494,39 @@ impl Manager {
 
     /// How many OOM kills the cgroup has seen.
     pub fn oom_count(&self) -> Result<u64> {
-        let Some((dir, v2)) = self.dir_for("memory") else { return Ok(0) };
-        let text = files::read(dir, if v2 { "memory.events" } else { "memory.oom_control" })?;
+        let Some((dir, v2)) = self.dir_for("memory") else {
+            return Ok(0);
+        };
+        let text = files::read(
+            dir,
+            if v2 {
+                "memory.events"
+            } else {
+                "memory.oom_control"
+            },
+        )?;
         Ok(files::keyed(&text).get("oom_kill").copied().unwrap_or(0))
     }
 }
 
 /// `brig features`' `linux.cgroup`, from this host's mounts.
 pub fn features() -> serde_json::Value {
-    let mounts = read_host(MOUNTINFO).ok().and_then(|t| paths::parse_mountinfo(&t).ok());
+    let mounts = read_host(MOUNTINFO)
+        .ok()
+        .and_then(|t| paths::parse_mountinfo(&t).ok());
     let (v1, v2, rdma) = match &mounts {
         Some(m) => {
             let v1 = m.layout != Layout::V2;
             let v2 = m.unified.is_some();
-            let rdma = m.v1.iter().any(|h| h.controllers.iter().any(|c| c == "rdma"))
-                || m.unified.as_ref().is_some_and(|u| {
-                    fs::read_to_string(u.mountpoint.join("cgroup.controllers")).unwrap_or_default().split_whitespace().any(|c| c == "rdma")
-                });
+            let rdma =
+                m.v1.iter()
+                    .any(|h| h.controllers.iter().any(|c| c == "rdma"))
+                    || m.unified.as_ref().is_some_and(|u| {
+                        fs::read_to_string(u.mountpoint.join("cgroup.controllers"))
+                            .unwrap_or_default()
+                            .split_whitespace()
+                            .any(|c| c == "rdma")
+                    });
             (v1, v2, rdma)
         }
         None => (false, false, false),

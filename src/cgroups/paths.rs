@@ -47,7 +47,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -68,7 +71,9 @@ pub fn parse_mountinfo(text: &str) -> Result<Mounts> {
     let mut unified: Option<CgroupMount> = None;
     for line in text.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else { continue };
+        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
         if fields.len() < 5 || fields.len() < sep + 4 {
             continue;
         }
@@ -80,44 +85,81 @@ pub fn parse_mountinfo(text: &str) -> Result<Mounts> {
                 // Prefer /sys/fs/cgroup itself; otherwise the first one seen.
                 let better = match &unified {
                     None => true,
-                    Some(u) => u.mountpoint != Path::new("/sys/fs/cgroup") && mountpoint == Path::new("/sys/fs/cgroup"),
+                    Some(u) => {
+                        u.mountpoint != Path::new("/sys/fs/cgroup")
+                            && mountpoint == Path::new("/sys/fs/cgroup")
+                    }
                 };
                 if better {
-                    unified = Some(CgroupMount { mountpoint, root, controllers: Vec::new(), unified: true });
+                    unified = Some(CgroupMount {
+                        mountpoint,
+                        root,
+                        controllers: Vec::new(),
+                        unified: true,
+                    });
                 }
             }
             "cgroup" => {
                 let controllers: Vec<String> = fields[sep + 3]
                     .split(',')
-                    .filter(|o| !matches!(*o, "rw" | "ro") && (!o.contains('=') || o.starts_with("name=")))
+                    .filter(|o| {
+                        !matches!(*o, "rw" | "ro") && (!o.contains('=') || o.starts_with("name="))
+                    })
                     .filter(|o| KNOWN_V1.contains(o) || o.starts_with("name="))
                     .map(str::to_string)
                     .collect();
                 if controllers.is_empty() || v1.iter().any(|m| m.controllers == controllers) {
                     continue;
                 }
-                v1.push(CgroupMount { mountpoint, root, controllers, unified: false });
+                v1.push(CgroupMount {
+                    mountpoint,
+                    root,
+                    controllers,
+                    unified: false,
+                });
             }
             _ => {}
         }
     }
-    let has_v1 = v1.iter().any(|m| m.controllers.iter().any(|c| !c.starts_with("name=")));
+    let has_v1 = v1
+        .iter()
+        .any(|m| m.controllers.iter().any(|c| !c.starts_with("name=")));
     let layout = match (has_v1, &unified) {
         (true, Some(_)) => Layout::Hybrid,
         (true, None) => Layout::V1,
         (false, Some(_)) => Layout::V2,
-        (false, None) => return Err(Error::invalid("no cgroup filesystem is mounted (see /proc/self/mountinfo)")),
+        (false, None) => {
+            return Err(Error::invalid(
+                "no cgroup filesystem is mounted (see /proc/self/mountinfo)",
+            ))
+        }
     };
     if layout == Layout::V2 {
         v1.clear();
     }
-    Ok(Mounts { layout, v1, unified })
+    Ok(Mounts {
+        layout,
+        v1,
+        unified,
+    })
 }
 
 /// v1 controller names the kernel knows. Ref: Documentation/admin-guide/cgroup-v1/.
 const KNOWN_V1: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls", "net_prio",
-    "perf_event", "hugetlb", "rdma", "misc",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "blkio",
+    "pids",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "hugetlb",
+    "rdma",
+    "misc",
 ];
 
 /// The caller's cgroup per hierarchy from `/proc/self/cgroup`:
@@ -127,7 +169,11 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<(Vec<String>, String)> {
         .filter_map(|l| {
             let mut it = l.splitn(3, ':');
             let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
-            let ctrls = ctrls.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect();
+            let ctrls = ctrls
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_string)
+                .collect();
             Some((ctrls, path.to_string()))
         })
         .collect()
@@ -163,7 +209,11 @@ pub fn clean(path: &str) -> String {
 pub fn join(base: &str, rel: &str) -> String {
     let base = clean(base);
     let rel = clean(rel);
-    let base = if base.is_empty() { "/".to_string() } else { base };
+    let base = if base.is_empty() {
+        "/".to_string()
+    } else {
+        base
+    };
     if rel.is_empty() {
         base
     } else if base == "/" {
@@ -180,7 +230,9 @@ pub fn join(base: &str, rel: &str) -> String {
 pub fn inner_path(cgroups_path: Option<&str>, id: &str) -> Result<String> {
     let raw = cgroups_path.filter(|p| !p.is_empty()).unwrap_or(id);
     if raw.contains('\0') || raw.contains('\n') {
-        return Err(Error::invalid(format!("cgroupsPath {raw:?} contains a NUL or newline")));
+        return Err(Error::invalid(format!(
+            "cgroupsPath {raw:?} contains a NUL or newline"
+        )));
     }
     let inner = clean(raw);
     if inner.is_empty() || inner == "/" {
@@ -196,7 +248,10 @@ pub fn inner_path(cgroups_path: Option<&str>, id: &str) -> Result<String> {
 /// A name ending in `.slice` is a slice itself. Ref: runc
 /// libcontainer/cgroups/systemd (getUnitName, ExpandSlice).
 pub fn systemd_path(cgroups_path: Option<&str>, id: &str) -> Result<(String, String)> {
-    let raw = cgroups_path.filter(|p| !p.is_empty()).map(str::to_string).unwrap_or_else(|| format!("system.slice:brig:{id}"));
+    let raw = cgroups_path
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("system.slice:brig:{id}"));
     let parts: Vec<&str> = raw.split(':').collect();
     if parts.len() != 3 {
         return Err(Error::invalid(format!(
@@ -205,9 +260,15 @@ pub fn systemd_path(cgroups_path: Option<&str>, id: &str) -> Result<(String, Str
     }
     let (slice, prefix, name) = (parts[0], parts[1], parts[2]);
     if name.is_empty() || name.contains('/') || prefix.contains('/') {
-        return Err(Error::invalid(format!("cgroupsPath {raw:?}: invalid unit name")));
+        return Err(Error::invalid(format!(
+            "cgroupsPath {raw:?}: invalid unit name"
+        )));
     }
-    let slice = if slice.is_empty() { "system.slice" } else { slice };
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
     let unit = if name.ends_with(".slice") {
         name.to_string()
     } else if prefix.is_empty() {
@@ -228,7 +289,9 @@ pub fn systemd_path(cgroups_path: Option<&str>, id: &str) -> Result<(String, Str
 /// `a-b.slice` -> `/a.slice/a-b.slice`; `-.slice` is the root.
 pub fn expand_slice(slice: &str) -> Result<String> {
     let bad = || Error::invalid(format!("invalid systemd slice name {slice:?}"));
-    let Some(base) = slice.strip_suffix(".slice") else { return Err(bad()) };
+    let Some(base) = slice.strip_suffix(".slice") else {
+        return Err(bad());
+    };
     if slice.contains('/') {
         return Err(bad());
     }
@@ -257,7 +320,9 @@ pub fn expand_slice(slice: &str) -> Result<String> {
 pub fn dir_in(mount: &CgroupMount, cg: &str) -> PathBuf {
     let root = clean(&mount.root);
     let rel = if root != "/" && !root.is_empty() {
-        cg.strip_prefix(&root).filter(|r| r.is_empty() || r.starts_with('/')).unwrap_or(cg)
+        cg.strip_prefix(&root)
+            .filter(|r| r.is_empty() || r.starts_with('/'))
+            .unwrap_or(cg)
     } else {
         cg
     };
@@ -288,7 +353,10 @@ mod tests {
         assert_eq!(m.v1.len(), 3);
         assert_eq!(m.v1[0].controllers, ["cpu", "cpuacct"]);
         assert_eq!(m.v1[2].controllers, ["name=systemd"]);
-        assert_eq!(m.unified.unwrap().mountpoint, Path::new("/sys/fs/cgroup/unified"));
+        assert_eq!(
+            m.unified.unwrap().mountpoint,
+            Path::new("/sys/fs/cgroup/unified")
+        );
 
         let m = parse_mountinfo(V2).unwrap();
         assert_eq!(m.layout, Layout::V2);
@@ -296,7 +364,11 @@ mod tests {
 
         let m = parse_mountinfo(V1).unwrap();
         assert_eq!(m.layout, Layout::V1);
-        assert_eq!(m.v1.len(), 2, "a second mount of the same hierarchy is skipped");
+        assert_eq!(
+            m.v1.len(),
+            2,
+            "a second mount of the same hierarchy is skipped"
+        );
         assert_eq!(m.v1[1].root, "/lxc/c1");
 
         assert!(parse_mountinfo("1 0 0:1 / / rw - ext4 /dev/sda rw\n").is_err());
@@ -342,7 +414,11 @@ mod tests {
             (Some("."), Err(())),
             (Some("a\0b"), Err(())),
         ] {
-            assert_eq!(inner_path(raw, "c1").map_err(|_| ()), want.map(String::from), "{raw:?}");
+            assert_eq!(
+                inner_path(raw, "c1").map_err(|_| ()),
+                want.map(String::from),
+                "{raw:?}"
+            );
         }
         assert_eq!(join("/own/cg", "../../x"), "/own/cg/x");
         assert_eq!(join("/", "x"), "/x");
@@ -359,8 +435,14 @@ mod tests {
     #[test]
     fn systemd_paths() {
         for (raw, want) in [
-            (Some("system.slice:brig:c1"), Ok("/system.slice/brig-c1.scope")),
-            (Some("a-b-c.slice:p:n"), Ok("/a.slice/a-b.slice/a-b-c.slice/p-n.scope")),
+            (
+                Some("system.slice:brig:c1"),
+                Ok("/system.slice/brig-c1.scope"),
+            ),
+            (
+                Some("a-b-c.slice:p:n"),
+                Ok("/a.slice/a-b.slice/a-b-c.slice/p-n.scope"),
+            ),
             (Some("-.slice:p:n"), Ok("/p-n.scope")),
             (Some(":p:n"), Ok("/system.slice/p-n.scope")),
             (Some("a.slice::n"), Ok("/a.slice/n.scope")),
@@ -371,13 +453,22 @@ mod tests {
             (Some("nosuffix:p:n"), Err(())),
             (Some("a.slice:p:../x"), Err(())),
         ] {
-            assert_eq!(systemd_path(raw, "c1").map(|r| r.0).map_err(|_| ()), want.map(String::from), "{raw:?}");
+            assert_eq!(
+                systemd_path(raw, "c1").map(|r| r.0).map_err(|_| ()),
+                want.map(String::from),
+                "{raw:?}"
+            );
         }
     }
 
     #[test]
     fn dirs_under_mount_roots() {
-        let mut m = CgroupMount { mountpoint: "/sys/fs/cgroup/pids".into(), root: "/".into(), controllers: vec![], unified: false };
+        let mut m = CgroupMount {
+            mountpoint: "/sys/fs/cgroup/pids".into(),
+            root: "/".into(),
+            controllers: vec![],
+            unified: false,
+        };
         assert_eq!(dir_in(&m, "/a/../../b"), Path::new("/sys/fs/cgroup/pids/b"));
         m.root = "/lxc/c1".into();
         assert_eq!(dir_in(&m, "/lxc/c1/x"), Path::new("/sys/fs/cgroup/pids/x"));

@@ -9,7 +9,9 @@
 
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources, LinuxThrottleDevice};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources, LinuxThrottleDevice,
+};
 
 use super::files::{self, write};
 use super::Manager;
@@ -20,7 +22,9 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
     if let Some(m) = r.memory() {
         if let Some(s) = m.swappiness() {
             if s > 100 {
-                return Err(Error::invalid(format!("memory.swappiness {s} is out of range 0-100")));
+                return Err(Error::invalid(format!(
+                    "memory.swappiness {s} is out of range 0-100"
+                )));
             }
         }
         if let (Some(l), Some(s)) = (m.limit(), m.swap()) {
@@ -34,22 +38,31 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
     if let Some(c) = r.cpu() {
         for (name, v) in [("cpus", c.cpus()), ("mems", c.mems())] {
             if let Some(v) = v {
-                check_list(v).map_err(|_| Error::invalid(format!("cpu.{name} {v:?} is not a list like 0-3,5")))?;
+                check_list(v).map_err(|_| {
+                    Error::invalid(format!("cpu.{name} {v:?} is not a list like 0-3,5"))
+                })?;
             }
         }
         if let Some(q) = c.quota() {
             if q < -1 {
-                return Err(Error::invalid(format!("cpu.quota {q} must be positive, or -1 for no limit")));
+                return Err(Error::invalid(format!(
+                    "cpu.quota {q} must be positive, or -1 for no limit"
+                )));
             }
         }
     }
     if let Some(b) = r.block_io() {
         let weights = b.weight().into_iter().chain(b.leaf_weight()).chain(
-            b.weight_device().iter().flatten().flat_map(|d| d.weight().into_iter().chain(d.leaf_weight())),
+            b.weight_device()
+                .iter()
+                .flatten()
+                .flat_map(|d| d.weight().into_iter().chain(d.leaf_weight())),
         );
         for w in weights {
             if !(10..=1000).contains(&w) {
-                return Err(Error::invalid(format!("blockIO weight {w} is out of range 10-1000")));
+                return Err(Error::invalid(format!(
+                    "blockIO weight {w} is out of range 10-1000"
+                )));
             }
         }
     }
@@ -59,12 +72,16 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
     for d in r.devices().iter().flatten() {
         let access = d.access().as_deref().unwrap_or("");
         if access.chars().any(|c| !"rwm".contains(c)) {
-            return Err(Error::invalid(format!("device rule {d}: access {access:?} may only hold r, w and m")));
+            return Err(Error::invalid(format!(
+                "device rule {d}: access {access:?} may only hold r, w and m"
+            )));
         }
     }
     for k in r.unified().iter().flat_map(|u| u.keys()) {
         if k.contains('/') || k.starts_with('.') || !k.contains('.') || k.starts_with("cgroup.") {
-            return Err(Error::invalid(format!("unified key {k:?} is not a controller file name (like memory.high)")));
+            return Err(Error::invalid(format!(
+                "unified key {k:?} is not a controller file name (like memory.high)"
+            )));
         }
     }
     Ok(())
@@ -77,7 +94,10 @@ fn check_list(s: &str) -> std::result::Result<(), ()> {
     }
     for part in s.trim().split(',') {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b) = (a.parse::<u32>().map_err(|_| ())?, b.parse::<u32>().map_err(|_| ())?);
+        let (a, b) = (
+            a.parse::<u32>().map_err(|_| ())?,
+            b.parse::<u32>().map_err(|_| ())?,
+        );
         if a > b {
             return Err(());
         }
@@ -87,10 +107,15 @@ fn check_list(s: &str) -> std::result::Result<(), ()> {
 
 /// `2MB`, `1GB`, `64KB` as the kernel names them in hugetlb files.
 fn hugepage_size(s: &str) -> Result<&str> {
-    let num = s.strip_suffix("KB").or_else(|| s.strip_suffix("MB")).or_else(|| s.strip_suffix("GB"));
+    let num = s
+        .strip_suffix("KB")
+        .or_else(|| s.strip_suffix("MB"))
+        .or_else(|| s.strip_suffix("GB"));
     match num {
         Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Ok(s),
-        _ => Err(Error::invalid(format!("hugepage size {s:?} is not like 2MB or 1GB"))),
+        _ => Err(Error::invalid(format!(
+            "hugepage size {s:?} is not like 2MB or 1GB"
+        ))),
     }
 }
 
@@ -110,7 +135,9 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
             None => skip("cpu"),
         }
         for (file, v) in [("cpuset.cpus", cpu.cpus()), ("cpuset.mems", cpu.mems())] {
-            let Some(v) = v.as_deref().filter(|v| !v.is_empty()) else { continue };
+            let Some(v) = v.as_deref().filter(|v| !v.is_empty()) else {
+                continue;
+            };
             match m.dir_for("cpuset") {
                 Some((d, _)) => write(d, file, v)?,
                 None => skip("cpuset"),
@@ -120,7 +147,11 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
     if let Some(p) = r.pids() {
         // runc: 0 leaves the limit alone, a negative one means no limit.
         if p.limit() != 0 {
-            let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
             match m.dir_for("pids") {
                 Some((d, _)) => write(d, "pids.max", &v)?,
                 None => skip("pids"),
@@ -137,9 +168,17 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
     for h in r.hugepage_limits().iter().flatten() {
         let size = hugepage_size(h.page_size())?;
         match m.dir_for("hugetlb") {
-            Some((d, false)) => write(d, &format!("hugetlb.{size}.limit_in_bytes"), &h.limit().to_string())?,
+            Some((d, false)) => write(
+                d,
+                &format!("hugetlb.{size}.limit_in_bytes"),
+                &h.limit().to_string(),
+            )?,
             Some((d, true)) => {
-                let v = if h.limit() < 0 { "max".to_string() } else { h.limit().to_string() };
+                let v = if h.limit() < 0 {
+                    "max".to_string()
+                } else {
+                    h.limit().to_string()
+                };
                 write(d, &format!("hugetlb.{size}.max"), &v)?
             }
             None => skip("hugetlb"),
@@ -154,7 +193,11 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
         }
         for p in n.priorities().iter().flatten() {
             match m.dir_for("net_prio") {
-                Some((d, _)) => write(d, "net_prio.ifpriomap", &format!("{} {}", p.name(), p.priority()))?,
+                Some((d, _)) => write(
+                    d,
+                    "net_prio.ifpriomap",
+                    &format!("{} {}", p.name(), p.priority()),
+                )?,
                 None => skip("net_prio"),
             }
         }
@@ -174,7 +217,9 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
     }
     if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
         let Some(h) = m.unified() else {
-            return Err(Error::invalid("linux.resources.unified needs cgroup v2, and this host has only v1"));
+            return Err(Error::invalid(
+                "linux.resources.unified needs cgroup v2, and this host has only v1",
+            ));
         };
         let mut keys: Vec<_> = u.iter().collect();
         keys.sort();
@@ -206,7 +251,9 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
 }
 
 fn skip(controller: &str) {
-    tracing::warn!("cgroup controller {controller} is not available on this host; its limits are skipped");
+    tracing::warn!(
+        "cgroup controller {controller} is not available on this host; its limits are skipped"
+    );
 }
 
 /// v1 memory. memsw (memory+swap) must stay >= the memory limit at every
@@ -290,10 +337,12 @@ pub fn swap_v2(swap: i64, limit: Option<i64>) -> Result<String> {
         return Ok("max".into());
     }
     match limit {
-        None | Some(0) | Some(-1) => {
-            Err(Error::invalid(format!("memory.swap {swap} needs a memory.limit on cgroup v2 (swap.max = swap - limit)")))
-        }
-        Some(l) if swap < l => Err(Error::invalid(format!("memory.swap {swap} is below memory.limit {l}"))),
+        None | Some(0) | Some(-1) => Err(Error::invalid(format!(
+            "memory.swap {swap} needs a memory.limit on cgroup v2 (swap.max = swap - limit)"
+        ))),
+        Some(l) if swap < l => Err(Error::invalid(format!(
+            "memory.swap {swap} is below memory.limit {l}"
+        ))),
         Some(l) => Ok((swap - l).to_string()),
     }
 }
@@ -319,8 +368,13 @@ fn memory_v2(d: &Path, mem: &LinuxMemory) -> Result<()> {
     if let Some(r) = mem.reservation() {
         write(d, "memory.low", &max_or(r))?;
     }
-    if mem.swappiness().is_some() || mem.kernel_tcp().is_some() || mem.disable_oom_killer() == Some(true) {
-        tracing::warn!("memory swappiness, kernelTCP and disableOOMKiller have no cgroup v2 file; skipped");
+    if mem.swappiness().is_some()
+        || mem.kernel_tcp().is_some()
+        || mem.disable_oom_killer() == Some(true)
+    {
+        tracing::warn!(
+            "memory swappiness, kernelTCP and disableOOMKiller have no cgroup v2 file; skipped"
+        );
     }
     Ok(())
 }
@@ -368,7 +422,9 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 
 fn cpu_v2(d: &Path, c: &LinuxCpu) -> Result<()> {
     if c.realtime_period().is_some_and(|p| p != 0) || c.realtime_runtime().is_some_and(|r| r != 0) {
-        return Err(Error::invalid("cpu.realtimePeriod/realtimeRuntime are not supported on cgroup v2"));
+        return Err(Error::invalid(
+            "cpu.realtimePeriod/realtimeRuntime are not supported on cgroup v2",
+        ));
     }
     if let Some(s) = c.shares().filter(|s| *s != 0) {
         write(d, "cpu.weight", &shares_to_weight(s).to_string())?;
@@ -396,8 +452,11 @@ fn cpu_v2(d: &Path, c: &LinuxCpu) -> Result<()> {
 fn blkio_v1(d: &Path, b: &LinuxBlockIo) -> Result<()> {
     // Kernels without CFQ only have BFQ's files. Ref: runc fs/blkio.go.
     let bfq = !d.join("blkio.weight").exists() && d.join("blkio.bfq.weight").exists();
-    let (weight, weight_device) =
-        if bfq { ("blkio.bfq.weight", "blkio.bfq.weight_device") } else { ("blkio.weight", "blkio.weight_device") };
+    let (weight, weight_device) = if bfq {
+        ("blkio.bfq.weight", "blkio.bfq.weight_device")
+    } else {
+        ("blkio.weight", "blkio.weight_device")
+    };
     if let Some(w) = b.weight() {
         write(d, weight, &w.to_string())?;
     }
@@ -406,21 +465,45 @@ fn blkio_v1(d: &Path, b: &LinuxBlockIo) -> Result<()> {
     }
     for wd in b.weight_device().iter().flatten() {
         if let Some(w) = wd.weight() {
-            write(d, weight_device, &format!("{}:{} {w}", wd.major(), wd.minor()))?;
+            write(
+                d,
+                weight_device,
+                &format!("{}:{} {w}", wd.major(), wd.minor()),
+            )?;
         }
         if let Some(w) = wd.leaf_weight() {
-            write(d, "blkio.leaf_weight_device", &format!("{}:{} {w}", wd.major(), wd.minor()))?;
+            write(
+                d,
+                "blkio.leaf_weight_device",
+                &format!("{}:{} {w}", wd.major(), wd.minor()),
+            )?;
         }
     }
     let throttles: [(&str, &Option<Vec<LinuxThrottleDevice>>); 4] = [
-        ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
-        ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
-        ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
-        ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
     ];
     for (file, list) in throttles {
         for t in list.iter().flatten() {
-            write(d, file, &format!("{}:{} {}", t.major(), t.minor(), t.rate()))?;
+            write(
+                d,
+                file,
+                &format!("{}:{} {}", t.major(), t.minor(), t.rate()),
+            )?;
         }
     }
     Ok(())
@@ -440,15 +523,27 @@ fn io_v2(d: &Path, b: &LinuxBlockIo) -> Result<()> {
         if bfq {
             write(d, "io.bfq.weight", &w.to_string())?;
         } else {
-            write(d, "io.weight", &format!("default {}", blkio_to_io_weight(w)))?;
+            write(
+                d,
+                "io.weight",
+                &format!("default {}", blkio_to_io_weight(w)),
+            )?;
         }
     }
     for wd in b.weight_device().iter().flatten() {
         if let Some(w) = wd.weight() {
             if bfq {
-                write(d, "io.bfq.weight", &format!("{}:{} {w}", wd.major(), wd.minor()))?;
+                write(
+                    d,
+                    "io.bfq.weight",
+                    &format!("{}:{} {w}", wd.major(), wd.minor()),
+                )?;
             } else {
-                write(d, "io.weight", &format!("{}:{} {}", wd.major(), wd.minor(), blkio_to_io_weight(w)))?;
+                write(
+                    d,
+                    "io.weight",
+                    &format!("{}:{} {}", wd.major(), wd.minor(), blkio_to_io_weight(w)),
+                )?;
             }
         }
     }
@@ -460,8 +555,16 @@ fn io_v2(d: &Path, b: &LinuxBlockIo) -> Result<()> {
     ];
     for (key, list) in throttles {
         for t in list.iter().flatten() {
-            let rate = if t.rate() == 0 { "max".to_string() } else { t.rate().to_string() };
-            write(d, "io.max", &format!("{}:{} {key}={rate}", t.major(), t.minor()))?;
+            let rate = if t.rate() == 0 {
+                "max".to_string()
+            } else {
+                t.rate().to_string()
+            };
+            write(
+                d,
+                "io.max",
+                &format!("{}:{} {key}={rate}", t.major(), t.minor()),
+            )?;
         }
     }
     Ok(())
@@ -469,10 +572,22 @@ fn io_v2(d: &Path, b: &LinuxBlockIo) -> Result<()> {
 
 /// The line a v1 devices.allow/deny file takes: `c 1:3 rwm`, `a *:* rwm`.
 pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
-    let access = d.access().as_deref().filter(|a| !a.is_empty()).unwrap_or("rwm");
-    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string());
+    let access = d
+        .access()
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("rwm");
+    let num = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map_or("*".to_string(), |n| n.to_string())
+    };
     let typ = d.typ().unwrap_or_default();
-    format!("{} {}:{} {access}", typ.as_str(), num(d.major()), num(d.minor()))
+    format!(
+        "{} {}:{} {access}",
+        typ.as_str(),
+        num(d.major()),
+        num(d.minor())
+    )
 }
 
 /// v1 devices: deny everything, then apply the rules in order, so the
@@ -481,7 +596,11 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
 fn devices_v1(d: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     write(d, "devices.deny", "a")?;
     for r in rules {
-        let file = if r.allow() { "devices.allow" } else { "devices.deny" };
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
         write(d, file, &device_rule(r))?;
     }
     Ok(())
@@ -493,7 +612,14 @@ mod tests {
 
     #[test]
     fn conversions() {
-        for (s, w) in [(0, 0), (2, 1), (1024, 39), (262144, 10000), (1, 1), (1 << 30, 10000)] {
+        for (s, w) in [
+            (0, 0),
+            (2, 1),
+            (1024, 39),
+            (262144, 10000),
+            (1, 1),
+            (1 << 30, 10000),
+        ] {
             assert_eq!(shares_to_weight(s), w, "{s}");
         }
         for (b, w) in [(0, 0), (10, 1), (500, 4950), (1000, 10000)] {
@@ -507,11 +633,15 @@ mod tests {
 
     #[test]
     fn device_rules() {
-        let r: LinuxDeviceCgroup = serde_json::from_str(r#"{"allow":false,"access":"rwm"}"#).unwrap();
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":false,"access":"rwm"}"#).unwrap();
         assert_eq!(device_rule(&r), "a *:* rwm");
-        let r: LinuxDeviceCgroup = serde_json::from_str(r#"{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}"#).unwrap();
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}"#)
+                .unwrap();
         assert_eq!(device_rule(&r), "c 1:3 rw");
-        let r: LinuxDeviceCgroup = serde_json::from_str(r#"{"allow":true,"type":"b","major":8}"#).unwrap();
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"b","major":8}"#).unwrap();
         assert_eq!(device_rule(&r), "b 8:* rwm");
     }
 

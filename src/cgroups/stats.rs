@@ -30,7 +30,12 @@ fn omit_empty(v: Value) -> Value {
         Value::Object(o) => Value::Object(
             o.into_iter()
                 .map(|(k, v)| (k, omit_empty(v)))
-                .filter(|(_, v)| !matches!(v, Value::Null) && v != &json!(0) && v != &json!({}) && v != &json!([]))
+                .filter(|(_, v)| {
+                    !matches!(v, Value::Null)
+                        && v != &json!(0)
+                        && v != &json!({})
+                        && v != &json!([])
+                })
                 .collect(),
         ),
         other => other,
@@ -38,7 +43,10 @@ fn omit_empty(v: Value) -> Value {
 }
 
 fn nums(s: Option<String>) -> Vec<u64> {
-    s.unwrap_or_default().split_whitespace().filter_map(|n| n.parse().ok()).collect()
+    s.unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect()
 }
 
 fn cpu(m: &Manager) -> Value {
@@ -88,21 +96,35 @@ fn entry(limit: Option<u64>, usage: Option<u64>, max: Option<u64>, failcnt: Opti
 }
 
 fn memory(m: &Manager) -> Value {
-    let Some((d, v2)) = m.dir_for("memory") else { return json!({}) };
-    let raw: BTreeMap<String, u64> = keyed(&read_opt(d, "memory.stat").unwrap_or_default()).into_iter().collect();
+    let Some((d, v2)) = m.dir_for("memory") else {
+        return json!({});
+    };
+    let raw: BTreeMap<String, u64> = keyed(&read_opt(d, "memory.stat").unwrap_or_default())
+        .into_iter()
+        .collect();
     let mut out = Map::new();
     if v2 {
         let events = keyed(&read_opt(d, "memory.events").unwrap_or_default());
         out.insert(
             "usage".into(),
-            entry(read_u64(d, "memory.max"), read_u64(d, "memory.current"), read_u64(d, "memory.peak"), events.get("max").copied()),
+            entry(
+                read_u64(d, "memory.max"),
+                read_u64(d, "memory.current"),
+                read_u64(d, "memory.peak"),
+                events.get("max").copied(),
+            ),
         );
         let swap_cur = read_u64(d, "memory.swap.current");
         let mem_cur = read_u64(d, "memory.current");
         // runc reports v2 swap as memory+swap, like v1's memsw.
         out.insert(
             "swap".into(),
-            entry(read_u64(d, "memory.swap.max"), swap_cur.zip(mem_cur).map(|(s, m)| s + m), None, None),
+            entry(
+                read_u64(d, "memory.swap.max"),
+                swap_cur.zip(mem_cur).map(|(s, m)| s + m),
+                None,
+                None,
+            ),
         );
         if let Some(c) = raw.get("file") {
             out.insert("cache".into(), json!(c));
@@ -131,8 +153,12 @@ fn memory(m: &Manager) -> Value {
 }
 
 fn pids(m: &Manager) -> Value {
-    let Some((d, _)) = m.dir_for("pids") else { return json!({}) };
-    let limit = read_u64(d, "pids.max").filter(|l| *l != u64::MAX).unwrap_or(0);
+    let Some((d, _)) = m.dir_for("pids") else {
+        return json!({});
+    };
+    let limit = read_u64(d, "pids.max")
+        .filter(|l| *l != u64::MAX)
+        .unwrap_or(0);
     omit_empty(json!({"current": read_u64(d, "pids.current").unwrap_or(0), "limit": limit}))
 }
 
@@ -157,10 +183,16 @@ pub fn io_stat_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
     let (mut bytes, mut ios) = (Vec::new(), Vec::new());
     for l in text.lines() {
         let mut f = l.split_whitespace();
-        let Some((maj, min)) = f.next().and_then(|d| d.split_once(':')) else { continue };
-        let (Ok(maj), Ok(min)) = (maj.parse::<u64>(), min.parse::<u64>()) else { continue };
+        let Some((maj, min)) = f.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(maj), Ok(min)) = (maj.parse::<u64>(), min.parse::<u64>()) else {
+            continue;
+        };
         for kv in f {
-            let Some((k, v)) = kv.split_once('=') else { continue };
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
             let Ok(v) = v.parse::<u64>() else { continue };
             let (list, op) = match k {
                 "rbytes" => (&mut bytes, "Read"),
@@ -169,7 +201,9 @@ pub fn io_stat_entries(text: &str) -> (Vec<Value>, Vec<Value>) {
                 "wios" => (&mut ios, "Write"),
                 _ => continue,
             };
-            list.push(omit_empty(json!({"major": maj, "minor": min, "op": op, "value": v})));
+            list.push(omit_empty(
+                json!({"major": maj, "minor": min, "op": op, "value": v}),
+            ));
         }
     }
     (bytes, ios)
@@ -181,10 +215,29 @@ fn blkio(m: &Manager) -> Value {
         Some((d, false)) => {
             // CFQ/BFQ files when the scheduler has them, else the throttle
             // layer's (always there). Ref: runc fs/blkio.go.
-            let pick = |names: &[&str]| names.iter().find_map(|n| read_opt(d, n)).unwrap_or_default();
+            let pick = |names: &[&str]| {
+                names
+                    .iter()
+                    .find_map(|n| read_opt(d, n))
+                    .unwrap_or_default()
+            };
             for (key, names) in [
-                ("ioServiceBytesRecursive", ["blkio.io_service_bytes_recursive", "blkio.bfq.io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive"]),
-                ("ioServicedRecursive", ["blkio.io_serviced_recursive", "blkio.bfq.io_serviced_recursive", "blkio.throttle.io_serviced_recursive"]),
+                (
+                    "ioServiceBytesRecursive",
+                    [
+                        "blkio.io_service_bytes_recursive",
+                        "blkio.bfq.io_service_bytes_recursive",
+                        "blkio.throttle.io_service_bytes_recursive",
+                    ],
+                ),
+                (
+                    "ioServicedRecursive",
+                    [
+                        "blkio.io_serviced_recursive",
+                        "blkio.bfq.io_serviced_recursive",
+                        "blkio.throttle.io_serviced_recursive",
+                    ],
+                ),
             ] {
                 let e = blkio_entries(&pick(&names[..]));
                 if !e.is_empty() {
@@ -208,13 +261,18 @@ fn blkio(m: &Manager) -> Value {
 
 /// Page sizes are read off the limit files the cgroup has (`hugetlb.2MB.max`).
 fn hugetlb(m: &Manager) -> Result<Value> {
-    let Some((d, v2)) = m.dir_for("hugetlb") else { return Ok(json!({})) };
+    let Some((d, v2)) = m.dir_for("hugetlb") else {
+        return Ok(json!({}));
+    };
     let suffix = if v2 { ".max" } else { ".limit_in_bytes" };
     let mut out = Map::new();
     for size in page_sizes(d, suffix) {
         let p = format!("hugetlb.{size}");
         let v = if v2 {
-            let failcnt = keyed(&read_opt(d, &format!("{p}.events")).unwrap_or_default()).get("max").copied().unwrap_or(0);
+            let failcnt = keyed(&read_opt(d, &format!("{p}.events")).unwrap_or_default())
+                .get("max")
+                .copied()
+                .unwrap_or(0);
             json!({"usage": read_u64(d, &format!("{p}.current")).unwrap_or(0), "max": 0, "failcnt": failcnt})
         } else {
             json!({"usage": read_u64(d, &format!("{p}.usage_in_bytes")).unwrap_or(0),
@@ -237,7 +295,10 @@ fn page_sizes(d: &Path, suffix: &str) -> Vec<String> {
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            let size = n.strip_prefix("hugetlb.")?.strip_suffix(suffix)?.to_string();
+            let size = n
+                .strip_prefix("hugetlb.")?
+                .strip_suffix(suffix)?
+                .to_string();
             (!size.contains('.')).then_some(size)
         })
         .collect();
@@ -256,12 +317,21 @@ mod tests {
         assert_eq!(e[0], json!({"major": 8, "op": "Read", "value": 4096}));
         assert_eq!(e[1], json!({"major": 8, "op": "Write"}));
         let (b, i) = io_stat_entries("8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
-        assert_eq!(b, vec![json!({"major": 8, "op": "Read", "value": 10}), json!({"major": 8, "op": "Write", "value": 20})]);
+        assert_eq!(
+            b,
+            vec![
+                json!({"major": 8, "op": "Read", "value": 10}),
+                json!({"major": 8, "op": "Write", "value": 20})
+            ]
+        );
         assert_eq!(i.len(), 2);
     }
 
     #[test]
     fn omitempty() {
-        assert_eq!(omit_empty(json!({"a": 0, "b": 1, "c": [], "d": {"e": 0}})), json!({"b": 1}));
+        assert_eq!(
+            omit_empty(json!({"a": 0, "b": 1, "c": [], "d": {"e": 0}})),
+            json!({"b": 1})
+        );
     }
 }

@@ -39,30 +39,54 @@ fn resolves_absolute_relative_and_default_paths() {
     let m = Manager::new_with(&mi, own, Some("/a/../../../b"), "c1", false).unwrap();
     assert_eq!(m.path(), "/b");
     assert_eq!(m.layout(), Layout::Hybrid);
-    assert_eq!(m.dir_for("memory").unwrap(), (t.path().join("memory/b").as_path(), false));
-    assert_eq!(m.dir_for("hugetlb").unwrap(), (t.path().join("unified/b").as_path(), true));
+    assert_eq!(
+        m.dir_for("memory").unwrap(),
+        (t.path().join("memory/b").as_path(), false)
+    );
+    assert_eq!(
+        m.dir_for("hugetlb").unwrap(),
+        (t.path().join("unified/b").as_path(), true)
+    );
     assert!(m.dir_for("devices").is_none());
 
     // Relative (and the default, the id): under the caller's own cgroup of
     // each hierarchy, never above it.
     let m = Manager::new_with(&mi, own, Some("../../../../etc"), "c1", false).unwrap();
-    assert_eq!(m.dir_for("memory").unwrap().0, t.path().join("memory/own/x/etc"));
+    assert_eq!(
+        m.dir_for("memory").unwrap().0,
+        t.path().join("memory/own/x/etc")
+    );
     assert_eq!(m.dir_for("pids").unwrap().0, t.path().join("pids/etc"));
     let encoded = m.path().to_string();
-    assert_eq!(encoded, "cpu,cpuacct=/etc;memory=/own/x/etc;pids=/etc;=/etc");
+    assert_eq!(
+        encoded,
+        "cpu,cpuacct=/etc;memory=/own/x/etc;pids=/etc;=/etc"
+    );
     let again = Manager::open_with(&mi, &encoded, false).unwrap();
-    assert_eq!(again.dir_for("memory").unwrap().0, t.path().join("memory/own/x/etc"));
-    assert_eq!(again.dir_for("cpu").unwrap().0, t.path().join("cpu,cpuacct/etc"));
+    assert_eq!(
+        again.dir_for("memory").unwrap().0,
+        t.path().join("memory/own/x/etc")
+    );
+    assert_eq!(
+        again.dir_for("cpu").unwrap().0,
+        t.path().join("cpu,cpuacct/etc")
+    );
 
     let m = Manager::new_with(&mi, own, None, "c1", false).unwrap();
     assert_eq!(m.dir_for("pids").unwrap().0, t.path().join("pids/c1"));
 
     for bad in ["/", "..", "/../..", "."] {
-        assert!(Manager::new_with(&mi, own, Some(bad), "c1", false).is_err(), "{bad}");
+        assert!(
+            Manager::new_with(&mi, own, Some(bad), "c1", false).is_err(),
+            "{bad}"
+        );
     }
 
     // Pure v2: relative paths go under the parent of the caller's cgroup.
-    let v2 = format!("41 31 0:38 / {}/unified rw - cgroup2 cgroup2 rw\n", t.path().display());
+    let v2 = format!(
+        "41 31 0:38 / {}/unified rw - cgroup2 cgroup2 rw\n",
+        t.path().display()
+    );
     let m = Manager::new_with(&v2, "0::/user/session\n", Some("c1"), "c1", false).unwrap();
     assert_eq!(m.path(), "/user/c1");
     assert_eq!(m.layout(), Layout::V2);
@@ -76,7 +100,10 @@ fn systemd_driver_is_honest() {
     assert_eq!(m.path(), "/machine.slice/brig-c1.scope");
     let e = m.create().unwrap_err().chain();
     assert!(e.starts_with("systemd cgroup driver: "), "{e}");
-    assert!(!t.path().join("memory/machine.slice").exists(), "nothing is created behind systemd's back");
+    assert!(
+        !t.path().join("memory/machine.slice").exists(),
+        "nothing is created behind systemd's back"
+    );
 }
 
 #[test]
@@ -86,7 +113,12 @@ fn create_set_and_destroy_on_a_fake_tree() {
     let m = Manager::new_with(&mi, "0::/\n", Some("/x/c1"), "c1", false).unwrap();
     m.create().unwrap();
     let mem = t.path().join("memory/x/c1");
-    for f in ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.swappiness", "cgroup.procs"] {
+    for f in [
+        "memory.limit_in_bytes",
+        "memory.memsw.limit_in_bytes",
+        "memory.swappiness",
+        "cgroup.procs",
+    ] {
         fs::write(mem.join(f), "").unwrap();
     }
     fs::write(t.path().join("pids/x/c1/pids.max"), "").unwrap();
@@ -97,11 +129,26 @@ fn create_set_and_destroy_on_a_fake_tree() {
     )
     .unwrap();
     m.set(&r).unwrap();
-    assert_eq!(fs::read_to_string(mem.join("memory.limit_in_bytes")).unwrap(), "1048576");
-    assert_eq!(fs::read_to_string(mem.join("memory.memsw.limit_in_bytes")).unwrap(), "2097152");
-    assert_eq!(fs::read_to_string(mem.join("memory.swappiness")).unwrap(), "10");
-    assert_eq!(fs::read_to_string(t.path().join("pids/x/c1/pids.max")).unwrap(), "max");
-    assert_eq!(fs::read_to_string(t.path().join("unified/x/c1/hugetlb.2MB.max")).unwrap(), "4194304");
+    assert_eq!(
+        fs::read_to_string(mem.join("memory.limit_in_bytes")).unwrap(),
+        "1048576"
+    );
+    assert_eq!(
+        fs::read_to_string(mem.join("memory.memsw.limit_in_bytes")).unwrap(),
+        "2097152"
+    );
+    assert_eq!(
+        fs::read_to_string(mem.join("memory.swappiness")).unwrap(),
+        "10"
+    );
+    assert_eq!(
+        fs::read_to_string(t.path().join("pids/x/c1/pids.max")).unwrap(),
+        "max"
+    );
+    assert_eq!(
+        fs::read_to_string(t.path().join("unified/x/c1/hugetlb.2MB.max")).unwrap(),
+        "4194304"
+    );
 
     // A limit the host cannot take is an error naming the file.
     let r: LinuxResources = serde_json::from_str(r#"{"cpu":{"shares":512}}"#).unwrap();
@@ -115,10 +162,18 @@ fn create_set_and_destroy_on_a_fake_tree() {
     fs::write(mem.join("cgroup.procs"), "").unwrap();
 
     m.destroy().unwrap();
-    for d in ["memory/x/c1", "pids/x/c1", "unified/x/c1", "cpu,cpuacct/x/c1"] {
+    for d in [
+        "memory/x/c1",
+        "pids/x/c1",
+        "unified/x/c1",
+        "cpu,cpuacct/x/c1",
+    ] {
         assert!(!t.path().join(d).exists(), "{d}");
     }
-    assert!(t.path().join("memory/x").exists(), "parents are not brig's to remove");
+    assert!(
+        t.path().join("memory/x").exists(),
+        "parents are not brig's to remove"
+    );
     m.destroy().unwrap();
 }
 
@@ -141,7 +196,10 @@ fn unique(tag: &str) -> String {
 }
 
 fn read(dir: &Path, f: &str) -> String {
-    fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display())).trim().to_string()
+    fs::read_to_string(dir.join(f))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -171,13 +229,19 @@ fn v1_hybrid_host_end_to_end() {
     let d = |c: &str| m.dir_for(c).unwrap().0.to_path_buf();
     assert_eq!(read(&d("memory"), "memory.limit_in_bytes"), "67108864");
     assert_eq!(read(&d("memory"), "memory.soft_limit_in_bytes"), "33554432");
-    assert_eq!(read(&d("memory"), "memory.memsw.limit_in_bytes"), "134217728");
+    assert_eq!(
+        read(&d("memory"), "memory.memsw.limit_in_bytes"),
+        "134217728"
+    );
     assert_eq!(read(&d("memory"), "memory.swappiness"), "20");
     assert_eq!(read(&d("cpu"), "cpu.shares"), "512");
     assert_eq!(read(&d("cpu"), "cpu.cfs_quota_us"), "50000");
     assert_eq!(read(&d("cpuset"), "cpuset.cpus"), "0");
     assert_eq!(read(&d("pids"), "pids.max"), "20");
-    assert_eq!(read(&d("blkio"), "blkio.throttle.read_bps_device"), "254:0 1048576");
+    assert_eq!(
+        read(&d("blkio"), "blkio.throttle.read_bps_device"),
+        "254:0 1048576"
+    );
     assert_eq!(read(&d("devices"), "devices.list"), "c 1:3 rwm");
     if let Some((h, true)) = m.dir_for("hugetlb") {
         assert_eq!(read(h, "hugetlb.2MB.max"), "4194304");
@@ -186,7 +250,10 @@ fn v1_hybrid_host_end_to_end() {
     // A value the kernel rejects names the file and the value.
     let bad: LinuxResources = serde_json::from_str(r#"{"cpu":{"cpus":"4096"}}"#).unwrap();
     let e = m.set(&bad).unwrap_err().chain();
-    assert!(e.contains("write \"4096\" to") && e.contains("cpuset.cpus"), "{e}");
+    assert!(
+        e.contains("write \"4096\" to") && e.contains("cpuset.cpus"),
+        "{e}"
+    );
 
     // Update order: raising memory above the current memsw must work.
     let up: LinuxResources =
@@ -203,12 +270,20 @@ fn v1_hybrid_host_end_to_end() {
     assert!(m.clone_into_fd().is_none(), "hybrid hosts use add()");
 
     // A second container cannot adopt a cgroup that holds processes.
-    assert!(Manager::new(Some(&path), "c2", false).unwrap().create().is_err());
+    assert!(Manager::new(Some(&path), "c2", false)
+        .unwrap()
+        .create()
+        .is_err());
 
     m.freeze().unwrap();
     assert!(m.is_frozen().unwrap());
     let state = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    assert!(state.lines().any(|l| l.starts_with("State:") && (l.contains("D") || l.contains("S"))), "{state}");
+    assert!(
+        state
+            .lines()
+            .any(|l| l.starts_with("State:") && (l.contains("D") || l.contains("S"))),
+        "{state}"
+    );
     m.thaw().unwrap();
     assert!(!m.is_frozen().unwrap());
 
@@ -256,21 +331,42 @@ fn v2_view_in_private_mount_namespace() {
     let out = Command::new("unshare")
         .args(["-m", "--propagation", "private", "--"])
         .arg(exe)
-        .args(["--exact", "cgroups::tests::v2_view_inner", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "cgroups::tests::v2_view_inner",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("BRIG_V2_VIEW", "1")
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success() && text.contains("1 passed"), "{text}");
 }
 
 #[test]
 #[ignore = "run by v2_view_in_private_mount_namespace inside unshare -m"]
 fn v2_view_inner() {
-    assert_eq!(std::env::var("BRIG_V2_VIEW").as_deref(), Ok("1"), "only inside the private mount namespace");
+    assert_eq!(
+        std::env::var("BRIG_V2_VIEW").as_deref(),
+        Ok("1"),
+        "only inside the private mount namespace"
+    );
     use nix::mount::{mount, umount2, MntFlags, MsFlags};
     umount2("/sys/fs/cgroup", MntFlags::MNT_DETACH).unwrap();
-    mount(Some("none"), "/sys/fs/cgroup", Some("cgroup2"), MsFlags::empty(), None::<&str>).unwrap();
+    mount(
+        Some("none"),
+        "/sys/fs/cgroup",
+        Some("cgroup2"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
 
     let path = unique("v2");
     let m = Manager::new(Some(&path), "c1", false).unwrap();
@@ -281,19 +377,25 @@ fn v2_view_inner() {
     assert!(dir.is_dir());
     assert!(m.clone_into_fd().is_some());
 
-    let r: LinuxResources =
-        serde_json::from_str(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":2097152},{"pageSize":"1GB","limit":0}]}"#)
-            .unwrap();
+    let r: LinuxResources = serde_json::from_str(
+        r#"{"hugepageLimits":[{"pageSize":"2MB","limit":2097152},{"pageSize":"1GB","limit":0}]}"#,
+    )
+    .unwrap();
     m.set(&r).unwrap();
     assert_eq!(read(&dir, "hugetlb.2MB.max"), "2097152");
     assert_eq!(read(&dir, "hugetlb.1GB.max"), "0");
-    let u: LinuxResources = serde_json::from_str(r#"{"unified":{"hugetlb.2MB.max":"4194304"}}"#).unwrap();
+    let u: LinuxResources =
+        serde_json::from_str(r#"{"unified":{"hugetlb.2MB.max":"4194304"}}"#).unwrap();
     m.set(&u).unwrap();
     assert_eq!(read(&dir, "hugetlb.2MB.max"), "4194304");
     let u: LinuxResources = serde_json::from_str(r#"{"unified":{"memory.max":"1"}}"#).unwrap();
     assert!(m.set(&u).is_err(), "memory is bound to v1 on this host");
-    let dev: LinuxResources = serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
-    assert!(m.set(&dev).is_err(), "v2 device rules are not silently dropped");
+    let dev: LinuxResources =
+        serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+    assert!(
+        m.set(&dev).is_err(),
+        "v2 device rules are not silently dropped"
+    );
 
     let mut child = sleeper();
     let pid = child.id() as i32;

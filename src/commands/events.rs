@@ -52,23 +52,33 @@ fn check_oom(m: &Manager, seen: &mut u64, id: &str) -> Result<()> {
 
 fn emit(v: &serde_json::Value) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{v}").and_then(|_| out.flush()).or_io(|| "write event to stdout".into())
+    writeln!(out, "{v}")
+        .and_then(|_| out.flush())
+        .or_io(|| "write event to stdout".into())
 }
 
 /// Go-style durations as runc's `--interval` takes them: `5s`, `500ms`,
 /// `1m30s`, `1.5s`, `100us`.
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    let bad = || Error::invalid(format!("invalid duration {s:?} (want e.g. 5s, 500ms, 1m30s)"));
+    let bad = || {
+        Error::invalid(format!(
+            "invalid duration {s:?} (want e.g. 5s, 500ms, 1m30s)"
+        ))
+    };
     let mut rest = s.trim();
     if rest.is_empty() {
         return Err(bad());
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
         let num: f64 = rest[..n].parse().map_err(|_| bad())?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let secs = match &rest[..u] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -93,8 +103,18 @@ mod tests {
 
     #[test]
     fn durations() {
-        for (s, ms) in [("5s", Some(5000)), ("500ms", Some(500)), ("1m30s", Some(90_000)), ("1.5s", Some(1500)), ("1h", Some(3_600_000))] {
-            assert_eq!(parse_duration(s).ok().map(|d| d.as_millis() as u64), ms, "{s}");
+        for (s, ms) in [
+            ("5s", Some(5000)),
+            ("500ms", Some(500)),
+            ("1m30s", Some(90_000)),
+            ("1.5s", Some(1500)),
+            ("1h", Some(3_600_000)),
+        ] {
+            assert_eq!(
+                parse_duration(s).ok().map(|d| d.as_millis() as u64),
+                ms,
+                "{s}"
+            );
         }
         for s in ["", "5", "s", "0s", "5x", "-1s"] {
             assert!(parse_duration(s).is_err(), "{s}");

@@ -27,10 +27,16 @@ pub fn run(global: &GlobalOpts, args: &IdArg) -> Result<i32> {
     let st = locked_state(global, &args.id)?;
     let m = manager(&st.0)?;
     if m.pids()?.is_empty() {
-        return Err(Error::invalid(format!("container {} is not running", args.id)));
+        return Err(Error::invalid(format!(
+            "container {} is not running",
+            args.id
+        )));
     }
     if m.is_frozen()? {
-        return Err(Error::invalid(format!("container {} is already paused", args.id)));
+        return Err(Error::invalid(format!(
+            "container {} is already paused",
+            args.id
+        )));
     }
     m.freeze().context(|| format!("pause {}", args.id))?;
     Ok(0)

@@ -15,9 +15,14 @@ pub fn run(global: &GlobalOpts, args: &PsArgs) -> Result<i32> {
     match args.format {
         ListFormat::Json => {
             if !args.ps_args.is_empty() {
-                return Err(Error::invalid("ps arguments cannot be used with --format json"));
+                return Err(Error::invalid(
+                    "ps arguments cannot be used with --format json",
+                ));
             }
-            println!("{}", serde_json::to_string(&pids).map_err(|e| Error::json("encode pids", e))?);
+            println!(
+                "{}",
+                serde_json::to_string(&pids).map_err(|e| Error::json("encode pids", e))?
+            );
         }
         ListFormat::Table => {
             let ps_args: Vec<&str> = if args.ps_args.is_empty() {
@@ -25,7 +30,10 @@ pub fn run(global: &GlobalOpts, args: &PsArgs) -> Result<i32> {
             } else {
                 args.ps_args.iter().map(String::as_str).collect()
             };
-            let out = Command::new("ps").args(&ps_args).output().or_io(|| format!("run ps {}", ps_args.join(" ")))?;
+            let out = Command::new("ps")
+                .args(&ps_args)
+                .output()
+                .or_io(|| format!("run ps {}", ps_args.join(" ")))?;
             if !out.status.success() {
                 return Err(Error::invalid(format!(
                     "ps {} failed: {}",
@@ -33,7 +41,10 @@ pub fn run(global: &GlobalOpts, args: &PsArgs) -> Result<i32> {
                     String::from_utf8_lossy(&out.stderr).trim()
                 )));
             }
-            print!("{}", filter_table(&String::from_utf8_lossy(&out.stdout), &pids)?);
+            print!(
+                "{}",
+                filter_table(&String::from_utf8_lossy(&out.stdout), &pids)?
+            );
         }
     }
     Ok(0)
@@ -49,7 +60,10 @@ pub fn filter_table(text: &str, pids: &[i32]) -> Result<String> {
         .ok_or_else(|| Error::invalid("ps output has no PID column"))?;
     let mut out = format!("{header}\n");
     for l in lines {
-        let pid = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+        let pid = l
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok());
         if pid.is_some_and(|p| pids.contains(&p)) {
             out.push_str(l);
             out.push('\n');

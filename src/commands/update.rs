@@ -21,14 +21,18 @@ pub fn run(global: &GlobalOpts, args: &UpdateArgs) -> Result<i32> {
 /// The resources to write: the `--resources` document, then each flag.
 pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
     if args.l3_cache_schema.is_some() || args.mem_bw_schema.is_some() {
-        return Err(Error::invalid("intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by brig"));
+        return Err(Error::invalid(
+            "intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by brig",
+        ));
     }
     let mut r: LinuxResources = match &args.resources {
         None => LinuxResources::default(),
         Some(p) => {
             let mut data = Vec::new();
             if p.as_os_str() == "-" {
-                std::io::stdin().read_to_end(&mut data).or_io(|| "read resources from stdin".into())?;
+                std::io::stdin()
+                    .read_to_end(&mut data)
+                    .or_io(|| "read resources from stdin".into())?;
             } else {
                 data = std::fs::read(p).or_io(|| format!("read {}", p.display()))?;
             }
@@ -38,10 +42,15 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
     };
 
     let mem = |v: &Option<String>, flag: &str| -> Result<Option<i64>> {
-        v.as_deref().map(|s| parse_memory(s).context(|| format!("--{flag}"))).transpose()
+        v.as_deref()
+            .map(|s| parse_memory(s).context(|| format!("--{flag}")))
+            .transpose()
     };
-    let (limit, reservation, swap) =
-        (mem(&args.memory, "memory")?, mem(&args.memory_reservation, "memory-reservation")?, mem(&args.memory_swap, "memory-swap")?);
+    let (limit, reservation, swap) = (
+        mem(&args.memory, "memory")?,
+        mem(&args.memory_reservation, "memory-reservation")?,
+        mem(&args.memory_swap, "memory-swap")?,
+    );
     if limit.is_some() || reservation.is_some() || swap.is_some() {
         let m = r.memory_mut().get_or_insert_with(LinuxMemory::default);
         if limit.is_some() {
@@ -96,7 +105,9 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
         r.set_pids(Some(pids));
     }
     if let Some(w) = args.blkio_weight {
-        r.block_io_mut().get_or_insert_with(LinuxBlockIo::default).set_weight(Some(w));
+        r.block_io_mut()
+            .get_or_insert_with(LinuxBlockIo::default)
+            .set_weight(Some(w));
     }
     Ok(r)
 }
@@ -105,12 +116,18 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
 /// number with a binary unit (`512k`, `1.5g`, `2GiB`, `100 MB`).
 /// Ref: docker/go-units RAMInBytes.
 pub fn parse_memory(s: &str) -> Result<i64> {
-    let bad = || Error::invalid(format!("invalid memory value {s:?} (want bytes, a size like 512m, or -1)"));
+    let bad = || {
+        Error::invalid(format!(
+            "invalid memory value {s:?} (want bytes, a size like 512m, or -1)"
+        ))
+    };
     let t = s.trim();
     if t == "-1" {
         return Ok(-1);
     }
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
         return Err(bad());
@@ -172,8 +189,21 @@ mod tests {
     #[test]
     fn flags_become_resources() {
         let c = Cmd::parse_from([
-            "x", "--memory", "64m", "--memory-swap=-1", "--cpu-quota", "50000", "--cpu-period", "100000",
-            "--cpuset-cpus", "0", "--pids-limit", "10", "--blkio-weight", "300", "c1",
+            "x",
+            "--memory",
+            "64m",
+            "--memory-swap=-1",
+            "--cpu-quota",
+            "50000",
+            "--cpu-period",
+            "100000",
+            "--cpuset-cpus",
+            "0",
+            "--pids-limit",
+            "10",
+            "--blkio-weight",
+            "300",
+            "c1",
         ]);
         let r = resources(&c.u).unwrap();
         let j = serde_json::to_value(&r).unwrap();
@@ -187,8 +217,19 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("r.json");
-        std::fs::write(&f, r#"{"memory":{"limit":1000,"reservation":500},"pids":{"limit":3}}"#).unwrap();
-        let c = Cmd::parse_from(["x", "--resources", f.to_str().unwrap(), "--memory", "2k", "c1"]);
+        std::fs::write(
+            &f,
+            r#"{"memory":{"limit":1000,"reservation":500},"pids":{"limit":3}}"#,
+        )
+        .unwrap();
+        let c = Cmd::parse_from([
+            "x",
+            "--resources",
+            f.to_str().unwrap(),
+            "--memory",
+            "2k",
+            "c1",
+        ]);
         let j = serde_json::to_value(resources(&c.u).unwrap()).unwrap();
         assert_eq!(j["memory"]["limit"], 2048, "a flag overrides the file");
         assert_eq!(j["memory"]["reservation"], 500);
