@@ -1,54 +1,540 @@
-//! TODO(cgroups): stub.
-use std::os::fd::BorrowedFd;
-pub struct Manager {
-    path: String,
+//! cgroups v1, v2 and hybrid hosts.
+//!
+//! A [`Manager`] is one container's cgroup: the resolved cgroup path and the
+//! directory it has in every hierarchy the host mounts. The layout comes from
+//! `/proc/self/mountinfo`, never from guesses; tests inject a mountinfo text
+//! whose mountpoints live in a temp dir.
+//!
+//! Resolution follows runc's fs drivers: an absolute `cgroupsPath` is under
+//! each hierarchy's root; a relative one (and the default, the container id)
+//! is under the caller's own cgroup of that hierarchy (on pure v2: its
+//! parent, which holds no processes). Ref: runc libcontainer/cgroups/fs/paths.go,
+//! fs2/defaultpath.go.
+
+mod files;
+pub mod paths;
+mod resources;
+mod stats;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::error::{Error, IoResultExt, Result};
+pub use paths::Layout;
+use paths::{CgroupMount, Mounts};
+
+pub use resources::validate;
+
+/// The directory of the container's cgroup in one hierarchy.
+#[derive(Debug, Clone)]
+struct Hierarchy {
+    /// `/sys/fs/cgroup/memory/<cgroup>`.
+    dir: PathBuf,
+    /// The hierarchy's mountpoint (its root directory).
+    mountpoint: PathBuf,
+    /// v1 controllers of this hierarchy; for the unified one, the
+    /// controllers its root makes available (`cgroup.controllers`).
+    controllers: Vec<String>,
+    unified: bool,
+    /// The absolute cgroup path (as /proc/PID/cgroup shows it).
+    cgroup: String,
 }
+
+/// One container's cgroup across every hierarchy.
+pub struct Manager {
+    /// The resolved path as stored in state.json: `/a/b` when every
+    /// hierarchy agrees, else `ctrl,ctrl=/a/b;...;=/c` (empty key: unified).
+    path: String,
+    layout: Layout,
+    hierarchies: Vec<Hierarchy>,
+    systemd: Option<String>,
+    unified_fd: OnceLock<Option<OwnedFd>>,
+}
+
+const MOUNTINFO: &str = "/proc/self/mountinfo";
+const PROC_CGROUP: &str = "/proc/self/cgroup";
+/// How long freeze, kill and destroy wait for the kernel.
+const WAIT: Duration = Duration::from_secs(10);
+
+fn read_host(path: &str) -> Result<String> {
+    fs::read_to_string(path).or_io(|| format!("read {path}"))
+}
+
 impl Manager {
-    pub fn new(p: Option<&str>, id: &str, _systemd: bool) -> crate::Result<Manager> {
-        Ok(Manager {
-            path: p.map(String::from).unwrap_or(format!("/{id}")),
-        })
+    /// Resolve `linux.cgroupsPath` for container `id` on this host. No
+    /// filesystem changes.
+    pub fn new(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Manager> {
+        Self::new_with(
+            &read_host(MOUNTINFO)?,
+            &read_host(PROC_CGROUP)?,
+            cgroups_path,
+            id,
+            systemd,
+        )
     }
-    pub fn open(p: &str, _systemd: bool) -> crate::Result<Manager> {
-        Ok(Manager { path: p.into() })
+
+    /// [`Manager::new`] with the host's mountinfo and /proc/self/cgroup
+    /// given as text (tests point the mountpoints at a temp dir).
+    pub fn new_with(
+        mountinfo: &str,
+        proc_cgroup: &str,
+        cgroups_path: Option<&str>,
+        id: &str,
+        systemd: bool,
+    ) -> Result<Manager> {
+        let mounts = paths::parse_mountinfo(mountinfo)?;
+        if systemd {
+            let (path, unit) = paths::systemd_path(cgroups_path, id)?;
+            let mut m = Self::build(&mounts, |_| path.clone());
+            m.systemd = Some(unit);
+            return Ok(m);
+        }
+        let inner = paths::inner_path(cgroups_path, id)?;
+        if inner.starts_with('/') {
+            return Ok(Self::build(&mounts, |_| inner.clone()));
+        }
+        let own = paths::parse_proc_cgroup(proc_cgroup);
+        let layout = mounts.layout;
+        Ok(Self::build(&mounts, |m| {
+            let mine = own
+                .iter()
+                .find(|(ctrls, _)| {
+                    if m.unified {
+                        ctrls.is_empty()
+                    } else {
+                        *ctrls == m.controllers
+                    }
+                })
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| "/".into());
+            // Pure v2: the caller's own cgroup holds processes, so the
+            // "no internal processes" rule forbids enabling controllers
+            // below it; runc uses its parent.
+            let base = if layout == Layout::V2 {
+                Path::new(&mine)
+                    .parent()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "/".into())
+            } else {
+                mine
+            };
+            paths::join(&base, &inner)
+        }))
     }
+
+    /// Reconstruct from state.json's (already resolved) cgroup path.
+    pub fn open(cgroup_path: &str, systemd: bool) -> Result<Manager> {
+        Self::open_with(&read_host(MOUNTINFO)?, cgroup_path, systemd)
+    }
+
+    pub fn open_with(mountinfo: &str, cgroup_path: &str, systemd: bool) -> Result<Manager> {
+        let mounts = paths::parse_mountinfo(mountinfo)?;
+        let per: Vec<(String, String)> = if cgroup_path.starts_with('/') {
+            Vec::new()
+        } else {
+            cgroup_path
+                .split(';')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        if !cgroup_path.starts_with('/') && per.is_empty() {
+            return Err(Error::invalid(format!(
+                "cgroup path {cgroup_path:?} in state is not resolved"
+            )));
+        }
+        let mut m = Self::build(&mounts, |mnt| {
+            if per.is_empty() {
+                return paths::clean(cgroup_path);
+            }
+            let key = mnt.controllers.join(",");
+            per.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| paths::clean(v))
+                .unwrap_or_else(|| "/".into())
+        });
+        // A hierarchy whose path fell back to the root (mounted after the
+        // container was created) must not be touched.
+        m.hierarchies.retain(|h| h.cgroup != "/");
+        if systemd {
+            m.systemd = Some(
+                Path::new(cgroup_path)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+        }
+        Ok(m)
+    }
+
+    fn build(mounts: &Mounts, mut cgroup_of: impl FnMut(&CgroupMount) -> String) -> Manager {
+        let mut hierarchies = Vec::new();
+        for m in mounts.v1.iter().chain(mounts.unified.iter()) {
+            let cgroup = cgroup_of(m);
+            let controllers = if m.unified {
+                fs::read_to_string(m.mountpoint.join("cgroup.controllers"))
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                m.controllers.clone()
+            };
+            hierarchies.push(Hierarchy {
+                dir: paths::dir_in(m, &cgroup),
+                mountpoint: m.mountpoint.clone(),
+                controllers,
+                unified: m.unified,
+                cgroup,
+            });
+        }
+        let first = hierarchies
+            .first()
+            .map(|h| h.cgroup.clone())
+            .unwrap_or_default();
+        let path = if hierarchies.iter().all(|h| h.cgroup == first) {
+            first
+        } else {
+            hierarchies
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}={}",
+                        if h.unified {
+                            String::new()
+                        } else {
+                            h.controllers.join(",")
+                        },
+                        h.cgroup
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        Manager {
+            path,
+            layout: mounts.layout,
+            hierarchies,
+            systemd: None,
+            unified_fd: OnceLock::new(),
+        }
+    }
+
     pub fn path(&self) -> &str {
         &self.path
     }
-    pub fn create(&self) -> crate::Result<()> {
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// The directory holding `controller`'s files and whether it is v2:
+    /// a v1 hierarchy that mounts it, else the unified one if it has it.
+    fn dir_for(&self, controller: &str) -> Option<(&Path, bool)> {
+        let v1 = self
+            .hierarchies
+            .iter()
+            .find(|h| !h.unified && h.controllers.iter().any(|c| c == controller));
+        v1.or_else(|| {
+            self.unified()
+                .filter(|h| h.controllers.iter().any(|c| c == controller))
+        })
+        .map(|h| (h.dir.as_path(), h.unified))
+    }
+
+    fn unified(&self) -> Option<&Hierarchy> {
+        self.hierarchies.iter().find(|h| h.unified)
+    }
+
+    /// The directory whose cgroup.procs lists the container's processes.
+    fn primary(&self) -> Option<&Path> {
+        if self.layout == Layout::V2 {
+            return self.unified().map(|h| h.dir.as_path());
+        }
+        ["pids", "freezer", "memory", "devices", "cpu"]
+            .iter()
+            .find_map(|c| self.dir_for(c).map(|d| d.0))
+            .or_else(|| self.hierarchies.first().map(|h| h.dir.as_path()))
+    }
+
+    fn check_systemd(&self) -> Result<()> {
+        let Some(unit) = &self.systemd else {
+            return Ok(());
+        };
+        const BUS: &str = "/run/systemd/private";
+        if let Err(e) = std::os::unix::net::UnixStream::connect(BUS) {
+            return Err(Error::io(
+                format!("systemd cgroup driver: cannot reach systemd over D-Bus at {BUS}"),
+                e,
+            ));
+        }
+        Err(Error::invalid(format!(
+            "systemd cgroup driver: starting transient unit {unit} over D-Bus is not implemented in brig; use the cgroupfs driver"
+        )))
+    }
+
+    /// mkdir the cgroup in every hierarchy. A cgroup that exists and already
+    /// holds processes is an error: brig never shares or adopts one.
+    pub fn create(&self) -> Result<()> {
+        self.check_systemd()?;
+        for h in &self.hierarchies {
+            if h.dir.exists() {
+                let procs = files::read_pids(&h.dir)?;
+                if !procs.is_empty() {
+                    return Err(Error::invalid(format!(
+                        "cgroup {} already holds processes {:?}; a container needs a cgroup of its own",
+                        h.dir.display(),
+                        procs
+                    )));
+                }
+            }
+            let rel = h.dir.strip_prefix(&h.mountpoint).unwrap_or(Path::new(""));
+            let mut cur = h.mountpoint.clone();
+            for comp in rel.components() {
+                let parent = cur.clone();
+                cur.push(comp);
+                if h.unified {
+                    // Controllers must be enabled in every ancestor's
+                    // subtree_control for the files to appear below it.
+                    // Ref: Documentation/admin-guide/cgroup-v2.rst "Enabling and Disabling".
+                    files::enable_controllers(&parent);
+                }
+                match fs::create_dir(&cur) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(Error::io(format!("create cgroup {}", cur.display()), e)),
+                }
+                if h.controllers.iter().any(|c| c == "cpuset") && !h.unified {
+                    // A v1 cpuset starts with empty cpus and mems, and a task
+                    // cannot join it until both are set: inherit the parent's.
+                    files::inherit_cpuset(&parent, &cur)?;
+                }
+            }
+        }
         Ok(())
     }
-    pub fn set(&self, _r: &oci_spec::runtime::LinuxResources) -> crate::Result<()> {
+
+    /// Write every field of `r` this host supports.
+    pub fn set(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        resources::set(self, r)
+    }
+
+    /// Put `pid` in the cgroup of every hierarchy.
+    pub fn add(&self, pid: Pid) -> Result<()> {
+        for h in &self.hierarchies {
+            files::write(&h.dir, "cgroup.procs", &pid.to_string())?;
+        }
         Ok(())
     }
-    pub fn add(&self, _pid: nix::unistd::Pid) -> crate::Result<()> {
-        Ok(())
-    }
+
+    /// The unified cgroup directory for `clone3(CLONE_INTO_CGROUP)`, on a
+    /// pure v2 host only (on hybrid the v1 hierarchies need `add` anyway).
     pub fn clone_into_fd(&self) -> Option<BorrowedFd<'_>> {
-        None
+        if self.layout != Layout::V2 {
+            return None;
+        }
+        let dir = &self.unified()?.dir;
+        self.unified_fd
+            .get_or_init(|| fs::File::open(dir).ok().map(OwnedFd::from))
+            .as_ref()
+            .map(|fd| fd.as_fd())
     }
-    pub fn pids(&self) -> crate::Result<Vec<i32>> {
-        Ok(vec![])
+
+    /// Every process in the cgroup and its descendants, sorted.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let Some(dir) = self.primary() else {
+            return Ok(Vec::new());
+        };
+        let mut all = BTreeSet::new();
+        files::walk_pids(dir, &mut all)?;
+        Ok(all.into_iter().collect())
     }
-    pub fn freeze(&self) -> crate::Result<()> {
+
+    fn freezer(&self) -> Result<(&Path, bool)> {
+        if let Some(d) = self.dir_for("freezer") {
+            return Ok(d);
+        }
+        match self.unified() {
+            Some(h) if h.dir.join("cgroup.freeze").exists() => Ok((h.dir.as_path(), true)),
+            _ => Err(Error::invalid(format!(
+                "cgroup {}: no freezer on this host",
+                self.path
+            ))),
+        }
+    }
+
+    pub fn freeze(&self) -> Result<()> {
+        let (dir, v2) = self.freezer()?;
+        let deadline = Instant::now() + WAIT;
+        if v2 {
+            files::write(dir, "cgroup.freeze", "1")?;
+            while !files::read(dir, "cgroup.events")?
+                .lines()
+                .any(|l| l == "frozen 1")
+            {
+                if Instant::now() > deadline {
+                    let _ = files::write(dir, "cgroup.freeze", "0");
+                    return Err(Error::invalid(format!(
+                        "cgroup {}: timed out waiting to freeze",
+                        dir.display()
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            return Ok(());
+        }
+        // v1 may report FREEZING for a while; writing FROZEN again retries
+        // the tasks that were busy. Ref: cgroup-v1/freezer-subsystem.rst.
+        loop {
+            files::write(dir, "freezer.state", "FROZEN")?;
+            if files::read(dir, "freezer.state")?.trim() == "FROZEN" {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = files::write(dir, "freezer.state", "THAWED");
+                return Err(Error::invalid(format!(
+                    "cgroup {}: timed out waiting to freeze",
+                    dir.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    pub fn thaw(&self) -> Result<()> {
+        let (dir, v2) = self.freezer()?;
+        if v2 {
+            files::write(dir, "cgroup.freeze", "0")
+        } else {
+            files::write(dir, "freezer.state", "THAWED")
+        }
+    }
+
+    pub fn is_frozen(&self) -> Result<bool> {
+        let Ok((dir, v2)) = self.freezer() else {
+            return Ok(false);
+        };
+        let file = if v2 { "cgroup.freeze" } else { "freezer.state" };
+        match fs::read_to_string(dir.join(file)) {
+            Ok(s) => Ok(if v2 {
+                s.trim() == "1"
+            } else {
+                s.trim() == "FROZEN"
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(format!("read {}", dir.join(file).display()), e)),
+        }
+    }
+
+    /// Signal every process in the cgroup. SIGKILL uses `cgroup.kill` where
+    /// the unified cgroup has it (atomic, no fork race). Otherwise the
+    /// cgroup is frozen while the signals go out so nothing forks past the
+    /// list, as runc does.
+    pub fn kill_all(&self, sig: Signal) -> Result<()> {
+        if sig == Signal::SIGKILL {
+            if let Some(h) = self
+                .unified()
+                .filter(|h| h.dir.join("cgroup.kill").exists())
+            {
+                // Processes are in the unified cgroup on v2 and hybrid hosts
+                // alike: add() puts them in every hierarchy.
+                return files::write(&h.dir, "cgroup.kill", "1");
+            }
+        }
+        let frozen = self.freeze().is_ok();
+        let result = (|| {
+            for pid in self.pids()? {
+                match kill(Pid::from_raw(pid), sig) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                    Err(e) => return Err(Error::sys(format!("kill {pid} with {sig}"), e)),
+                }
+            }
+            Ok(())
+        })();
+        if frozen {
+            self.thaw()?;
+        }
+        result
+    }
+
+    /// Kill what is left, wait for it to go and remove the cgroup from every
+    /// hierarchy, children first. Missing directories are fine.
+    pub fn destroy(&self) -> Result<()> {
+        if self.primary().is_some_and(|d| d.exists()) && !self.pids()?.is_empty() {
+            self.kill_all(Signal::SIGKILL)?;
+            let deadline = Instant::now() + WAIT;
+            while !self.pids()?.is_empty() {
+                if Instant::now() > deadline {
+                    return Err(Error::invalid(format!(
+                        "cgroup {}: processes {:?} did not exit after SIGKILL",
+                        self.path,
+                        self.pids()?
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        for h in &self.hierarchies {
+            files::remove_tree(&h.dir)?;
+        }
         Ok(())
     }
-    pub fn thaw(&self) -> crate::Result<()> {
-        Ok(())
+
+    /// runc's `events` stats "data" object.
+    pub fn stats(&self) -> Result<serde_json::Value> {
+        stats::collect(self)
     }
-    pub fn is_frozen(&self) -> crate::Result<bool> {
-        Ok(false)
-    }
-    pub fn kill_all(&self, _s: nix::sys::signal::Signal) -> crate::Result<()> {
-        Ok(())
-    }
-    pub fn destroy(&self) -> crate::Result<()> {
-        Ok(())
+
+    /// How many OOM kills the cgroup has seen.
+    pub fn oom_count(&self) -> Result<u64> {
+        let Some((dir, v2)) = self.dir_for("memory") else {
+            return Ok(0);
+        };
+        let text = files::read(
+            dir,
+            if v2 {
+                "memory.events"
+            } else {
+                "memory.oom_control"
+            },
+        )?;
+        Ok(files::keyed(&text).get("oom_kill").copied().unwrap_or(0))
     }
 }
-pub fn validate(_r: &oci_spec::runtime::LinuxResources) -> crate::Result<()> {
-    Ok(())
-}
+
+/// `brig features`' `linux.cgroup`, from this host's mounts.
 pub fn features() -> serde_json::Value {
-    serde_json::json!({})
+    let mounts = read_host(MOUNTINFO)
+        .ok()
+        .and_then(|t| paths::parse_mountinfo(&t).ok());
+    let (v1, v2, rdma) = match &mounts {
+        Some(m) => {
+            let v1 = m.layout != Layout::V2;
+            let v2 = m.unified.is_some();
+            let rdma =
+                m.v1.iter()
+                    .any(|h| h.controllers.iter().any(|c| c == "rdma"))
+                    || m.unified.as_ref().is_some_and(|u| {
+                        fs::read_to_string(u.mountpoint.join("cgroup.controllers"))
+                            .unwrap_or_default()
+                            .split_whitespace()
+                            .any(|c| c == "rdma")
+                    });
+            (v1, v2, rdma)
+        }
+        None => (false, false, false),
+    };
+    // The systemd driver resolves paths but cannot start transient units
+    // (no D-Bus client), so it is not reported as supported.
+    serde_json::json!({ "v1": v1, "v2": v2, "systemd": false, "systemdUser": false, "rdma": rdma })
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,13 +3,18 @@
 pub mod console;
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod features;
 pub mod kill;
 pub mod list;
+pub mod pause;
+pub mod ps;
+pub mod resume;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::cli::{Command, GlobalOpts};
 use crate::error::{Error, Result};
@@ -26,11 +31,11 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Spec(a) => spec::run(a),
         Command::Features => features::run(),
         Command::Exec(_) => Err(Error::invalid("exec is not implemented yet")),
-        Command::Update(_)
-        | Command::Pause(_)
-        | Command::Resume(_)
-        | Command::Ps(_)
-        | Command::Events(_) => Err(Error::invalid("cgroup commands are not implemented yet")),
+        Command::Update(a) => update::run(global, a),
+        Command::Pause(a) => pause::run(global, a),
+        Command::Resume(a) => resume::run(global, a),
+        Command::Ps(a) => ps::run(global, a),
+        Command::Events(a) => events::run(global, a),
         Command::Init => crate::process::init::main(),
     }
 }
