@@ -15,8 +15,8 @@ cp "$probe" "$dir/rootfs/probe"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/rootfs/etc/passwd"
 echo 'root:x:0:' >"$dir/rootfs/etc/group"
 "$runtime" spec --bundle "$dir"
-args=${*:-/probe}
-python3 - "$dir/config.json" $args <<'PY'
+[ $# -gt 0 ] || set -- /probe
+python3 - "$dir/config.json" "$@" <<'PY'
 import json, sys
 path, args = sys.argv[1], sys.argv[2:]
 c = json.load(open(path))
