@@ -137,7 +137,8 @@ fn global_flags_are_accepted() {
     rt.run(&["--debug", "list"]).expect_ok("--debug list");
     rt.run(&["--systemd-cgroup", "list"])
         .expect_ok("--systemd-cgroup list");
-    let log = rt.root().join("../brig-test-log.json");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.json");
     rt.run(&[
         "--log",
         log.to_str().unwrap(),
@@ -146,7 +147,6 @@ fn global_flags_are_accepted() {
         "list",
     ])
     .expect_ok("--log --log-format json list");
-    let _ = fs::remove_file(log);
 }
 
 /// With `--log-format json`, the failure is the last `"level":"error"` line
