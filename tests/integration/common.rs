@@ -204,10 +204,6 @@ impl Rt {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        self.root.path()
-    }
-
     /// A command with `--root` set; the caller adds the rest.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
