@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# bench.sh: a whole container lifecycle (`run` of /bin/true on a busybox
+# bundle), timed for brig and runc alternating in one run; prints the median
+# of each, the ratio brig/runc, and brig's peak RSS (/usr/bin/time -v).
+# Env: N (runs each, default 50), BRIG (default target/release/brig),
+#      RUNC (default /usr/sbin/runc), OUT (work dir, default ./bench-out).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-50}
+BRIG=${BRIG:-target/release/brig}
+RUNC=${RUNC:-/usr/sbin/runc}
+OUT=${OUT:-$PWD/bench-out}
+PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
+for b in "$BRIG" "$RUNC" "$PROBE"; do [ -x "$b" ] || { echo "bench: $b missing" >&2; exit 1; }; done
+mkdir -p "$OUT"
+bundle=$OUT/bundle
+scripts/make-bundle.sh "$RUNC" "$bundle" "$PROBE" /bin/true
+root_brig=$OUT/root-brig root_runc=$OUT/root-runc
+rm -rf "$root_brig" "$root_runc"
+: >"$OUT/brig.ns"; : >"$OUT/runc.ns"
+
+one() { # one RUNTIME ROOT ID -> nanoseconds on stdout
+    local t0 t1
+    t0=$(date +%s%N)
+    "$1" --root "$2" run --bundle "$bundle" "$3" >/dev/null 2>&1 </dev/null || {
+        echo "bench: $1 run failed" >&2; "$1" --root "$2" delete --force "$3" >/dev/null 2>&1 || true; return 1; }
+    t1=$(date +%s%N)
+    echo $((t1 - t0))
+}
+for i in $(seq 1 "$N"); do
+    one "$BRIG" "$root_brig" "bench-brig-$i" >>"$OUT/brig.ns"
+    one "$RUNC" "$root_runc" "bench-runc-$i" >>"$OUT/runc.ns"
+done
+median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f", m/1e6}'; }
+mb=$(median "$OUT/brig.ns") mr=$(median "$OUT/runc.ns")
+/usr/bin/time -v "$BRIG" --root "$root_brig" run --bundle "$bundle" bench-rss \
+    >/dev/null 2>"$OUT/time-v.txt" </dev/null || true
+rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$OUT/time-v.txt")
+echo "lifecycle (run /bin/true), N=$N each, alternating:"
+echo "  brig median: ${mb} ms"
+echo "  runc median: ${mr} ms"
+awk -v b="$mb" -v r="$mr" 'BEGIN {printf "  ratio brig/runc: %.3f\n", b/r}'
+echo "  brig peak RSS: ${rss:-?} KiB (/usr/bin/time -v)"

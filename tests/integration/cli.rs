@@ -1,0 +1,190 @@
+//! Commands that need no container: --version, spec, features, global flags.
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::common::{is_brig, require_root, unique_id, Bundle, Rt};
+
+#[test]
+fn version_names_the_runtime_and_spec() {
+    let rt = Rt::new();
+    let out = rt.run(&["--version"]).expect_ok("--version");
+    let first = out.stdout.lines().next().unwrap_or_default();
+    assert!(first.contains(" version "), "{:?}", out.stdout);
+    assert!(out.stdout.contains("spec: 1."), "{:?}", out.stdout);
+    if is_brig() {
+        assert!(first.starts_with("brig version "), "brig-only: {first:?}");
+    }
+}
+
+#[test]
+fn spec_writes_a_default_config_and_refuses_to_overwrite() {
+    let rt = Rt::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    rt.run(&["spec", "--bundle", d]).expect_ok("spec");
+    let c: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("config.json")).unwrap())
+            .expect("spec JSON");
+    assert!(c["ociVersion"].as_str().unwrap().starts_with("1."));
+    assert_eq!(c["process"]["args"], serde_json::json!(["sh"]));
+    assert_eq!(c["root"]["path"], "rootfs");
+    assert_eq!(c["root"]["readonly"], true);
+    let ns: Vec<&str> = c["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    for want in ["pid", "network", "ipc", "uts", "mount"] {
+        assert!(ns.contains(&want), "spec lacks {want} namespace: {ns:?}");
+    }
+    assert!(c["linux"]["maskedPaths"].as_array().unwrap().len() > 3);
+    assert!(!c["linux"]["readonlyPaths"].as_array().unwrap().is_empty());
+    // Safe by default: no ambient-everything, no privileged extras.
+    let caps = c["process"]["capabilities"]["bounding"].as_array().unwrap();
+    assert!(!caps.iter().any(|c| c == "CAP_SYS_ADMIN"), "{caps:?}");
+
+    let again = rt.run(&["spec", "--bundle", d]);
+    assert!(!again.ok(), "spec overwrote config.json: {again:?}");
+}
+
+#[test]
+fn spec_rootless_maps_ids_in_a_user_namespace() {
+    let rt = Rt::new();
+    let dir = tempfile::tempdir().unwrap();
+    rt.run(&[
+        "spec",
+        "--rootless",
+        "--bundle",
+        dir.path().to_str().unwrap(),
+    ])
+    .expect_ok("spec --rootless");
+    let c: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("config.json")).unwrap()).unwrap();
+    let ns = c["linux"]["namespaces"].as_array().unwrap();
+    assert!(ns.iter().any(|n| n["type"] == "user"), "{ns:?}");
+    assert!(!ns.iter().any(|n| n["type"] == "network"), "{ns:?}");
+    assert_eq!(c["linux"]["uidMappings"][0]["containerID"], 0);
+    assert_eq!(c["linux"]["gidMappings"][0]["containerID"], 0);
+}
+
+#[test]
+fn features_is_runtime_spec_json() {
+    let rt = Rt::new();
+    let out = rt.run(&["features"]).expect_ok("features");
+    let f: Value = serde_json::from_str(&out.stdout).expect("features JSON");
+    assert!(f["ociVersionMin"].as_str().unwrap().starts_with("1."));
+    assert!(f["ociVersionMax"].is_string());
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let hooks = list(&f["hooks"]);
+    assert!(hooks.contains(&"prestart".to_string()), "{hooks:?}");
+    let opts = list(&f["mountOptions"]);
+    for o in [
+        "ro",
+        "nosuid",
+        "nodev",
+        "noexec",
+        "bind",
+        "rbind",
+        "strictatime",
+    ] {
+        assert!(opts.contains(&o.to_string()), "mount option {o} missing");
+    }
+    let linux = &f["linux"];
+    let ns = list(&linux["namespaces"]);
+    for n in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
+        assert!(ns.contains(&n.to_string()), "namespace {n} missing: {ns:?}");
+    }
+    let caps = list(&linux["capabilities"]);
+    assert!(caps.contains(&"CAP_SYS_ADMIN".to_string()));
+    let sc = &linux["seccomp"];
+    assert_eq!(sc["enabled"], true);
+    assert!(list(&sc["actions"]).contains(&"SCMP_ACT_ERRNO".to_string()));
+    assert!(list(&sc["operators"]).contains(&"SCMP_CMP_MASKED_EQ".to_string()));
+    assert!(list(&sc["archs"]).contains(&"SCMP_ARCH_X86_64".to_string()));
+    assert!(linux["apparmor"]["enabled"].is_boolean());
+    assert!(linux["selinux"]["enabled"].is_boolean());
+
+    if is_brig() {
+        // brig-only: all eight namespaces (runc 1.1.5 has no time namespace),
+        // every capability the kernel knows, and idmapped mounts reported.
+        assert_eq!(ns.len(), 8, "brig-only: {ns:?}");
+        assert!(ns.contains(&"time".to_string()), "brig-only: {ns:?}");
+        assert!(
+            caps.contains(&"CAP_CHECKPOINT_RESTORE".to_string()),
+            "brig-only"
+        );
+        assert!(caps.contains(&"CAP_BPF".to_string()), "brig-only");
+        assert!(opts.contains(&"rro".to_string()), "brig-only: rro");
+        assert!(
+            linux["mountExtensions"]["idmap"]["enabled"].is_boolean(),
+            "brig-only: {f}"
+        );
+    }
+}
+
+#[test]
+fn global_flags_are_accepted() {
+    let rt = Rt::new();
+    rt.run(&["--debug", "list"]).expect_ok("--debug list");
+    rt.run(&["--systemd-cgroup", "list"])
+        .expect_ok("--systemd-cgroup list");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.json");
+    rt.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "list",
+    ])
+    .expect_ok("--log --log-format json list");
+}
+
+/// With `--log-format json`, the failure is the last `"level":"error"` line
+/// of the log file: what containerd and podman show their users.
+#[test]
+fn json_log_ends_with_the_error() {
+    require_root!();
+    let rt = Rt::new();
+    let b = Bundle::new(&rt);
+    b.write_raw("{ not json");
+    let log = b.path().join("log.json");
+    let id = unique_id("log");
+    rt.track(&id);
+    let out = rt.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.ok(), "{out:?}");
+    let text = fs::read_to_string(&log).expect("log file written");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}")))
+        .collect();
+    let last_error = lines
+        .iter()
+        .rev()
+        .find(|l| l["level"] == "error")
+        .unwrap_or_else(|| panic!("no error line in {text}"));
+    assert!(!last_error["msg"].as_str().unwrap().is_empty());
+    assert!(last_error["time"].is_string());
+    for l in &lines {
+        let level = l["level"].as_str().unwrap();
+        assert_eq!(level, level.to_lowercase(), "upper-case level: {l}");
+    }
+}

@@ -1,0 +1,258 @@
+//! Verbs, flags, exit codes and state transitions: runc's contract.
+
+use std::fs;
+
+use serde_json::json;
+
+use crate::common::{require_root, unique_id, Bundle, Rt};
+
+#[test]
+fn create_start_kill_delete_walks_the_states() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["/probe", "sleep", "60"]).edit(|c| {
+        c["annotations"] = json!({"org.brig.test": "yes"});
+    });
+    let id = unique_id("life");
+    let pidfile = b.path().join("init.pid");
+    rt.create(&b, &id, &["--pid-file", pidfile.to_str().unwrap()])
+        .expect_ok("create");
+
+    let st = rt.state(&id).expect("state after create");
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert!(st["ociVersion"].is_string(), "{st}");
+    assert!(st["created"].is_string(), "{st}");
+    assert!(st.get("owner").is_some(), "state has no owner: {st}");
+    assert_eq!(st["annotations"]["org.brig.test"], "yes");
+    let bundle = fs::canonicalize(b.path()).unwrap();
+    assert_eq!(st["bundle"], bundle.to_str().unwrap());
+    assert_eq!(st["rootfs"], bundle.join("rootfs").to_str().unwrap());
+    let pid = st["pid"].as_i64().expect("pid");
+    assert!(pid > 0);
+    // The pid file is complete before create returns.
+    let written = fs::read_to_string(&pidfile).expect("pid file");
+    assert_eq!(written.trim().parse::<i64>().unwrap(), pid);
+    // The init waits before execve: it is not the probe yet.
+    assert!(
+        fs::metadata(format!("/proc/{pid}")).is_ok(),
+        "init {pid} is gone"
+    );
+
+    rt.run(&["start", &id]).expect_ok("start");
+    let st = rt.wait_status(&id, "running");
+    assert_eq!(st["pid"].as_i64(), Some(pid));
+
+    // Default signal is SIGTERM; the probe exits on it.
+    rt.run(&["kill", &id]).expect_ok("kill");
+    rt.wait_status(&id, "stopped");
+    // A stopped container stays until delete.
+    assert_eq!(rt.state(&id).unwrap()["status"], "stopped");
+    assert!(rt.root_entries().contains(&id));
+
+    rt.run(&["delete", &id]).expect_ok("delete");
+    assert!(rt.state(&id).is_none(), "state after delete");
+    assert!(!rt.root_entries().contains(&id), "state dir left");
+}
+
+#[test]
+fn start_of_a_running_container_fails() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["/probe", "sleep", "60"]);
+    let id = unique_id("start2");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    rt.run(&["start", &id]).expect_ok("start");
+    rt.wait_status(&id, "running");
+    assert!(!rt.run(&["start", &id]).ok(), "second start succeeded");
+}
+
+#[test]
+fn delete_of_running_fails_and_force_removes() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["/probe", "sleep", "60"]);
+    let id = unique_id("del");
+    rt.run_bundle(&b, &id, &["-d"]).expect_ok("run -d");
+    let st = rt.wait_status(&id, "running");
+    let pid = st["pid"].as_i64().unwrap();
+
+    assert!(
+        !rt.run(&["delete", &id]).ok(),
+        "delete of running succeeded"
+    );
+    assert_eq!(rt.state(&id).unwrap()["status"], "running");
+
+    rt.run(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    assert!(rt.state(&id).is_none());
+    assert!(!rt.root_entries().contains(&id));
+    // The init is gone (or a zombie being reaped by someone else).
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "init still alive: {stat}"
+    );
+}
+
+#[test]
+fn delete_force_of_unknown_id_succeeds() {
+    let rt = Rt::new();
+    rt.run(&["delete", "--force", "no-such-container"])
+        .expect_ok("delete --force unknown");
+    assert!(!rt.run(&["delete", "no-such-container"]).ok());
+    assert!(!rt.run(&["state", "no-such-container"]).ok());
+    assert!(!rt.run(&["start", "no-such-container"]).ok());
+    assert!(!rt.run(&["kill", "no-such-container", "KILL"]).ok());
+}
+
+/// `run` exits with 128+N when the container is killed by signal N; the
+/// signal may be a name with or without SIG, or a number.
+#[test]
+fn kill_signal_forms_and_run_exit_status() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["/probe", "sleep", "60"]);
+    let cases: &[(Option<&str>, i32)] = &[
+        (None, 15),
+        (Some("KILL"), 9),
+        (Some("SIGUSR1"), 10),
+        (Some("HUP"), 1),
+        (Some("12"), 12),
+    ];
+    for (sig, n) in cases {
+        let id = unique_id("sig");
+        let run = rt.spawn_run(&b, &id);
+        rt.wait_status(&id, "running");
+        let mut args = vec!["kill", id.as_str()];
+        args.extend(sig.iter());
+        rt.run(&args).expect_ok("kill");
+        let out = run.wait();
+        assert_eq!(out.code(), Some(128 + n), "run after kill {sig:?}: {out:?}");
+        assert!(rt.state(&id).is_none(), "run left {id} behind");
+    }
+}
+
+#[test]
+fn kill_all_stops_the_container() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["sh", "-c", "/probe sleep 60 & /probe sleep 60"]);
+    let id = unique_id("killall");
+    rt.run_bundle(&b, &id, &["--detach"]).expect_ok("run -d");
+    rt.wait_status(&id, "running");
+    rt.run(&["kill", "--all", &id, "KILL"])
+        .expect_ok("kill --all");
+    rt.wait_status(&id, "stopped");
+    rt.run(&["delete", &id]).expect_ok("delete");
+}
+
+#[test]
+fn run_exits_with_the_container_status_and_removes_it() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    for code in [0, 3, 77] {
+        b.args(&["/probe", "exit", &code.to_string()]);
+        let id = unique_id("exit");
+        let out = rt.run_bundle(&b, &id, &[]);
+        assert_eq!(out.code(), Some(code), "{out:?}");
+        assert!(rt.state(&id).is_none(), "run kept {id}");
+    }
+    // The container's stdout is the runtime's stdout.
+    b.args(&["echo", "hello from inside"]);
+    let out = rt.run_bundle(&b, &unique_id("echo"), &[]);
+    assert_eq!(out.stdout, "hello from inside\n");
+}
+
+#[test]
+fn run_detached_with_pid_file() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["/probe", "sleep", "60"]);
+    let id = unique_id("detach");
+    let pidfile = b.path().join("pid");
+    rt.run_bundle(&b, &id, &["-d", "--pid-file", pidfile.to_str().unwrap()])
+        .expect_ok("run -d");
+    let st = rt.wait_status(&id, "running");
+    let pid: i64 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(st["pid"].as_i64(), Some(pid));
+    rt.run(&["kill", &id, "KILL"]).expect_ok("kill");
+    rt.wait_status(&id, "stopped");
+}
+
+#[test]
+fn create_flags_no_pivot_and_no_new_keyring() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    for flag in ["--no-pivot", "--no-new-keyring"] {
+        let id = unique_id("flag");
+        let out = rt.run_bundle(&b, &id, &[flag]).expect_ok(flag);
+        let facts = out.json();
+        assert_eq!(facts["pid"], 1, "{flag}");
+        assert_eq!(facts["root_readonly"], true, "{flag}");
+    }
+    b.args(&["/probe", "sleep", "60"]);
+    let id = unique_id("flagc");
+    rt.create(&b, &id, &["--no-pivot", "--no-new-keyring"])
+        .expect_ok("create with flags");
+    assert_eq!(rt.state(&id).unwrap()["status"], "created");
+}
+
+#[test]
+fn list_table_json_and_quiet() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["/probe", "sleep", "60"]);
+    let id = unique_id("list");
+    rt.create(&b, &id, &[]).expect_ok("create");
+
+    let table = rt.run(&["list"]).expect_ok("list").stdout;
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
+    let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
+    assert_eq!(row[0], id);
+    assert_eq!(row[2], "created");
+
+    let json = rt.run(&["list", "--format", "json"]).expect_ok("list json");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), 1);
+    assert_eq!(arr[0]["id"], id.as_str());
+    assert_eq!(arr[0]["status"], "created");
+    assert!(arr[0]["pid"].as_i64().unwrap() > 0);
+    assert!(arr[0]["bundle"].is_string());
+
+    let q = rt.run(&["list", "-q"]).expect_ok("list -q");
+    assert_eq!(q.stdout, format!("{id}\n"));
+}
+
+#[test]
+fn list_of_empty_root() {
+    let rt = Rt::new();
+    let out = rt.run(&["list", "-q"]).expect_ok("list -q");
+    assert_eq!(out.stdout, "");
+    let out = rt.run(&["list", "--format", "json"]).expect_ok("list json");
+    // runc prints `null` for no containers; `[]` is as good.
+    assert!(
+        ["null", "[]"].contains(&out.stdout.trim()),
+        "{:?}",
+        out.stdout
+    );
+}

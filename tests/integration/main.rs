@@ -1,0 +1,11 @@
+//! End-to-end tests: build busybox bundles, drive the runtime's CLI, and read
+//! what the probe inside the container reports. `BRIG_RUNTIME=/usr/sbin/runc`
+//! runs the same tests against the reference runtime.
+
+mod common;
+
+mod bad_input;
+mod cli;
+mod console;
+mod container;
+mod lifecycle;
