@@ -165,11 +165,13 @@ impl NsPlan {
 
     /// Clone flags for the namespaces created at clone time. Time is left
     /// out: its offsets must be written before any process enters it, so
-    /// the child unshares it and enters it at execve.
+    /// the child unshares it and enters it at execve. Cgroup is left out:
+    /// its root is the cgroup the process is in when it is created, so the
+    /// child unshares it after the parent has placed it (sync 1).
     pub fn clone_flags(&self) -> CloneFlags {
         let mut flags = CloneFlags::empty();
         for (kind, ns) in &self.entries {
-            if *ns == Ns::New && *kind != Kind::Time {
+            if *ns == Ns::New && *kind != Kind::Time && *kind != Kind::Cgroup {
                 flags |= kind.flag();
             }
         }
@@ -265,6 +267,8 @@ mod tests {
         assert_eq!(*p.get(Kind::Net), Ns::Join("/proc/1/ns/net".into()));
         assert_eq!(*p.get(Kind::User), Ns::Host);
         assert_eq!(p.clone_flags(), CloneFlags::CLONE_NEWPID);
+        let c = NsPlan::from_spec(&[ns(LinuxNamespaceType::Cgroup, None)]).unwrap();
+        assert_eq!(c.clone_flags(), CloneFlags::empty());
         assert_eq!(p.joins().count(), 1);
     }
 

@@ -68,6 +68,11 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
             namespaces::join(kind, path)?;
         }
     }
+    if plan.ns.is_new(Kind::Cgroup) {
+        // Now that the parent has put us in our cgroup, it becomes the root
+        // of the container's cgroup view.
+        unshare(CloneFlags::CLONE_NEWCGROUP).or_sys(|| "unshare cgroup namespace".into())?;
+    }
     if let Some(offsets) = &plan.time_offsets {
         // Offsets may only be written before any process is in the
         // namespace; the exec below moves us in.
