@@ -23,5 +23,5 @@ install-apparmor:
 
 # The VM test brings its own kernel; it needs the brig binary built
 # (cargo build --release) unless APPARMOR_RUNTIME=runc.
-test-apparmor:
-	RUNTIME=$(APPARMOR_RUNTIME) BRIG=$(BRIG) tests/apparmor/run-vm.sh
+test-apparmor: build
+	RUNTIME=$(APPARMOR_RUNTIME) BRIG=$(BRIG) TIMEOUT=$${TIMEOUT:-600} tests/apparmor/run-vm.sh

@@ -46,6 +46,23 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
             "timeOffsets are set but the container does not create a time namespace",
         ));
     }
+    // Hooks come with their own issue; until then a config asking for them
+    // is refused rather than run without them (features lists none).
+    if let Some(h) = spec.hooks() {
+        let any = [
+            h.prestart().as_ref(),
+            h.create_runtime().as_ref(),
+            h.create_container().as_ref(),
+            h.start_container().as_ref(),
+            h.poststart().as_ref(),
+            h.poststop().as_ref(),
+        ]
+        .into_iter()
+        .any(|l| l.is_some_and(|l| !l.is_empty()));
+        if any {
+            return Err(Error::invalid("hooks are not supported yet by brig"));
+        }
+    }
     let user = process.user();
     if user.uid() == u32::MAX || user.gid() == u32::MAX {
         return Err(Error::invalid(

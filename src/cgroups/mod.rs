@@ -11,6 +11,7 @@
 //! parent, which holds no processes). Ref: runc libcontainer/cgroups/fs/paths.go,
 //! fs2/defaultpath.go.
 
+pub mod devices;
 mod files;
 pub mod paths;
 mod resources;

@@ -28,8 +28,8 @@ pub fn default_spec(rootless: bool) -> serde_json::Value {
     let caps = json!(CAPS);
     // The default profile, resolved for exactly these capabilities.
     let caps_owned: Vec<String> = CAPS.iter().map(|c| c.to_string()).collect();
-    let seccomp =
-        serde_json::to_value(crate::linux::seccomp::default_profile_for(&caps_owned)).expect("json");
+    let seccomp = serde_json::to_value(crate::linux::seccomp::default_profile_for(&caps_owned))
+        .expect("json");
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
@@ -57,6 +57,7 @@ pub fn default_spec(rootless: bool) -> serde_json::Value {
             "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
         ],
         "seccomp": seccomp,
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
     });
     if rootless {
         let uid = nix::unistd::getuid().as_raw();

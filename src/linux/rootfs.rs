@@ -155,10 +155,32 @@ struct Ctx<'a> {
     spec: &'a Spec,
     root: BorrowedFd<'a>,
     userns: bool,
+    cgroups: Option<&'a CgroupView>,
+}
+
+/// The host's view of the container's cgroups, read by the parent before
+/// the child unshares its cgroup namespace (inside it, /proc/self/cgroup
+/// and the mountinfo roots are relative to the namespace and no longer
+/// name the host directories to bind).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CgroupView {
+    /// /proc/self/mountinfo of the parent.
+    pub mountinfo: String,
+    /// /proc/<init>/cgroup as the parent sees it.
+    pub cgroup: String,
+}
+
+/// Does the spec mount a cgroup filesystem (so it needs a [`CgroupView`])?
+pub fn mounts_cgroup(spec: &Spec) -> bool {
+    spec.mounts()
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .any(|m| m.typ().as_deref() == Some("cgroup"))
 }
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
-pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
+pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: Option<&CgroupView>) -> Result<()> {
     let prop = spec
         .linux()
         .as_ref()
@@ -200,6 +222,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path) -> Result<()> {
         spec,
         root: root.as_fd(),
         userns: has_namespace(spec, LinuxNamespaceType::User),
+        cgroups,
     };
     let mut dev_tmpfs = false;
     for m in spec.mounts().as_deref().unwrap_or(&[]) {
@@ -392,8 +415,9 @@ fn mask_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
     };
     let st = nix::sys::stat::fstat(&target).or_sys(|| format!("stat {p}"))?;
     let tree = if SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT) == SFlag::S_IFDIR {
-        new_tmpfs(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
-            .or_sys(|| "create read-only tmpfs".into())?
+        // Empty and read-only: nothing can be put there, so the other
+        // flags add nothing; plain "ro" is what runc mounts.
+        new_tmpfs(MOUNT_ATTR_RDONLY).or_sys(|| "create read-only tmpfs".into())?
     } else {
         let null = devices::verified_dev_null(root)?;
         clone_tree(null.as_fd(), Path::new(""), false).or_sys(|| "clone /dev/null".into())?
@@ -410,16 +434,17 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
     move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"))
 }
 
-/// A "cgroup" mount. With a cgroup namespace, or on a v2-only host, it is
-/// cgroup2. Otherwise (v1 or hybrid) it is a tmpfs holding a bind of the
-/// container's own cgroup from each host hierarchy, read-only unless the
-/// mount asks for rw. Ref: runc mountCgroupV1/mountCgroupV2.
+/// A "cgroup" mount. On a v2-only host it is cgroup2. Otherwise (v1 or
+/// hybrid, with or without a cgroup namespace) it is a tmpfs holding a bind
+/// of the container's own cgroup from each host hierarchy, read-only unless
+/// the mount asks for rw: the container sees every controller it is limited
+/// by, as under runc. Ref: runc mountCgroupV1/mountCgroupV2.
 fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
     use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
     let v2_only =
         statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
     let fd = ensure_mountpoint(ctx.root, dest, true, true)?;
-    if v2_only || has_namespace(ctx.spec, LinuxNamespaceType::Cgroup) {
+    if v2_only {
         nix::mount::mount(
             Some("cgroup"),
             fd_path(fd.as_fd()).as_str(),
@@ -439,10 +464,15 @@ fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
         Some("mode=755"),
     )
     .or_sys(|| "mount tmpfs".into())?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::io("read /proc/self/mountinfo", e))?;
-    let mine = std::fs::read_to_string("/proc/self/cgroup")
-        .map_err(|e| Error::io("read /proc/self/cgroup", e))?;
+    let (info, mine) = match ctx.cgroups {
+        Some(v) => (v.mountinfo.clone(), v.cgroup.clone()),
+        None => (
+            std::fs::read_to_string("/proc/self/mountinfo")
+                .map_err(|e| Error::io("read /proc/self/mountinfo", e))?,
+            std::fs::read_to_string("/proc/self/cgroup")
+                .map_err(|e| Error::io("read /proc/self/cgroup", e))?,
+        ),
+    };
     let ro = !o.cleared.contains(MsFlags::MS_RDONLY);
     let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if ro {

@@ -61,6 +61,8 @@ pub struct InitConfig {
     pub console_fd: Option<i32>,
     /// Connected seccomp agent socket (SCMP_ACT_NOTIFY).
     pub seccomp_listener_fd: Option<i32>,
+    /// The host's view of the container's cgroups, for a "cgroup" mount.
+    pub cgroup_view: Option<crate::linux::rootfs::CgroupView>,
     /// The container state as `state` would print it, for the seccomp agent.
     pub state_json: serde_json::Value,
 }

@@ -158,7 +158,8 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     cgroup.create()?;
     teardown.cgroup = Some(&cgroup);
     if let Some(r) = linux.resources() {
-        cgroup.set(r)?;
+        let devices = linux.devices().as_deref().unwrap_or(&[]);
+        cgroup.set(&crate::cgroups::devices::with_default_devices(r, devices))?;
     }
 
     let fifo_path = dir.join(state::EXEC_FIFO);
@@ -244,6 +245,16 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
             linux.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
     }
+    let cgroup_view = if crate::linux::rootfs::mounts_cgroup(spec) {
+        Some(crate::linux::rootfs::CgroupView {
+            mountinfo: std::fs::read_to_string("/proc/self/mountinfo")
+                .or_io(|| "read /proc/self/mountinfo".into())?,
+            cgroup: std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                .or_io(|| format!("read /proc/{pid}/cgroup"))?,
+        })
+    } else {
+        None
+    };
     // sync 1
     parent_ch.send(&ToInit::Go)?;
     let state_json = st.to_oci(Status::Creating, pid.as_raw());
@@ -261,6 +272,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         fifo_fd: Some(fifo.as_raw_fd()),
         console_fd: console.as_ref().map(|c| c.as_raw_fd()),
         seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
+        cgroup_view,
         state_json,
     })))?;
     // sync 2

@@ -94,6 +94,22 @@ fn missing_rootfs_and_config() {
 }
 
 #[test]
+fn hooks_are_refused_until_supported() {
+    require_root!();
+    if !is_brig() {
+        eprintln!("SKIP hooks_are_refused_until_supported: brig-only (runc runs hooks)");
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]}));
+    let id = unique_id("hooks");
+    let out = rt.run_bundle(&b, &id, &[]);
+    assert_clean_failure(&rt, &out, &id, "hooks");
+    assert!(out.stderr.contains("hooks are not supported"), "{out:?}");
+}
+
+#[test]
 fn args0_not_found() {
     require_root!();
     let rt = Rt::new();

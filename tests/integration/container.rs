@@ -330,13 +330,49 @@ fn same_facts_as_runc() {
     };
     let (a, r) = (view(&mine), view(&theirs));
     for m in &r {
-        // cgroup mounts depend on the cgroup work in progress; compare the rest.
-        if m.1 != "cgroup" && m.1 != "cgroup2" {
+        // The controller mounts under /sys/fs/cgroup are per-container
+        // cgroup paths; compare their presence below, the rest exactly.
+        // One known difference: runc 1.1 leaves the tmpfs at /sys/fs/cgroup
+        // read-write although the mount says "ro"; brig applies the "ro".
+        if m.0 == "/sys/fs/cgroup" && m.1 == "tmpfs" {
+            let ours = a
+                .iter()
+                .find(|x| x.0 == m.0)
+                .expect("a /sys/fs/cgroup mount");
+            assert_eq!(ours.1, "tmpfs", "{ours:?}");
+            assert_eq!(
+                ours.2,
+                m.2.replacen("rw", "ro", 1),
+                "{ours:?} vs runc {m:?}"
+            );
+        } else if m.1 != "cgroup" && m.1 != "cgroup2" {
             assert!(
                 a.contains(m),
                 "runc has mount {m:?}, runtime under test has {a:?}"
             );
         }
+    }
+    let controllers = |v: &[(String, String, String)]| -> Vec<String> {
+        let mut c: Vec<String> = v
+            .iter()
+            .filter(|m| m.0.starts_with("/sys/fs/cgroup/"))
+            .map(|m| m.0.clone())
+            .collect();
+        c.sort();
+        c
+    };
+    // Every hierarchy runc shows, brig shows; on a hybrid host brig also
+    // binds the unified (cgroup2) hierarchy, where controllers such as
+    // hugetlb live, which runc 1.1 leaves out.
+    let (ours, runcs) = (controllers(&a), controllers(&r));
+    for c in &runcs {
+        assert!(ours.contains(c), "runc has {c}, brig has {ours:?}");
+    }
+    for c in &ours {
+        assert!(
+            runcs.contains(c) || c == "/sys/fs/cgroup/unified",
+            "brig has {c} that runc does not: {runcs:?}"
+        );
     }
     // Namespaces: the ones the spec asks for are new, the rest the host's.
     let host = |ns: &str| {
