@@ -299,9 +299,10 @@ fn v1_hybrid_host_end_to_end() {
     assert!(!status.success());
 
     // destroy also reaps children left behind by a dead init.
-    let _child2 = sleeper();
-    m.add(Pid::from_raw(_child2.id() as i32)).unwrap();
+    let mut child2 = sleeper();
+    m.add(Pid::from_raw(child2.id() as i32)).unwrap();
     drop(guard);
+    assert!(!child2.wait().unwrap().success(), "destroy killed it");
     for h in &m.hierarchies {
         assert!(!h.dir.exists(), "{} left behind", h.dir.display());
     }

@@ -29,8 +29,8 @@ pub fn run(global: &GlobalOpts, a: &ListArgs) -> Result<i32> {
         }
         ListFormat::Table => {
             println!(
-                "{:<12} {:<10} {:<10} {:<40} {:<31} {}",
-                "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
+                "{:<12} {:<10} {:<10} {:<40} {:<31} OWNER",
+                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
             );
             for (st, status, pid) in &rows {
                 println!(

@@ -28,7 +28,8 @@ fn wrong_types() {
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);
     let good = b.config.clone();
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "args is a string",
             Box::new(|c| c["process"]["args"] = json!("/probe")),
