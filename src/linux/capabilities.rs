@@ -105,13 +105,7 @@ fn validate_with_last(caps: Option<&LinuxCapabilities>, last: u8) -> Result<()> 
 /// PR_SET_KEEPCAPS so the permitted set survives setresuid away from 0.
 pub fn prepare(caps: Option<&LinuxCapabilities>) -> Result<()> {
     let s = sets(caps)?;
-    let last = last_cap();
-    let mut all: Vec<Cap> = caps::all()
-        .into_iter()
-        .filter(|c| c.index() <= last)
-        .collect();
-    all.sort_by_key(|c| c.index());
-    for c in all {
+    for c in kernel_caps() {
         if !s.bounding.contains(&c) {
             // SAFETY: PR_CAPBSET_DROP takes a capability number; no pointers.
             let rc = unsafe {
@@ -243,13 +237,18 @@ fn names(s: &CapsHashSet) -> String {
 
 /// Every capability this kernel knows, "CAP_..." in number order (for `features`).
 pub fn known() -> Vec<String> {
+    kernel_caps().into_iter().map(|c| c.to_string()).collect()
+}
+
+/// Every capability this kernel knows, in number order.
+fn kernel_caps() -> Vec<Cap> {
     let last = last_cap();
     let mut all: Vec<Cap> = caps::all()
         .into_iter()
         .filter(|c| c.index() <= last)
         .collect();
     all.sort_by_key(|c| c.index());
-    all.into_iter().map(|c| c.to_string()).collect()
+    all
 }
 
 #[cfg(test)]

@@ -14,9 +14,8 @@ use nix::unistd::{symlinkat, Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use crate::error::{Context, Error, Result, SysResultExt};
-use crate::linux::mount::{
-    clean_relative, clone_tree, mkdir_all_in_root, move_mount, open_in_root,
-};
+use crate::linux::inroot::{clean_relative, mkdir_all_in_root, open_in_root};
+use crate::linux::mountapi::{clone_tree, move_mount};
 
 /// One device node to create.
 struct Node<'a> {

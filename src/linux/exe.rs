@@ -13,22 +13,14 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
 
 use nix::errno::Errno;
 
-use crate::error::{Error, IoResultExt, Result};
-
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOUNT_ATTR_RDONLY: u64 = 0x0000_0001;
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
+use crate::error::{Error, IoResultExt, Result, SysResultExt};
+use crate::linux::{mount, mountapi};
+use nix::fcntl::AT_FDCWD;
 
 /// An O_PATH descriptor of brig's binary that cannot be written through.
 pub fn protected_self() -> Result<OwnedFd> {
@@ -45,47 +37,11 @@ pub fn protected_self() -> Result<OwnedFd> {
 }
 
 fn readonly_bind() -> Result<OwnedFd> {
-    let path = CString::new("/proc/self/exe").expect("no NUL");
-    // SAFETY: open_tree takes a valid C string and flags; it returns a new
-    // descriptor we own or -1.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(Error::sys("open_tree /proc/self/exe", Errno::last()));
-    }
-    // SAFETY: fd was just returned by open_tree and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let empty = CString::new("").expect("no NUL");
-    // SAFETY: fd is a valid detached mount; attr points to a live struct of
-    // the size we pass.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(Error::sys(
-            "mount_setattr read-only on brig's binary",
-            Errno::last(),
-        ));
-    }
+    // The magic link resolves to the binary: a detached bind of it alone.
+    let fd = mountapi::clone_tree(AT_FDCWD, Path::new("/proc/self/exe"), false)
+        .or_sys(|| "open_tree /proc/self/exe".into())?;
+    mountapi::mount_setattr(fd.as_fd(), mount::MOUNT_ATTR_RDONLY, 0, false)
+        .or_sys(|| "mount_setattr read-only on brig's binary".into())?;
     Ok(fd)
 }
 

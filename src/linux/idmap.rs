@@ -3,9 +3,7 @@
 //! mounts with `uidMappings`/`gidMappings` for user-namespaced pods
 //! (SECURITY.md "Kubernetes facts"). Ref: mount_setattr(2).
 
-use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -19,8 +17,8 @@ use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::LinuxIdMapping;
 
 use crate::error::{Error, Result, SysResultExt};
-use crate::linux::procfs::{owned_fd, ProcfsHandle};
-use crate::linux::userns;
+use crate::linux::procfs::ProcfsHandle;
+use crate::linux::{mountapi, userns};
 
 /// `open_tree(source, OPEN_TREE_CLONE [| AT_RECURSIVE])`, then
 /// `mount_setattr(MOUNT_ATTR_IDMAP)` with a user namespace holding exactly
@@ -55,69 +53,17 @@ pub fn supported() -> bool {
 fn probe() -> Result<()> {
     let m = userns::mapping(0, 100_000, 65_536);
     let userns = userns_with_maps(&[m], &[m])?;
-    let fstype = CString::new("tmpfs").expect("no NUL");
-    // SAFETY: NUL-terminated name and flags; returns a new fd or -1.
-    let ctx =
-        owned_fd(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) })
-            .or_sys(|| "fsopen tmpfs".to_string())?;
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            ctx.as_raw_fd(),
-            libc::FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    Errno::result(rc).or_sys(|| "fsconfig tmpfs create".to_string())?;
-    // SAFETY: ctx is a created fs context; returns a new fd or -1.
-    let mnt = owned_fd(unsafe {
-        libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), libc::FSMOUNT_CLOEXEC, 0)
-    })
-    .or_sys(|| "fsmount tmpfs".to_string())?;
+    let mnt = mountapi::new_fs(c"tmpfs", 0).or_sys(|| "fsmount tmpfs".to_string())?;
     set_idmap(&mnt, &userns, false)
 }
 
 fn open_tree(source: &Path, recursive: bool) -> Result<OwnedFd> {
-    let path = CString::new(source.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid(format!("path {:?} contains NUL", source)))?;
-    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
-    if recursive {
-        flags |= libc::AT_RECURSIVE as libc::c_uint;
-    }
-    // SAFETY: NUL-terminated path and plain flags; returns a new fd or -1.
-    let raw = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
-    owned_fd(raw).or_sys(|| format!("open_tree {}", source.display()))
+    mountapi::clone_tree(nix::fcntl::AT_FDCWD, source, recursive)
+        .or_sys(|| format!("open_tree {}", source.display()))
 }
 
 fn set_idmap(tree: &OwnedFd, userns: &OwnedFd, recursive: bool) -> Result<()> {
-    let attr = libc::mount_attr {
-        attr_set: libc::MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
-    let mut flags = libc::AT_EMPTY_PATH;
-    if recursive {
-        flags |= libc::AT_RECURSIVE;
-    }
-    let empty = c"";
-    // SAFETY: tree is a mount fd, "" with AT_EMPTY_PATH names it; attr is a
-    // fully initialised mount_attr whose size we pass.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            flags,
-            &attr as *const libc::mount_attr,
-            std::mem::size_of::<libc::mount_attr>(),
-        )
-    };
-    Errno::result(rc)
-        .map(drop)
+    mountapi::set_idmap(tree.as_fd(), userns.as_fd(), recursive)
         .or_sys(|| "mount_setattr MOUNT_ATTR_IDMAP".to_string())
 }
 
@@ -270,19 +216,9 @@ mod tests {
                 None::<&str>,
             )
             .map_err(|e| e.to_string())?;
-            let to = CString::new(tpath.as_os_str().as_bytes()).unwrap();
-            // SAFETY: valid fds and NUL-terminated paths.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_move_mount,
-                    tree.as_raw_fd(),
-                    c"".as_ptr(),
-                    libc::AT_FDCWD,
-                    to.as_ptr(),
-                    libc::MOVE_MOUNT_F_EMPTY_PATH,
-                )
-            };
-            Errno::result(rc).map_err(|e| format!("move_mount: {e}"))?;
+            let to = std::fs::File::open(&tpath).map_err(|e| e.to_string())?;
+            mountapi::move_mount(tree.as_fd(), to.as_fd())
+                .map_err(|e| format!("move_mount: {e}"))?;
             let st = nix::sys::stat::stat(&tpath.join("root-owned")).map_err(|e| e.to_string())?;
             // Writes map back too: host root has no id in this map, so it
             // cannot create files here (EOVERFLOW).

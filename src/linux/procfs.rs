@@ -6,14 +6,14 @@
 //! `openat2` flags that refuse symlinks, magic links and mount crossings.
 //! Ref: CVE-2019-16884, CVE-2019-19921, CVE-2023-27561, CVE-2025-52881.
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat2, readlinkat, OFlag, OpenHow, ResolveFlag};
 use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC};
 
 use crate::error::{Error, Result, SysResultExt};
+use crate::linux::mountapi;
 
 /// The root of a private procfs instance (a detached mount or a clone of
 /// /proc that nothing else is attached to).
@@ -135,58 +135,16 @@ fn verify_procfs(fd: &OwnedFd, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// fsopen + fsconfig(CREATE) + fsmount: a fresh, detached procfs.
-/// Ref: fsopen(2), fsmount(2).
+/// A fresh, detached procfs. Ref: fsopen(2), fsmount(2).
 fn fsmount_proc() -> Result<OwnedFd> {
-    let name = CString::new("proc").expect("no NUL");
-    // SAFETY: fsopen takes a NUL-terminated string and flags; it returns a
-    // new fd or -1, which we check before taking ownership.
-    let raw = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), libc::FSOPEN_CLOEXEC) };
-    let ctx = owned_fd(raw).or_sys(|| "fsopen proc".to_string())?;
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux; ctx is a valid fs context fd.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            ctx.as_raw_fd(),
-            libc::FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_void>(),
-            0,
-        )
-    };
-    Errno::result(rc).or_sys(|| "fsconfig proc create".to_string())?;
-    // SAFETY: ctx is a created fs context; fsmount returns a new fd or -1.
-    let raw = unsafe {
-        libc::syscall(
-            libc::SYS_fsmount,
-            ctx.as_raw_fd(),
-            libc::FSMOUNT_CLOEXEC,
-            libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC,
-        )
-    };
-    owned_fd(raw).or_sys(|| "fsmount proc".to_string())
+    let attrs = libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR_NOEXEC;
+    mountapi::new_fs(c"proc", attrs).or_sys(|| "fsmount proc".to_string())
 }
 
 /// open_tree(/proc, OPEN_TREE_CLONE): a detached copy of the /proc mount only.
 fn open_tree_proc() -> Result<OwnedFd> {
-    let path = CString::new("/proc").expect("no NUL");
-    // SAFETY: valid NUL-terminated path, AT_FDCWD, plain flags; returns a new fd or -1.
-    let raw = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
-        )
-    };
-    owned_fd(raw).or_sys(|| "open_tree /proc".to_string())
-}
-
-/// A raw syscall return turned into an owned fd.
-pub(crate) fn owned_fd(raw: libc::c_long) -> std::result::Result<OwnedFd, Errno> {
-    let raw = Errno::result(raw)?;
-    // SAFETY: the syscall succeeded and returned a new descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw as i32) })
+    mountapi::clone_tree(nix::fcntl::AT_FDCWD, std::path::Path::new("/proc"), false)
+        .or_sys(|| "open_tree /proc".to_string())
 }
 
 /// Test helper shared by the security modules: run `f` in a forked child

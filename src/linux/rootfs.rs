@@ -16,11 +16,12 @@ use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Mount, Spec};
 
 use crate::error::{Context, Error, Result, SysResultExt};
 use crate::linux::devices;
+use crate::linux::inroot::{ensure_mountpoint, fd_path, open_in_root};
 use crate::linux::mount::{
-    clone_tree, ensure_mountpoint, fd_path, mount_setattr, move_mount, new_tmpfs, open_in_root,
-    parse_options, set_propagation, MountOptions, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
-    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+    parse_options, MountOptions, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY,
 };
+use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount, new_tmpfs, set_propagation};
 
 /// rootfsPropagation values. Ref: config-linux.md "Rootfs Mount Propagation".
 fn propagation_flag(value: &str) -> Option<MsFlags> {
