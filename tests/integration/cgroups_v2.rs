@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cgroups::cgroup_dirs;
+use crate::cgroups::{cgroup_dirs, mknod_fuse, open_in, FUSE};
 use crate::common::{self, require_root, unique_id, Bundle, Rt, DEADLINE};
 
 /// A runtime whose every command runs in the cgroup2-only view, or None
@@ -142,33 +142,26 @@ fn v2_placement_hugetlb_freeze_kill_delete() {
     assert!(!dir.exists(), "{} left after delete", dir.display());
 }
 
-/// `sh -c SCRIPT` in a container of `b`; the probe's JSON.
-fn probe(rt: &Rt, b: &mut Bundle, script: &str) -> Value {
-    b.args(&["sh", "-c", script]);
-    let id = unique_id("v2dev");
-    rt.run_bundle(b, &id, &[]).json()
-}
-
 #[test]
 fn v2_device_program_denies_and_allows() {
     require_root!();
     let Some((rt, _dir)) = v2_runtime() else {
         return;
     };
-    let tun = "rm -f /tmp/tun; /bin/busybox mknod /tmp/tun c 10 200 && /probe open /tmp/tun";
     let mut b = bundle(&rt, &["true"], json!({}));
-    let j = probe(&rt, &mut b, tun);
+    mknod_fuse(&b);
+    let j = open_in(&rt, &mut b, "/mnt/fuse", "r");
     assert_eq!(j["errno"], 1, "a device no rule allows was opened: {j}");
-    let j = probe(&rt, &mut b, "/probe open /dev/null w");
+    let j = open_in(&rt, &mut b, "/dev/null", "w");
     assert_eq!(j["errno"], 0, "a default device was refused: {j}");
     b.edit(|c| {
         c["linux"]["resources"]["devices"]
             .as_array_mut()
             .unwrap()
-            .push(json!({"allow": true, "type": "c", "major": 10, "minor": 200, "access": "r"}));
+            .push(json!({"allow": true, "type": "c", "major": FUSE.0, "minor": FUSE.1, "access": "r"}));
     });
-    let j = probe(&rt, &mut b, tun);
+    let j = open_in(&rt, &mut b, "/mnt/fuse", "r");
     assert_eq!(j["errno"], 0, "an allowed device was refused: {j}");
-    let j = probe(&rt, &mut b, &format!("{tun} w"));
+    let j = open_in(&rt, &mut b, "/mnt/fuse", "w");
     assert_eq!(j["errno"], 1, "write access beyond an r rule: {j}");
 }
