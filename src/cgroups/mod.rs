@@ -143,7 +143,10 @@ impl Manager {
         } else {
             cgroup_path
                 .split(';')
-                .filter_map(|kv| kv.split_once('='))
+                .filter_map(|kv| {
+                    // Keys may hold '=' (name=systemd); values start with '/'.
+                    kv.find("=/").map(|i| (&kv[..i], &kv[i + 1..]))
+                })
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };

@@ -149,9 +149,16 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
         insn(LDX_MEM_W, R_MAJOR, R1, 4, 0),
         insn(LDX_MEM_W, R_MINOR, R1, 8, 0),
     ];
-    // The last matching rule decides: emit them last first.
+    // The last matching rule decides: emit them last first. A rule that
+    // matches everything ends the program: the verifier rejects
+    // unreachable instructions after it.
     for r in rules.iter().rev() {
-        out.extend(rule_block(r)?);
+        let block = rule_block(r)?;
+        let unconditional = block.len() == 2;
+        out.extend(block);
+        if unconditional {
+            return Ok(out);
+        }
     }
     out.push(insn(ALU64_MOV_K, R0, 0, 0, 0));
     out.push(insn(JMP_EXIT, 0, 0, 0, 0));
@@ -204,8 +211,7 @@ mod tests {
     fn deny_all_is_prologue_and_default() {
         let p = program(&[rule(r#"{"allow":false,"access":"rwm"}"#)]).unwrap();
         let mut want: Vec<&str> = PROLOGUE.to_vec();
-        // The wildcard rule matches everything: deny.
-        want.extend(["b7 00 0 0", "95 00 0 0"]);
+        // The wildcard rule matches everything: deny, and nothing after.
         want.extend(["b7 00 0 0", "95 00 0 0"]);
         assert_eq!(listing(&p), want);
     }

@@ -75,7 +75,7 @@ fn v2_placement_hugetlb_freeze_kill_delete() {
         eprintln!("SKIP hugetlb limit: no 2MB huge pages on this kernel");
         json!({})
     };
-    let b = bundle(
+    let mut b = bundle(
         &rt,
         &[
             "sh",
@@ -84,6 +84,7 @@ fn v2_placement_hugetlb_freeze_kill_delete() {
         ],
         res,
     );
+    b.edit(|c| c["root"]["readonly"] = json!(false));
     let id = unique_id("v2");
     rt.create(&b, &id, &[]).expect_ok("create in the v2 view");
     let dir = unified_dir(&rt, &id);
