@@ -4,7 +4,12 @@
 //! node), then the devices `linux.devices` creates. Pure.
 //! Ref: runc libcontainer/specconv AllowedDevices.
 
+use std::path::Path;
+
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+use super::files::write;
+use crate::error::Result;
 
 /// (type, major, minor, access); -1 is the wildcard.
 const ALWAYS_ALLOWED: [(LinuxDeviceType, i64, i64, &str); 10] = [
@@ -54,9 +59,59 @@ pub fn with_default_devices(resources: &LinuxResources, devices: &[LinuxDevice])
     out
 }
 
+/// The line a v1 devices.allow/deny file takes: `c 1:3 rwm`, `a *:* rwm`.
+pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
+    let access = d
+        .access()
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("rwm");
+    let num = |n: Option<i64>| {
+        n.filter(|n| *n >= 0)
+            .map_or("*".to_string(), |n| n.to_string())
+    };
+    let typ = d.typ().unwrap_or_default();
+    format!(
+        "{} {}:{} {access}",
+        typ.as_str(),
+        num(d.major()),
+        num(d.minor())
+    )
+}
+
+/// v1 devices: deny everything, then apply the rules in order, so the
+/// result is exactly the spec's list whatever was there before.
+/// Ref: Documentation/admin-guide/cgroup-v1/devices.rst.
+pub(super) fn devices_v1(d: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    write(d, "devices.deny", "a")?;
+    for r in rules {
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(d, file, &device_rule(r))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_rules() {
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":false,"access":"rwm"}"#).unwrap();
+        assert_eq!(device_rule(&r), "a *:* rwm");
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}"#)
+                .unwrap();
+        assert_eq!(device_rule(&r), "c 1:3 rw");
+        let r: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"b","major":8}"#).unwrap();
+        assert_eq!(device_rule(&r), "b 8:* rwm");
+    }
 
     #[test]
     fn defaults_follow_the_config_rules() {

@@ -16,6 +16,7 @@ mod files;
 pub mod paths;
 mod resources;
 mod stats;
+pub mod v2_devices;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -142,7 +143,10 @@ impl Manager {
         } else {
             cgroup_path
                 .split(';')
-                .filter_map(|kv| kv.split_once('='))
+                .filter_map(|kv| {
+                    // Keys may hold '=' (name=systemd); values start with '/'.
+                    kv.find("=/").map(|i| (&kv[..i], &kv[i + 1..]))
+                })
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
@@ -265,20 +269,15 @@ impl Manager {
             .or_else(|| self.hierarchies.first().map(|h| h.dir.as_path()))
     }
 
+    /// The systemd driver needs a D-Bus client to start a transient scope;
+    /// brig has none, so it refuses up front rather than half-work.
     fn check_systemd(&self) -> Result<()> {
-        let Some(unit) = &self.systemd else {
-            return Ok(());
-        };
-        const BUS: &str = "/run/systemd/private";
-        if let Err(e) = std::os::unix::net::UnixStream::connect(BUS) {
-            return Err(Error::io(
-                format!("systemd cgroup driver: cannot reach systemd over D-Bus at {BUS}"),
-                e,
-            ));
+        match &self.systemd {
+            None => Ok(()),
+            Some(unit) => Err(Error::invalid(format!(
+                "systemd cgroup driver (--systemd-cgroup, unit {unit}) is not supported by brig; use the default cgroupfs driver"
+            ))),
         }
-        Err(Error::invalid(format!(
-            "systemd cgroup driver: starting transient unit {unit} over D-Bus is not implemented in brig; use the cgroupfs driver"
-        )))
     }
 
     /// mkdir the cgroup in every hierarchy. A cgroup that exists and already

@@ -99,7 +99,11 @@ fn systemd_driver_is_honest() {
     let m = Manager::new_with(&mi, "0::/\n", Some("machine.slice:brig:c1"), "c1", true).unwrap();
     assert_eq!(m.path(), "/machine.slice/brig-c1.scope");
     let e = m.create().unwrap_err().chain();
-    assert!(e.starts_with("systemd cgroup driver: "), "{e}");
+    assert!(
+        e.starts_with("systemd cgroup driver (--systemd-cgroup"),
+        "{e}"
+    );
+    assert!(e.contains("not supported"), "{e}");
     assert!(
         !t.path().join("memory/machine.slice").exists(),
         "nothing is created behind systemd's back"

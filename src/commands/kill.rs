@@ -13,10 +13,11 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
     if a.all {
         if let Some(path) = &st.cgroup_path {
             let cg = crate::cgroups::Manager::open(path, st.systemd_cgroup)?;
+            // Init is in the cgroup too; signalling it again after
+            // cgroup.kill could race its exit (ESRCH). runc signals only
+            // the cgroup as well.
             cg.kill_all(sig)?;
-            if status == Status::Stopped {
-                return Ok(0);
-            }
+            return Ok(0);
         }
     }
     if status == Status::Stopped {

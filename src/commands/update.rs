@@ -235,4 +235,30 @@ mod tests {
         assert_eq!(j["memory"]["reservation"], 500);
         assert_eq!(j["pids"]["limit"], 3);
     }
+
+    #[test]
+    fn negative_values_as_separate_words() {
+        // runc takes `--memory-swap -1`: clap must not read -1 as a flag.
+        let c = Cmd::parse_from([
+            "x",
+            "--memory",
+            "-1",
+            "--memory-swap",
+            "-1",
+            "--memory-reservation",
+            "-1",
+            "--cpu-quota",
+            "-1",
+            "--pids-limit",
+            "-1",
+            "c1",
+        ]);
+        let j = serde_json::to_value(resources(&c.u).unwrap()).unwrap();
+        assert_eq!(j["memory"]["limit"], -1);
+        assert_eq!(j["memory"]["swap"], -1);
+        assert_eq!(j["memory"]["reservation"], -1);
+        assert_eq!(j["cpu"]["quota"], -1);
+        assert_eq!(j["pids"]["limit"], -1);
+        assert_eq!(c.u.id, "c1");
+    }
 }

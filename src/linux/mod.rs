@@ -2,6 +2,7 @@
 //! One file per mechanism.
 
 pub mod apparmor;
+pub mod bpf;
 pub mod capabilities;
 pub mod devices;
 pub mod exe;

@@ -5,6 +5,8 @@
 mod common;
 
 mod bad_input;
+mod cgroups;
+mod cgroups_v2;
 mod cli;
 mod console;
 mod container;

@@ -1,0 +1,300 @@
+//! `linux.resources` -> cgroup files, for v1 and v2 controllers.
+//!
+//! Each controller is written where the host has it (a v1 hierarchy first,
+//! else the unified one). A field whose controller the host lacks is skipped
+//! with a warning, as runc does; a value the kernel rejects is an error
+//! naming the file and the value.
+//! Ref: OCI runtime-spec config-linux.md "Control groups"; kernel
+//! Documentation/admin-guide/cgroup-v1/*.rst and cgroup-v2.rst.
+
+mod blkio;
+mod cpu;
+mod memory;
+
+use oci_spec::runtime::LinuxResources;
+
+use super::devices::devices_v1;
+use super::files::write;
+use super::{v2_devices, Manager};
+use crate::error::{Error, Result};
+use blkio::{blkio_v1, io_v2};
+use cpu::{cpu_v1, cpu_v2};
+use memory::{memory_v1, memory_v2};
+
+/// Checks of `linux.resources` that need no host.
+pub fn validate(r: &LinuxResources) -> Result<()> {
+    if let Some(m) = r.memory() {
+        if let Some(s) = m.swappiness() {
+            if s > 100 {
+                return Err(Error::invalid(format!(
+                    "memory.swappiness {s} is out of range 0-100"
+                )));
+            }
+        }
+        if let (Some(l), Some(s)) = (m.limit(), m.swap()) {
+            if l > 0 && s > 0 && s < l {
+                return Err(Error::invalid(format!(
+                    "memory.swap {s} is below memory.limit {l}; swap is the memory+swap total and must be at least the limit"
+                )));
+            }
+        }
+    }
+    if let Some(c) = r.cpu() {
+        for (name, v) in [("cpus", c.cpus()), ("mems", c.mems())] {
+            if let Some(v) = v {
+                check_list(v).map_err(|_| {
+                    Error::invalid(format!("cpu.{name} {v:?} is not a list like 0-3,5"))
+                })?;
+            }
+        }
+        if let Some(q) = c.quota() {
+            if q < -1 {
+                return Err(Error::invalid(format!(
+                    "cpu.quota {q} must be positive, or -1 for no limit"
+                )));
+            }
+        }
+    }
+    if let Some(b) = r.block_io() {
+        let weights = b.weight().into_iter().chain(b.leaf_weight()).chain(
+            b.weight_device()
+                .iter()
+                .flatten()
+                .flat_map(|d| d.weight().into_iter().chain(d.leaf_weight())),
+        );
+        for w in weights {
+            if !(10..=1000).contains(&w) {
+                return Err(Error::invalid(format!(
+                    "blockIO weight {w} is out of range 10-1000"
+                )));
+            }
+        }
+    }
+    for h in r.hugepage_limits().iter().flatten() {
+        hugepage_size(h.page_size())?;
+    }
+    for d in r.devices().iter().flatten() {
+        let access = d.access().as_deref().unwrap_or("");
+        if access.chars().any(|c| !"rwm".contains(c)) {
+            return Err(Error::invalid(format!(
+                "device rule {d}: access {access:?} may only hold r, w and m"
+            )));
+        }
+    }
+    for k in r.unified().iter().flat_map(|u| u.keys()) {
+        if k.contains('/') || k.starts_with('.') || !k.contains('.') || k.starts_with("cgroup.") {
+            return Err(Error::invalid(format!(
+                "unified key {k:?} is not a controller file name (like memory.high)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `0-3,5` lists for cpuset.cpus / cpuset.mems.
+fn check_list(s: &str) -> std::result::Result<(), ()> {
+    if s.trim().is_empty() {
+        return Ok(());
+    }
+    for part in s.trim().split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b) = (
+            a.parse::<u32>().map_err(|_| ())?,
+            b.parse::<u32>().map_err(|_| ())?,
+        );
+        if a > b {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// `2MB`, `1GB`, `64KB` as the kernel names them in hugetlb files.
+fn hugepage_size(s: &str) -> Result<&str> {
+    let num = s
+        .strip_suffix("KB")
+        .or_else(|| s.strip_suffix("MB"))
+        .or_else(|| s.strip_suffix("GB"));
+    match num {
+        Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Ok(s),
+        _ => Err(Error::invalid(format!(
+            "hugepage size {s:?} is not like 2MB or 1GB"
+        ))),
+    }
+}
+
+pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
+    validate(r)?;
+    if let Some(mem) = r.memory() {
+        match m.dir_for("memory") {
+            Some((d, false)) => memory_v1(d, mem)?,
+            Some((d, true)) => memory_v2(d, mem)?,
+            None => skip("memory"),
+        }
+    }
+    if let Some(cpu) = r.cpu() {
+        match m.dir_for("cpu") {
+            Some((d, false)) => cpu_v1(d, cpu)?,
+            Some((d, true)) => cpu_v2(d, cpu)?,
+            None => skip("cpu"),
+        }
+        for (file, v) in [("cpuset.cpus", cpu.cpus()), ("cpuset.mems", cpu.mems())] {
+            let Some(v) = v.as_deref().filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            match m.dir_for("cpuset") {
+                Some((d, _)) => write(d, file, v)?,
+                None => skip("cpuset"),
+            }
+        }
+    }
+    if let Some(p) = r.pids() {
+        // runc: 0 leaves the limit alone, a negative one means no limit.
+        if p.limit() != 0 {
+            let v = if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            };
+            match m.dir_for("pids") {
+                Some((d, _)) => write(d, "pids.max", &v)?,
+                None => skip("pids"),
+            }
+        }
+    }
+    if let Some(b) = r.block_io() {
+        match m.dir_for("blkio").or_else(|| m.dir_for("io")) {
+            Some((d, false)) => blkio_v1(d, b)?,
+            Some((d, true)) => io_v2(d, b)?,
+            None => skip("blkio"),
+        }
+    }
+    for h in r.hugepage_limits().iter().flatten() {
+        let size = hugepage_size(h.page_size())?;
+        match m.dir_for("hugetlb") {
+            Some((d, false)) => write(
+                d,
+                &format!("hugetlb.{size}.limit_in_bytes"),
+                &h.limit().to_string(),
+            )?,
+            Some((d, true)) => {
+                let v = if h.limit() < 0 {
+                    "max".to_string()
+                } else {
+                    h.limit().to_string()
+                };
+                write(d, &format!("hugetlb.{size}.max"), &v)?
+            }
+            None => skip("hugetlb"),
+        }
+    }
+    if let Some(n) = r.network() {
+        if let Some(id) = n.class_id() {
+            match m.dir_for("net_cls") {
+                Some((d, _)) => write(d, "net_cls.classid", &id.to_string())?,
+                None => skip("net_cls"),
+            }
+        }
+        for p in n.priorities().iter().flatten() {
+            match m.dir_for("net_prio") {
+                Some((d, _)) => write(
+                    d,
+                    "net_prio.ifpriomap",
+                    &format!("{} {}", p.name(), p.priority()),
+                )?,
+                None => skip("net_prio"),
+            }
+        }
+    }
+    for (dev, limit) in r.rdma().iter().flatten() {
+        let mut v = dev.clone();
+        if let Some(h) = limit.hca_handles() {
+            v.push_str(&format!(" hca_handle={h}"));
+        }
+        if let Some(o) = limit.hca_objects() {
+            v.push_str(&format!(" hca_object={o}"));
+        }
+        match m.dir_for("rdma") {
+            Some((d, _)) => write(d, "rdma.max", &v)?,
+            None => skip("rdma"),
+        }
+    }
+    if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
+        let Some(h) = m.unified() else {
+            return Err(Error::invalid(
+                "linux.resources.unified needs cgroup v2, and this host has only v1",
+            ));
+        };
+        let mut keys: Vec<_> = u.iter().collect();
+        keys.sort();
+        for (k, v) in keys {
+            if !h.dir.join(k).exists() {
+                return Err(Error::invalid(format!(
+                    "unified key {k:?}: {} does not exist (controller not enabled on this host's v2 hierarchy?)",
+                    h.dir.join(k).display()
+                )));
+            }
+            write(&h.dir, k, v)?;
+        }
+    }
+    if let Some(devs) = r.devices() {
+        match m.dir_for("devices") {
+            Some((d, false)) => devices_v1(d, devs)?,
+            // v2 has no devices files: the rules become an eBPF program.
+            // Never skipped: dropping device rules would allow every device.
+            _ => match m.unified() {
+                Some(h) => v2_devices::apply(&h.dir, devs)?,
+                None => {
+                    return Err(Error::invalid(
+                        "device rules given, but this host has neither a v1 devices controller nor cgroup v2",
+                    ))
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn skip(controller: &str) {
+    tracing::warn!(
+        "cgroup controller {controller} is not available on this host; its limits are skipped"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        let ok = [
+            r#"{}"#,
+            r#"{"memory":{"limit":100,"swap":200,"swappiness":60}}"#,
+            r#"{"memory":{"limit":-1,"swap":-1}}"#,
+            r#"{"cpu":{"cpus":"0-1,3","mems":"0","quota":-1}}"#,
+            r#"{"hugepageLimits":[{"pageSize":"2MB","limit":0}]}"#,
+            r#"{"unified":{"memory.high":"100"}}"#,
+            r#"{"blockIO":{"weight":500}}"#,
+        ];
+        for j in ok {
+            let r: LinuxResources = serde_json::from_str(j).unwrap();
+            assert!(validate(&r).is_ok(), "{j}");
+        }
+        let bad = [
+            r#"{"memory":{"swappiness":101}}"#,
+            r#"{"memory":{"limit":200,"swap":100}}"#,
+            r#"{"cpu":{"cpus":"0-a"}}"#,
+            r#"{"cpu":{"cpus":"3-1"}}"#,
+            r#"{"cpu":{"quota":-5}}"#,
+            r#"{"hugepageLimits":[{"pageSize":"2M","limit":0}]}"#,
+            r#"{"unified":{"../memory.max":"1"}}"#,
+            r#"{"unified":{"cgroup.procs":"1"}}"#,
+            r#"{"blockIO":{"weight":5}}"#,
+            r#"{"devices":[{"allow":true,"access":"rwx"}]}"#,
+        ];
+        for j in bad {
+            let r: LinuxResources = serde_json::from_str(j).unwrap();
+            assert!(validate(&r).is_err(), "{j}");
+        }
+    }
+}
