@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod hooks;
 pub mod linux;
 pub mod logging;
 pub mod process;

@@ -61,6 +61,10 @@ pub struct State {
     /// Whether the container's process runs with a terminal.
     #[serde(default)]
     pub terminal: bool,
+    /// The hooks as config.json had them at create, for `start`
+    /// (startContainer handshake, poststart) and `delete` (poststop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Every check that can fail before any process is created. A config that
 //! fails here leaves nothing behind: no state, no cgroup, no process.
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Hooks, Spec};
 
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{Kind, NsPlan};
@@ -46,22 +46,8 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
             "timeOffsets are set but the container does not create a time namespace",
         ));
     }
-    // Hooks come with their own issue; until then a config asking for them
-    // is refused rather than run without them (features lists none).
     if let Some(h) = spec.hooks() {
-        let any = [
-            h.prestart().as_ref(),
-            h.create_runtime().as_ref(),
-            h.create_container().as_ref(),
-            h.start_container().as_ref(),
-            h.poststart().as_ref(),
-            h.poststop().as_ref(),
-        ]
-        .into_iter()
-        .any(|l| l.is_some_and(|l| !l.is_empty()));
-        if any {
-            return Err(Error::invalid("hooks are not supported yet by brig"));
-        }
+        hooks(h)?;
     }
     let user = process.user();
     if user.uid() == u32::MAX || user.gid() == u32::MAX {
@@ -82,4 +68,90 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
         crate::cgroups::validate(r)?;
     }
     Ok(ns)
+}
+
+/// Every hook: an absolute path (resolved as given, never via $PATH), a
+/// positive timeout, env entries of the form KEY=VALUE.
+/// Ref: runtime-spec config.md, POSIX-platform Hooks.
+pub fn hooks(h: &Hooks) -> Result<()> {
+    for kind in crate::hooks::Kind::ALL {
+        for (i, hook) in kind.list(Some(h)).iter().enumerate() {
+            let at = || format!("hooks.{}[{i}]", kind.name());
+            if !hook.path().is_absolute() {
+                return Err(Error::invalid(format!(
+                    "{}: path {:?} is not absolute",
+                    at(),
+                    hook.path()
+                )));
+            }
+            if let Some(t) = hook.timeout() {
+                if t <= 0 {
+                    return Err(Error::invalid(format!(
+                        "{}: timeout {t} must be a positive number of seconds",
+                        at()
+                    )));
+                }
+            }
+            if let Some(e) = hook
+                .env()
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .find(|e| e.split_once('=').is_none_or(|(k, _)| k.is_empty()))
+            {
+                return Err(Error::invalid(format!(
+                    "{}: env entry {e:?} is not KEY=VALUE",
+                    at()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_checks() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"prestart":[{"path":"/bin/true"}]}"#, None),
+            (
+                r#"{"createRuntime":[{"path":"/h","args":["h","a"],"env":["A=b=c","E="],"timeout":1}]}"#,
+                None,
+            ),
+            (r#"{"poststop":[]}"#, None),
+            (r#"{}"#, None),
+            (
+                r#"{"createContainer":[{"path":"bin/true"}]}"#,
+                Some("hooks.createContainer[0]: path \"bin/true\" is not absolute"),
+            ),
+            (
+                r#"{"poststart":[{"path":"/a"},{"path":"/b","timeout":0}]}"#,
+                Some("hooks.poststart[1]: timeout 0 must be a positive number of seconds"),
+            ),
+            (
+                r#"{"startContainer":[{"path":"/a","timeout":-3}]}"#,
+                Some("timeout -3"),
+            ),
+            (
+                r#"{"poststop":[{"path":"/a","env":["NOEQUALS"]}]}"#,
+                Some("env entry \"NOEQUALS\" is not KEY=VALUE"),
+            ),
+            (
+                r#"{"prestart":[{"path":"/a","env":["=v"]}]}"#,
+                Some("env entry"),
+            ),
+            (r#"{"prestart":[{"path":""}]}"#, Some("is not absolute")),
+        ];
+        for (json, want) in cases {
+            let h: Hooks = serde_json::from_str(json).unwrap();
+            match (hooks(&h), want) {
+                (Ok(()), None) => {}
+                (Err(e), Some(w)) => assert!(e.chain().contains(w), "{json}: {}", e.chain()),
+                (r, w) => panic!("{json}: got {r:?}, want {w:?}"),
+            }
+        }
+    }
 }

@@ -47,7 +47,20 @@ pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
         destroy(st)?;
     }
     std::fs::remove_dir_all(&dir).or_io(|| format!("remove {}", dir.display()))?;
+    if let Some(st) = &st {
+        poststop(st);
+    }
     Ok(0)
+}
+
+/// After the container is gone: poststop hooks; a failure is only a
+/// warning. Ref: runtime-spec config.md, Poststop.
+pub fn poststop(st: &State) {
+    crate::hooks::run_warn(
+        crate::hooks::Kind::Poststop,
+        st.hooks.as_ref(),
+        &st.to_oci(Status::Stopped, st.pid),
+    );
 }
 
 /// Remove what the container holds outside its state directory.

@@ -21,7 +21,7 @@ pub fn features() -> serde_json::Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::OCI_VERSION,
-        "hooks": [],
+        "hooks": crate::hooks::Kind::ALL.map(|k| k.name()),
         "mountOptions": mount::KNOWN_OPTIONS,
         "linux": {
             "namespaces": namespaces,

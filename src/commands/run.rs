@@ -92,6 +92,7 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         let dir = state::container_dir(&global.root, id);
         std::fs::remove_dir_all(&dir)
             .map_err(|e| crate::Error::io(format!("remove {}", dir.display()), e))?;
+        super::delete::poststop(&created.state);
     }
     Ok(code)
 }

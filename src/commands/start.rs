@@ -66,8 +66,52 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
             }
         }
     }
+    // With startContainer or poststart hooks, wait for the execve (the
+    // fifo's EOF); anything init wrote before it is a hook's error.
+    let report = if crate::hooks::start_waits_for_exec(st.hooks.as_ref()) {
+        read_to_eof(&mut fifo)?
+    } else {
+        String::new()
+    };
     std::fs::remove_file(&fifo_path).or_io(|| format!("remove {}", fifo_path.display()))?;
+    if !report.is_empty() {
+        return Err(Error::Init {
+            chain: report,
+            errno: None,
+        });
+    }
+    // The user process runs: poststart hooks; a failure is only a warning.
+    // Ref: runtime-spec config.md, Poststart.
+    crate::hooks::run_warn(
+        crate::hooks::Kind::Poststart,
+        st.hooks.as_ref(),
+        &st.to_oci(Status::Running, st.pid),
+    );
     Ok(())
+}
+
+/// Read the non-blocking fifo until every writer closed it.
+fn read_to_eof(fifo: &mut std::fs::File) -> Result<String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match fifo.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Err(Errno::EINTR) => {}
+                    r => {
+                        r.or_sys(|| "poll exec fifo".into())?;
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read exec fifo", e)),
+        }
+    }
+    Ok(String::from_utf8_lossy(&data).trim().to_string())
 }
 
 pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {

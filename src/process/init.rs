@@ -107,6 +107,12 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     let new_mnt = cfg.ns.is_new(Kind::Mount);
     if new_mnt {
         rootfs::prepare(spec, &cfg.rootfs, cfg.cgroup_view.as_ref())?;
+    }
+    // Hooks after the mounts, before pivot_root, so they still see the
+    // host's paths (sync 1c/1d: prestart and createRuntime in the parent;
+    // then createContainer here). Ref: runtime-spec config.md.
+    crate::hooks::init_before_pivot(ch, cfg)?;
+    if new_mnt {
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
     }
 
@@ -175,17 +181,22 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
 
     // sync 3: `start` opens exec.fifo for reading; our blocking open for
     // writing returns then.
-    if let Some(fifo) = cfg.fifo_fd {
-        wait_for_start(fifo)?;
-    }
+    let released = match cfg.fifo_fd {
+        Some(fifo) => Some(wait_for_start(fifo)?),
+        None => None,
+    };
+    // The fifo stays open (close-on-exec) when `start` waits for the
+    // startContainer hooks and the execve; else it closes now.
+    let released = released.filter(|_| crate::hooks::start_waits_for_exec(spec.hooks().as_ref()));
 
-    finalize(cfg, spec, filter, landlock, exe, args, env)
+    finalize(cfg, spec, filter, landlock, exe, args, env, released)
 }
 
 /// The last steps, after `start`: privileges, confinement, execve. Order:
 /// bounding set while still root; Landlock and (without no_new_privs) the
 /// seccomp filter while CAP_SYS_ADMIN is still held; then the user; then the
 /// capability sets; then no_new_privs and the filter as the very last call.
+#[allow(clippy::too_many_arguments)]
 fn finalize(
     cfg: &InitConfig,
     spec: &Spec,
@@ -194,6 +205,7 @@ fn finalize(
     exe: CString,
     args: &[String],
     env: Vec<CString>,
+    released: Option<std::fs::File>,
 ) -> Result<Infallible> {
     let process = spec.process().as_ref().expect("checked in init");
     let caps = process.capabilities().as_ref();
@@ -262,6 +274,9 @@ fn finalize(
             fds::clear_cloexec(fd)?;
         }
     }
+    // startContainer hooks with the container's final credentials, seccomp
+    // and descriptors, right before execve (as runc does).
+    crate::hooks::init_start_container(cfg, released.as_ref())?;
 
     let argv: Vec<CString> = args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
@@ -390,7 +405,8 @@ fn check_exec(p: &Path) -> Result<CString> {
 }
 
 /// Block until `start` opens the fifo, then tell it we are going (one byte).
-fn wait_for_start(fifo: RawFd) -> Result<()> {
+/// Returns the fifo, open for writing and close-on-exec.
+fn wait_for_start(fifo: RawFd) -> Result<std::fs::File> {
     let path = format!("/proc/self/fd/{fifo}");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -399,5 +415,5 @@ fn wait_for_start(fifo: RawFd) -> Result<()> {
     std::io::Write::write_all(&mut f, b"0").map_err(|e| Error::io("write exec fifo", e))?;
     // SAFETY: fifo is the O_PATH fd the parent passed; we own it and drop it here.
     drop(unsafe { OwnedFd::from_raw_fd(fifo) });
-    Ok(())
+    Ok(f)
 }

@@ -6,11 +6,18 @@
 //!   clone3 ------------------------------> (blocked in recv)
 //!   cgroup, uid/gid maps
 //!   sync 1: Go ---------------------------> re-exec from read-only brig
-//!   sync 1b: Config ----------------------> init: rootfs, pivot, sysctls ...
+//!   sync 1b: Config ----------------------> init: rootfs mounts
+//!   <-------------------------- sync 1c: RunHooks (only with prestart or
+//!   prestart, createRuntime hooks            createRuntime hooks)
+//!   sync 1d: HooksDone -------------------> createContainer hooks; pivot,
+//!                                           sysctls ...
 //!   <------------------------------- sync 2: Ready | Failed
 //!   state.json "created", pid file; exit
 //!                                         blocks opening exec.fifo
-//! `brig start` opens exec.fifo  --------> sync 3: fifo released; execve
+//! `brig start` opens exec.fifo  --------> sync 3: fifo released;
+//!   (with startContainer/poststart hooks:     startContainer hooks; execve
+//!    reads the fifo to EOF = execve;
+//!    then poststart hooks)
 //! ```
 
 use std::path::PathBuf;
@@ -28,6 +35,8 @@ pub enum ToInit {
     Go,
     /// sync 1b: what the init needs after its re-exec.
     Config(Box<InitConfig>),
+    /// sync 1d: prestart and createRuntime hooks ran; go on to pivot_root.
+    HooksDone,
 }
 
 /// Child -> parent.
@@ -37,6 +46,9 @@ pub enum ToParent {
     Ready,
     /// Setup failed: the whole chain and the errno.
     Failed { chain: String, errno: Option<i32> },
+    /// sync 1c: mounts are done, pivot_root is not: run prestart and
+    /// createRuntime hooks, then answer HooksDone.
+    RunHooks,
 }
 
 /// Everything the init needs, decided by the parent.
@@ -71,22 +83,46 @@ pub struct InitConfig {
 /// out-of-order or repeated message is an error, not a hang.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParentPhase {
+    /// Waiting for sync 1c (RunHooks) or sync 2 (Ready).
     AwaitReady,
+    /// Init asked for the hooks (sync 1c): the parent runs them and sends
+    /// HooksDone (sync 1d), then calls [`ParentPhase::hooks_done`].
+    RunHooks,
+    /// Hooks ran; only sync 2 may come now.
+    AwaitReadyAfterHooks,
     Done,
 }
 
 impl ParentPhase {
     pub fn on_message(self, msg: Option<ToParent>) -> Result<ParentPhase> {
+        use ParentPhase::*;
         match (self, msg) {
-            (ParentPhase::AwaitReady, Some(ToParent::Ready)) => Ok(ParentPhase::Done),
-            (ParentPhase::AwaitReady, Some(ToParent::Failed { chain, errno })) => {
+            (AwaitReady | AwaitReadyAfterHooks, Some(ToParent::Ready)) => Ok(Done),
+            (AwaitReady, Some(ToParent::RunHooks)) => Ok(RunHooks),
+            (AwaitReady | AwaitReadyAfterHooks, Some(ToParent::Failed { chain, errno })) => {
                 Err(Error::Init { chain, errno })
             }
-            (ParentPhase::AwaitReady, None) => Err(Error::invalid(
+            (AwaitReady | AwaitReadyAfterHooks, None) => Err(Error::invalid(
                 "container init exited before reporting ready",
             )),
-            (ParentPhase::Done, m) => Err(Error::invalid(format!(
+            (AwaitReadyAfterHooks, Some(ToParent::RunHooks)) => {
+                Err(Error::invalid("container init asked for the hooks twice"))
+            }
+            (RunHooks, m) => Err(Error::invalid(format!(
+                "unexpected message from container init while hooks run: {m:?}"
+            ))),
+            (Done, m) => Err(Error::invalid(format!(
                 "unexpected message from container init after ready: {m:?}"
+            ))),
+        }
+    }
+
+    /// The parent ran the hooks and sent HooksDone (sync 1d).
+    pub fn hooks_done(self) -> Result<ParentPhase> {
+        match self {
+            ParentPhase::RunHooks => Ok(ParentPhase::AwaitReadyAfterHooks),
+            p => Err(Error::invalid(format!(
+                "hooks finished in phase {p:?}, not RunHooks"
             ))),
         }
     }
@@ -114,5 +150,29 @@ mod tests {
         assert!(e.chain().starts_with("mount proc"));
         assert!(ParentPhase::AwaitReady.on_message(None).is_err());
         assert!(ParentPhase::Done.on_message(Some(ToParent::Ready)).is_err());
+    }
+
+    #[test]
+    fn parent_phase_with_hooks() {
+        use ParentPhase::*;
+        let p = AwaitReady.on_message(Some(ToParent::RunHooks)).unwrap();
+        assert_eq!(p, RunHooks);
+        // Init must wait for HooksDone: nothing may arrive meanwhile.
+        assert!(RunHooks.on_message(Some(ToParent::Ready)).is_err());
+        assert!(RunHooks.on_message(None).is_err());
+        let p = p.hooks_done().unwrap();
+        assert_eq!(p, AwaitReadyAfterHooks);
+        // Hooks run once.
+        assert!(p.on_message(Some(ToParent::RunHooks)).is_err());
+        assert!(AwaitReady.hooks_done().is_err());
+        assert!(p.on_message(None).is_err());
+        let e = p
+            .on_message(Some(ToParent::Failed {
+                chain: "createContainer hook #0 /h: exit status 3".into(),
+                errno: None,
+            }))
+            .unwrap_err();
+        assert!(e.chain().starts_with("createContainer hook #0"));
+        assert_eq!(p.on_message(Some(ToParent::Ready)).unwrap(), Done);
     }
 }

@@ -152,6 +152,9 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         systemd_cgroup: global.systemd_cgroup,
         own_pid_ns: ns.is_new(Kind::Pid),
         terminal,
+        // Kept from create: later config.json edits must not change them
+        // (runtime-spec runtime.md, Lifecycle step 2).
+        hooks: spec.hooks().clone(),
     };
     st.save(&global.root)?;
 
@@ -275,8 +278,26 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         cgroup_view,
         state_json,
     })))?;
-    // sync 2
-    ParentPhase::AwaitReady.on_message(parent_ch.recv::<ToParent>()?)?;
+    // sync 2, and before it sync 1c/1d when init asks for the hooks.
+    let mut phase = ParentPhase::AwaitReady;
+    while phase != ParentPhase::Done {
+        phase = phase.on_message(parent_ch.recv::<ToParent>()?)?;
+        if phase == ParentPhase::RunHooks {
+            // sync 1c: init has its mounts, not yet pivot_root. prestart
+            // then createRuntime, in our (the runtime's) namespaces. A
+            // failure returns here and the Teardown kills init.
+            let state = st.to_oci(Status::Creating, pid.as_raw());
+            crate::hooks::run(crate::hooks::Kind::Prestart, spec.hooks().as_ref(), &state)?;
+            crate::hooks::run(
+                crate::hooks::Kind::CreateRuntime,
+                spec.hooks().as_ref(),
+                &state,
+            )?;
+            // sync 1d
+            parent_ch.send(&ToInit::HooksDone)?;
+            phase = phase.hooks_done()?;
+        }
+    }
 
     st.status = Status::Created;
     st.pid = pid.as_raw();

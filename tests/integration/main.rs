@@ -10,4 +10,5 @@ mod cgroups_v2;
 mod cli;
 mod console;
 mod container;
+mod hooks;
 mod lifecycle;

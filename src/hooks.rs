@@ -1,0 +1,397 @@
+//! OCI lifecycle hooks: who runs which kind, where, and how one hook runs.
+//!
+//! | kind            | run by          | namespaces | when                                  |
+//! |-----------------|-----------------|------------|---------------------------------------|
+//! | prestart        | PARENT (create) | runtime    | sync 1c, after the mounts, before pivot |
+//! | createRuntime   | PARENT (create) | runtime    | sync 1c, right after prestart         |
+//! | createContainer | INIT            | container  | after sync 1d, before pivot_root       |
+//! | startContainer  | INIT            | container  | after sync 3, just before execve       |
+//! | poststart       | `start` / `run` | runtime    | after the user process was executed   |
+//! | poststop        | `delete` / `run`| runtime    | after the container was deleted       |
+//!
+//! Each hook is executed as given (no shell): `path`, `args` (args[0] is
+//! argv[0]), exactly `env` (empty when absent), the container state JSON on
+//! stdin, killed at `timeout` seconds. A failing hook of the first four kinds
+//! fails the operation; poststart and poststop failures are logged and the
+//! rest continue.
+//! Ref: runtime-spec config.md "POSIX-platform Hooks", runtime.md "Lifecycle".
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use oci_spec::runtime::{Hook, Hooks};
+
+use crate::error::{Error, Result, SysResultExt};
+use crate::process::channel::Channel;
+use crate::process::messages::{InitConfig, ToInit, ToParent};
+use crate::state::Status;
+
+/// The six kinds, in lifecycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+
+    /// The config.json key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Prestart => "prestart",
+            Kind::CreateRuntime => "createRuntime",
+            Kind::CreateContainer => "createContainer",
+            Kind::StartContainer => "startContainer",
+            Kind::Poststart => "poststart",
+            Kind::Poststop => "poststop",
+        }
+    }
+
+    /// The `status` the state on the hook's stdin carries (runtime-spec
+    /// config.md: creating before start, created at startContainer, ...).
+    pub fn status(self) -> Status {
+        match self {
+            Kind::Prestart | Kind::CreateRuntime | Kind::CreateContainer => Status::Creating,
+            Kind::StartContainer => Status::Created,
+            Kind::Poststart => Status::Running,
+            Kind::Poststop => Status::Stopped,
+        }
+    }
+
+    pub fn list(self, hooks: Option<&Hooks>) -> &[Hook] {
+        let Some(h) = hooks else { return &[] };
+        let l = match self {
+            Kind::Prestart => h.prestart(),
+            Kind::CreateRuntime => h.create_runtime(),
+            Kind::CreateContainer => h.create_container(),
+            Kind::StartContainer => h.start_container(),
+            Kind::Poststart => h.poststart(),
+            Kind::Poststop => h.poststop(),
+        };
+        l.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Run every hook of `kind` in order; the first failure is the error.
+/// `state` is the OCI state; its status is set to the kind's.
+pub fn run(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) -> Result<()> {
+    run_in(kind, hooks, state, None)
+}
+
+/// Run every hook of `kind`; a failure is logged as a warning and the rest
+/// still run (poststart, poststop: runtime-spec config.md).
+pub fn run_warn(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) {
+    let input = stdin_for(kind, state);
+    for (i, hook) in kind.list(hooks).iter().enumerate() {
+        if let Err(e) = run_one(hook, &input, None).map_err(|e| e.context(label(kind, i, hook))) {
+            tracing::warn!("{}", e.chain());
+        }
+    }
+}
+
+fn run_in(
+    kind: Kind,
+    hooks: Option<&Hooks>,
+    state: &serde_json::Value,
+    cwd: Option<&Path>,
+) -> Result<()> {
+    let input = stdin_for(kind, state);
+    for (i, hook) in kind.list(hooks).iter().enumerate() {
+        run_one(hook, &input, cwd).map_err(|e| e.context(label(kind, i, hook)))?;
+    }
+    Ok(())
+}
+
+fn stdin_for(kind: Kind, state: &serde_json::Value) -> Vec<u8> {
+    let mut state = state.clone();
+    state["status"] = kind.status().as_str().into();
+    serde_json::to_vec(&state).expect("a JSON value encodes")
+}
+
+fn label(kind: Kind, i: usize, hook: &Hook) -> String {
+    format!("{} hook #{i} {}", kind.name(), hook.path().display())
+}
+
+/// INIT, after the mounts and before pivot_root. sync 1c: ask the parent to
+/// run prestart and createRuntime (runtime namespace) and wait for sync 1d;
+/// then run createContainer here, in the container's namespaces, with the
+/// path still resolved in the runtime's view (nothing is pivoted yet).
+pub fn init_before_pivot(ch: &Channel, cfg: &InitConfig) -> Result<()> {
+    let hooks = cfg.spec.hooks().as_ref();
+    if !Kind::Prestart.list(hooks).is_empty() || !Kind::CreateRuntime.list(hooks).is_empty() {
+        // sync 1c
+        ch.send(&ToParent::RunHooks)?;
+        // sync 1d
+        match ch.recv::<ToInit>()? {
+            Some(ToInit::HooksDone) => {}
+            // The parent died (or failed a hook and is tearing us down).
+            None => std::process::exit(1),
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "init: expected HooksDone, got {other:?}"
+                )))
+            }
+        }
+    }
+    if !Kind::CreateContainer.list(hooks).is_empty() {
+        // The hook gets stdio and the preserved fds, never the init channel
+        // or the console and agent sockets. Init itself keeps using them; its
+        // own execve closes them anyway.
+        crate::linux::fds::cloexec_from(3 + cfg.preserve_fds as i32)?;
+        // runc runs it from the rootfs directory.
+        run_in(
+            Kind::CreateContainer,
+            hooks,
+            &cfg.state_json,
+            Some(&cfg.rootfs),
+        )?;
+    }
+    Ok(())
+}
+
+/// Does `start` wait for the init to report on its startContainer hooks
+/// (and for the execve) before it returns? Both sides decide it from the
+/// same hooks.
+pub fn start_waits_for_exec(hooks: Option<&Hooks>) -> bool {
+    !Kind::StartContainer.list(hooks).is_empty() || !Kind::Poststart.list(hooks).is_empty()
+}
+
+/// INIT, after sync 3, with the final credentials, right before execve
+/// (where runc runs them). The exec fifo is still open for writing: a
+/// failure is written into it for `start` to report, and it closes at
+/// execve, which tells `start` the user process runs.
+pub fn init_start_container(cfg: &InitConfig, fifo: Option<&std::fs::File>) -> Result<()> {
+    let hooks = cfg.spec.hooks().as_ref();
+    if let Some(f) = fifo {
+        // finalize() cleared close-on-exec on the preserved range, which a
+        // hole in it may have let the fifo take: the execve must close it.
+        fcntl(f, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+            .or_sys(|| "set close-on-exec on the exec fifo".into())?;
+    }
+    let result = run(Kind::StartContainer, hooks, &cfg.state_json);
+    if let (Err(e), Some(mut f)) = (&result, fifo) {
+        let _ = f.write_all(e.chain().as_bytes());
+    }
+    result
+}
+
+/// How a hook ended.
+enum Outcome {
+    Exited(ExitStatus),
+    TimedOut(Duration),
+}
+
+fn run_one(hook: &Hook, input: &[u8], cwd: Option<&Path>) -> Result<()> {
+    let mut cmd = Command::new(hook.path());
+    if let Some(args) = hook.args().as_deref().filter(|a| !a.is_empty()) {
+        cmd.arg0(&args[0]).args(&args[1..]);
+    }
+    cmd.env_clear();
+    for e in hook.env().as_deref().unwrap_or(&[]) {
+        // validate::hooks checked every entry is KEY=VALUE.
+        if let Some((k, v)) = e.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| Error::io("exec", e))?;
+    let timeout = hook.timeout().map(|t| Duration::from_secs(t.max(1) as u64));
+    let mut stderr = Vec::new();
+    let outcome = supervise(&mut child, input, timeout, &mut stderr);
+    match outcome? {
+        Outcome::TimedOut(t) => Err(Error::invalid(format!(
+            "timed out after {}s and was killed",
+            t.as_secs()
+        ))),
+        Outcome::Exited(st) if st.success() => Ok(()),
+        Outcome::Exited(st) => Err(Error::invalid(format!(
+            "{}{}",
+            describe(st),
+            stderr_tail(&stderr)
+        ))),
+    }
+}
+
+fn describe(st: ExitStatus) -> String {
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => match nix::sys::signal::Signal::try_from(s) {
+            Ok(sig) => format!("killed by signal {s} ({})", sig.as_str()),
+            Err(_) => format!("killed by signal {s}"),
+        },
+        _ => format!("{st}"),
+    }
+}
+
+/// The last line the hook wrote on stderr, bounded, so the error stays one
+/// line.
+fn stderr_tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    match text.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        Some(l) => {
+            let l: String = l.chars().take(200).collect();
+            format!(": stderr: {l}")
+        }
+        None => String::new(),
+    }
+}
+
+const KEEP_STDERR: usize = 4096;
+
+/// Feed `input` on stdin, collect stderr (bounded) and discard stdout, and
+/// wait for exit or the deadline, whichever first. No threads (init is
+/// single-threaded): one poll over the pipes and a pidfd. Without a pidfd
+/// (a seccomp profile may refuse pidfd_open in init) it polls with a short
+/// timeout and checks the child each round.
+fn supervise(
+    child: &mut Child,
+    input: &[u8],
+    timeout: Option<Duration>,
+    stderr: &mut Vec<u8>,
+) -> Result<Outcome> {
+    let deadline = timeout.map(|t| (Instant::now() + t, t));
+    let pidfd: Option<OwnedFd> = crate::commands::start::pidfd_open(child.id() as i32).ok();
+    let mut stdin = child.stdin.take();
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let fds = [
+        stdin.as_ref().map(|f| f.as_fd()),
+        out.as_ref().map(|f| f.as_fd()),
+        err.as_ref().map(|f| f.as_fd()),
+    ];
+    for fd in fds.into_iter().flatten() {
+        fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+            .or_sys(|| "set a hook pipe non-blocking".into())?;
+    }
+    let mut written = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        if written >= input.len() {
+            // EOF on the hook's stdin.
+            stdin = None;
+        }
+        let mut wait = Duration::from_secs(3600);
+        if let Some((at, t)) = deadline {
+            let left = at.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(Outcome::TimedOut(t));
+            }
+            wait = wait.min(left);
+        }
+        if pidfd.is_none() {
+            if let Some(st) = child
+                .try_wait()
+                .map_err(|e| Error::io("wait for hook", e))?
+            {
+                return Ok(Outcome::Exited(st));
+            }
+            wait = wait.min(Duration::from_millis(10));
+        }
+        let (exited, can_write, out_ready, err_ready);
+        {
+            let mut fds = Vec::with_capacity(4);
+            let mut slots = [None; 4];
+            for (slot, (fd, ev)) in [
+                (pidfd.as_ref().map(|f| f.as_fd()), PollFlags::POLLIN),
+                (stdin.as_ref().map(|f| f.as_fd()), PollFlags::POLLOUT),
+                (out.as_ref().map(|f| f.as_fd()), PollFlags::POLLIN),
+                (err.as_ref().map(|f| f.as_fd()), PollFlags::POLLIN),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if let Some(fd) = fd {
+                    slots[slot] = Some(fds.len());
+                    fds.push(PollFd::new(fd, ev));
+                }
+            }
+            let t = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, t) {
+                Err(Errno::EINTR) => continue,
+                r => r.or_sys(|| "poll hook".into())?,
+            };
+            let ready = |s: Option<usize>| {
+                s.and_then(|i| fds[i].revents())
+                    .is_some_and(|r| !r.is_empty())
+            };
+            exited = ready(slots[0]);
+            can_write = ready(slots[1]);
+            out_ready = ready(slots[2]);
+            err_ready = ready(slots[3]);
+        }
+        if can_write {
+            if let Some(pipe) = stdin.as_mut() {
+                match pipe.write(&input[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    // EPIPE: the hook does not read its stdin; that is its business.
+                    Err(_) => written = input.len(),
+                }
+            }
+        }
+        if out_ready || exited {
+            drain(&mut out, &mut buf, None);
+        }
+        if err_ready || exited {
+            drain(&mut err, &mut buf, Some(stderr));
+        }
+        if exited {
+            let st = child.wait().map_err(|e| Error::io("wait for hook", e))?;
+            return Ok(Outcome::Exited(st));
+        }
+    }
+}
+
+/// Read what is there without blocking; close the pipe at EOF. A pipe still
+/// held open by a grandchild of the hook never blocks us.
+fn drain<R: Read>(pipe: &mut Option<R>, buf: &mut [u8], mut keep: Option<&mut Vec<u8>>) {
+    let Some(f) = pipe.as_mut() else { return };
+    loop {
+        match f.read(buf) {
+            Ok(0) => {
+                *pipe = None;
+                return;
+            }
+            Ok(n) => {
+                if let Some(k) = keep.as_deref_mut() {
+                    k.extend_from_slice(&buf[..n]);
+                    if k.len() > KEEP_STDERR {
+                        k.drain(..k.len() - KEEP_STDERR);
+                    }
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(_) => {
+                *pipe = None;
+                return;
+            }
+        }
+    }
+}
