@@ -16,6 +16,7 @@ mod files;
 pub mod paths;
 mod resources;
 mod stats;
+pub mod sub;
 
 use std::collections::BTreeSet;
 use std::fs;

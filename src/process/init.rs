@@ -1,6 +1,10 @@
 //! Role INIT: the container's first process, re-executed from the
 //! read-only brig image, in its namespaces. One linear function in kernel
 //! order; each step says why it is where it is.
+//!
+//! `brig exec` runs the same function in `InitMode::Exec`: the container is
+//! already built, so hostname, rootfs, sysctls, the console mount and the
+//! wait for `start` are skipped; the confinement (`finalize`) is the same.
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -19,7 +23,7 @@ use crate::linux::procfs::ProcfsHandle;
 use crate::linux::{apparmor, capabilities, fds, landlock, rlimits, rootfs, seccomp, sysctl, tty};
 use crate::process::channel::Channel;
 use crate::process::child::INIT_FD_ENV;
-use crate::process::messages::{InitConfig, ToInit, ToParent};
+use crate::process::messages::{InitConfig, InitMode, ToInit, ToParent};
 
 /// Entry point of `brig init`. Never returns.
 pub fn main() -> ! {
@@ -93,7 +97,8 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     };
     let landlock = landlock::parse(spec.annotations().as_ref())?;
 
-    if cfg.ns.has_own(Kind::Uts) {
+    let create = cfg.mode == InitMode::Create;
+    if create && cfg.ns.has_own(Kind::Uts) {
         if let Some(h) = spec.hostname() {
             sethostname(h).or_sys(|| format!("sethostname {h:?}"))?;
         }
@@ -103,8 +108,8 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
 
     // The root filesystem is ours to build only in a new mount namespace;
-    // a joined one is already what its owner made it.
-    let new_mnt = cfg.ns.is_new(Kind::Mount);
+    // a joined one is already what its owner made it (exec joins only).
+    let new_mnt = create && cfg.ns.is_new(Kind::Mount);
     if new_mnt {
         rootfs::prepare(spec, &cfg.rootfs, cfg.cgroup_view.as_ref())?;
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
@@ -115,7 +120,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // mounted in the container (CVE-2019-16884 class).
     let procfs = ProcfsHandle::new()?;
     // Sysctls before /proc/sys becomes read-only in finish().
-    if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()) {
+    if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()).filter(|_| create) {
         sysctl::apply(&procfs, s)?;
     }
     if let Some(adj) = process.oom_score_adj() {
@@ -170,15 +175,21 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
     drop(procfs);
 
-    // sync 2: set up; wait for start.
-    ch.send(&ToParent::Ready)?;
+    if create {
+        // sync 2: set up; wait for start.
+        ch.send(&ToParent::Ready)?;
 
-    // sync 3: `start` opens exec.fifo for reading; our blocking open for
-    // writing returns then.
-    if let Some(fifo) = cfg.fifo_fd {
-        wait_for_start(fifo)?;
+        // sync 3: `start` opens exec.fifo for reading; our blocking open for
+        // writing returns then.
+        if let Some(fifo) = cfg.fifo_fd {
+            wait_for_start(fifo)?;
+        }
     }
 
+    // finalize() marks the channel close-on-exec with every fd above the
+    // preserved ones (the parent checked those are open, so the channel is
+    // above them): for exec, its closing at execve is the parent's sign of
+    // success.
     finalize(cfg, spec, filter, landlock, exe, args, env)
 }
 

@@ -12,6 +12,11 @@
 //!                                         blocks opening exec.fifo
 //! `brig start` opens exec.fifo  --------> sync 3: fifo released; execve
 //! ```
+//!
+//! `brig exec` (InitMode::Exec) takes the same path with a plan that joins the
+//! container's namespaces and creates none; its init skips sync 2 and 3 and
+//! goes straight to execve, so the parent's answer is EOF (the channel is
+//! close-on-exec) or Failed.
 
 use std::path::PathBuf;
 
@@ -39,10 +44,23 @@ pub enum ToParent {
     Failed { chain: String, errno: Option<i32> },
 }
 
+/// Which process the init becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InitMode {
+    /// The container's first process: hostname, rootfs, sysctls, console
+    /// mount, then Ready and the wait for `start`.
+    Create,
+    /// `brig exec`: a further process in a container that is set up; none
+    /// of the above, no Ready, no fifo.
+    Exec,
+}
+
 /// Everything the init needs, decided by the parent.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitConfig {
+    pub mode: InitMode,
     pub id: String,
+    /// For `InitMode::Exec`, process is the exec'd process, not config.json's.
     pub spec: Spec,
     pub bundle: PathBuf,
     /// Canonical host path of the root filesystem.
@@ -72,6 +90,8 @@ pub struct InitConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParentPhase {
     AwaitReady,
+    /// `exec`: the next thing is EOF (execve closed the channel) or Failed.
+    AwaitExec,
     Done,
 }
 
@@ -84,6 +104,13 @@ impl ParentPhase {
             }
             (ParentPhase::AwaitReady, None) => Err(Error::invalid(
                 "container init exited before reporting ready",
+            )),
+            (ParentPhase::AwaitExec, None) => Ok(ParentPhase::Done),
+            (ParentPhase::AwaitExec, Some(ToParent::Failed { chain, errno })) => {
+                Err(Error::Init { chain, errno })
+            }
+            (ParentPhase::AwaitExec, Some(ToParent::Ready)) => Err(Error::invalid(
+                "unexpected ready from an exec'd process's init",
             )),
             (ParentPhase::Done, m) => Err(Error::invalid(format!(
                 "unexpected message from container init after ready: {m:?}"
@@ -114,5 +141,23 @@ mod tests {
         assert!(e.chain().starts_with("mount proc"));
         assert!(ParentPhase::AwaitReady.on_message(None).is_err());
         assert!(ParentPhase::Done.on_message(Some(ToParent::Ready)).is_err());
+    }
+
+    #[test]
+    fn exec_phase_transitions() {
+        assert_eq!(
+            ParentPhase::AwaitExec.on_message(None).unwrap(),
+            ParentPhase::Done
+        );
+        let e = ParentPhase::AwaitExec
+            .on_message(Some(ToParent::Failed {
+                chain: "chdir to cwd /nope: no such file or directory (ENOENT)".into(),
+                errno: Some(libc::ENOENT),
+            }))
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(nix::errno::Errno::ENOENT));
+        assert!(ParentPhase::AwaitExec
+            .on_message(Some(ToParent::Ready))
+            .is_err());
     }
 }

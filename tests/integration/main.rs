@@ -8,4 +8,5 @@ mod bad_input;
 mod cli;
 mod console;
 mod container;
+mod exec;
 mod lifecycle;
