@@ -207,8 +207,9 @@ pub struct ExecArgs {
     pub preserve_fds: u32,
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH (repeatable).
     #[arg(long)]
-    pub cgroup: Option<String>,
+    pub cgroup: Vec<String>,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,

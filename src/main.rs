@@ -3,7 +3,7 @@
 
 use clap::Parser;
 
-use brig::cli::Cli;
+use brig::cli::{Cli, Command};
 use brig::commands;
 use brig::logging::Logger;
 
@@ -43,7 +43,13 @@ fn main() {
                 logger.write_line(tracing::Level::ERROR, &line);
             }
             eprintln!("brig: {line}");
-            1
+            // As runc: a failed exec exits 255, so it cannot be taken for
+            // the exit status of the process it was to run.
+            if matches!(cmd, Command::Exec(_)) {
+                255
+            } else {
+                1
+            }
         }
     };
     std::process::exit(code);

@@ -16,6 +16,7 @@ mod files;
 pub mod paths;
 mod resources;
 mod stats;
+pub mod sub;
 pub mod v2_devices;
 
 use std::collections::BTreeSet;

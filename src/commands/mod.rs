@@ -4,6 +4,7 @@ pub mod console;
 pub mod create;
 pub mod delete;
 pub mod events;
+pub mod exec;
 pub mod features;
 pub mod kill;
 pub mod list;
@@ -17,7 +18,7 @@ pub mod state;
 pub mod update;
 
 use crate::cli::{Command, GlobalOpts};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
     match cmd {
@@ -30,7 +31,7 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::List(a) => list::run(global, a),
         Command::Spec(a) => spec::run(a),
         Command::Features => features::run(),
-        Command::Exec(_) => Err(Error::invalid("exec is not implemented yet")),
+        Command::Exec(a) => exec::run(global, a),
         Command::Update(a) => update::run(global, a),
         Command::Pause(a) => pause::run(global, a),
         Command::Resume(a) => resume::run(global, a),

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use nix::errno::Errno;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
 
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::error::{IoResultExt, Result, SysResultExt};
@@ -50,16 +51,7 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     drop(opts);
     let id = &a.create.id;
     if !a.detach {
-        INIT_PID.store(created.pid.as_raw(), Ordering::Relaxed);
-        let action = SigAction::new(
-            SigHandler::Handler(forward),
-            SaFlags::SA_RESTART,
-            SigSet::empty(),
-        );
-        for sig in FORWARDED {
-            // SAFETY: the handler only calls kill(2), which is async-signal-safe.
-            unsafe { sigaction(sig, &action) }.or_sys(|| format!("sigaction {}", sig.as_str()))?;
-        }
+        forward_signals_to(created.pid)?;
     }
     {
         let _lock = Lock::acquire(&state::container_dir(&global.root, id))?;
@@ -73,19 +65,7 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         let _raw = super::console::RawMode::enter();
         super::console::proxy(&master, created.pidfd.as_fd())?;
     }
-    let code = loop {
-        match waitpid(created.pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => break code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(e) => {
-                return Err(crate::Error::sys(
-                    format!("wait for container init {}", created.pid),
-                    e,
-                ))
-            }
-        }
-    };
+    let code = wait_exit_code(created.pid, "container init")?;
     if !a.keep {
         let _lock = Lock::acquire(&state::container_dir(&global.root, id))?;
         super::delete::destroy(&created.state)?;
@@ -95,6 +75,35 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         super::delete::poststop(&created.state);
     }
     Ok(code)
+}
+
+/// From now on the signals a shell sends to a foreground job go to `pid`
+/// (`run`'s init, `exec`'s process).
+pub(crate) fn forward_signals_to(pid: Pid) -> Result<()> {
+    INIT_PID.store(pid.as_raw(), Ordering::Relaxed);
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in FORWARDED {
+        // SAFETY: the handler only calls kill(2), which is async-signal-safe.
+        unsafe { sigaction(sig, &action) }.or_sys(|| format!("sigaction {}", sig.as_str()))?;
+    }
+    Ok(())
+}
+
+/// Wait for our child `pid`: its exit status, or 128+N when killed by
+/// signal N (what a shell reports).
+pub(crate) fn wait_exit_code(pid: Pid, what: &str) -> Result<i32> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(crate::Error::sys(format!("wait for {what} {pid}"), e)),
+        }
+    }
 }
 
 /// Peek at config.json's process.terminal; a bad config is reported by

@@ -30,6 +30,17 @@ pub struct ChildPlan<'a> {
     pub keep_fds: Vec<RawFd>,
 }
 
+/// Become the mapped root of the user namespace we are in before execve,
+/// or the exec would recompute our capabilities as the unmapped overflow
+/// uid and drop them all. Ref: user_namespaces(7), capabilities(7)
+/// "Capabilities and execution of programs by root".
+fn become_root(which: &str) -> Result<()> {
+    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .or_sys(|| format!("setresgid 0 in {which} (is gid 0 mapped?)"))?;
+    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .or_sys(|| format!("setresuid 0 in {which} (is uid 0 mapped?)"))
+}
+
 /// Never returns: re-exec or _exit.
 pub fn run(ch: Channel, plan: ChildPlan<'_>, exe: &OwnedFd) -> ! {
     let err = match child(&ch, &plan, exe) {
@@ -54,18 +65,17 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         Some(other) => return Err(Error::invalid(format!("child: expected Go, got {other:?}"))),
     }
     if plan.ns.is_new(Kind::User) {
-        // Become the mapped root of the new user namespace before execve,
-        // or the exec would recompute our capabilities as the unmapped
-        // overflow uid and drop them all.
-        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-            .or_sys(|| "setresgid 0 in the new user namespace (is gid 0 mapped?)".into())?;
-        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-            .or_sys(|| "setresuid 0 in the new user namespace (is uid 0 mapped?)".into())?;
+        become_root("the new user namespace")?;
     }
+    // Join order puts the user namespace first: the others may be owned by
+    // it, and entering them needs its capabilities (exec joins them all).
     for (kind, path) in plan.ns.joins() {
         // The parent joined the pid namespace for its children already.
         if kind != Kind::Pid {
             namespaces::join(kind, path)?;
+        }
+        if kind == Kind::User {
+            become_root(&format!("user namespace {}", path.display()))?;
         }
     }
     if plan.ns.is_new(Kind::Cgroup) {

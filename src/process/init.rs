@@ -1,6 +1,10 @@
 //! Role INIT: the container's first process, re-executed from the
 //! read-only brig image, in its namespaces. One linear function in kernel
 //! order; each step says why it is where it is.
+//!
+//! `brig exec` runs the same function in `InitMode::Exec`: the container is
+//! already built, so hostname, rootfs, sysctls, the console mount and the
+//! wait for `start` are skipped; the confinement (`finalize`) is the same.
 
 use std::convert::Infallible;
 use std::ffi::CString;
@@ -19,7 +23,7 @@ use crate::linux::procfs::ProcfsHandle;
 use crate::linux::{apparmor, capabilities, fds, landlock, rlimits, rootfs, seccomp, sysctl, tty};
 use crate::process::channel::Channel;
 use crate::process::child::INIT_FD_ENV;
-use crate::process::messages::{InitConfig, ToInit, ToParent};
+use crate::process::messages::{InitConfig, InitMode, ToInit, ToParent};
 
 /// Entry point of `brig init`. Never returns.
 pub fn main() -> ! {
@@ -93,7 +97,8 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     };
     let landlock = landlock::parse(spec.annotations().as_ref())?;
 
-    if cfg.ns.has_own(Kind::Uts) {
+    let create = cfg.mode == InitMode::Create;
+    if create && cfg.ns.has_own(Kind::Uts) {
         if let Some(h) = spec.hostname() {
             sethostname(h).or_sys(|| format!("sethostname {h:?}"))?;
         }
@@ -103,15 +108,17 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
 
     // The root filesystem is ours to build only in a new mount namespace;
-    // a joined one is already what its owner made it.
-    let new_mnt = cfg.ns.is_new(Kind::Mount);
+    // a joined one is already what its owner made it (exec joins only).
+    let new_mnt = create && cfg.ns.is_new(Kind::Mount);
     if new_mnt {
         rootfs::prepare(spec, &cfg.rootfs, cfg.cgroup_view.as_ref())?;
     }
     // Hooks after the mounts, before pivot_root, so they still see the
     // host's paths (sync 1c/1d: prestart and createRuntime in the parent;
     // then createContainer here). Ref: runtime-spec config.md.
-    crate::hooks::init_before_pivot(ch, cfg)?;
+    if create {
+        crate::hooks::init_before_pivot(ch, cfg)?;
+    }
     if new_mnt {
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
     }
@@ -121,7 +128,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // mounted in the container (CVE-2019-16884 class).
     let procfs = ProcfsHandle::new()?;
     // Sysctls before /proc/sys becomes read-only in finish().
-    if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()) {
+    if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()).filter(|_| create) {
         sysctl::apply(&procfs, s)?;
     }
     if let Some(adj) = process.oom_score_adj() {
@@ -176,19 +183,26 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
     drop(procfs);
 
-    // sync 2: set up; wait for start.
-    ch.send(&ToParent::Ready)?;
-
-    // sync 3: `start` opens exec.fifo for reading; our blocking open for
-    // writing returns then.
-    let released = match cfg.fifo_fd {
-        Some(fifo) => Some(wait_for_start(fifo)?),
-        None => None,
+    let released = if create {
+        // sync 2: set up; wait for start.
+        ch.send(&ToParent::Ready)?;
+        // sync 3: `start` opens exec.fifo for reading; our blocking open for
+        // writing returns then.
+        let released = match cfg.fifo_fd {
+            Some(fifo) => Some(wait_for_start(fifo)?),
+            None => None,
+        };
+        // The fifo stays open (close-on-exec) when `start` waits for the
+        // startContainer hooks and the execve; else it closes now.
+        released.filter(|_| crate::hooks::start_waits_for_exec(spec.hooks().as_ref()))
+    } else {
+        None
     };
-    // The fifo stays open (close-on-exec) when `start` waits for the
-    // startContainer hooks and the execve; else it closes now.
-    let released = released.filter(|_| crate::hooks::start_waits_for_exec(spec.hooks().as_ref()));
 
+    // finalize() marks the channel close-on-exec with every fd above the
+    // preserved ones (the parent checked those are open, so the channel is
+    // above them): for exec, its closing at execve is the parent's sign of
+    // success.
     finalize(cfg, spec, filter, landlock, exe, args, env, released)
 }
 
@@ -276,7 +290,9 @@ fn finalize(
     }
     // startContainer hooks with the container's final credentials, seccomp
     // and descriptors, right before execve (as runc does).
-    crate::hooks::init_start_container(cfg, released.as_ref())?;
+    if cfg.mode == InitMode::Create {
+        crate::hooks::init_start_container(cfg, released.as_ref())?;
+    }
 
     let argv: Vec<CString> = args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();

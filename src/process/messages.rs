@@ -19,6 +19,11 @@
 //!    reads the fifo to EOF = execve;
 //!    then poststart hooks)
 //! ```
+//!
+//! `brig exec` (InitMode::Exec) takes the same path with a plan that joins the
+//! container's namespaces and creates none; its init skips sync 2 and 3 and
+//! goes straight to execve, so the parent's answer is EOF (the channel is
+//! close-on-exec) or Failed.
 
 use std::path::PathBuf;
 
@@ -51,10 +56,23 @@ pub enum ToParent {
     RunHooks,
 }
 
+/// Which process the init becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InitMode {
+    /// The container's first process: hostname, rootfs, sysctls, console
+    /// mount, then Ready and the wait for `start`.
+    Create,
+    /// `brig exec`: a further process in a container that is set up; none
+    /// of the above, no Ready, no fifo.
+    Exec,
+}
+
 /// Everything the init needs, decided by the parent.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitConfig {
+    pub mode: InitMode,
     pub id: String,
+    /// For `InitMode::Exec`, process is the exec'd process, not config.json's.
     pub spec: Spec,
     pub bundle: PathBuf,
     /// Canonical host path of the root filesystem.
@@ -90,6 +108,8 @@ pub enum ParentPhase {
     RunHooks,
     /// Hooks ran; only sync 2 may come now.
     AwaitReadyAfterHooks,
+    /// `exec`: the next thing is EOF (execve closed the channel) or Failed.
+    AwaitExec,
     Done,
 }
 
@@ -104,6 +124,13 @@ impl ParentPhase {
             }
             (AwaitReady | AwaitReadyAfterHooks, None) => Err(Error::invalid(
                 "container init exited before reporting ready",
+            )),
+            (AwaitExec, None) => Ok(Done),
+            (AwaitExec, Some(ToParent::Failed { chain, errno })) => {
+                Err(Error::Init { chain, errno })
+            }
+            (AwaitExec, Some(m @ (ToParent::Ready | ToParent::RunHooks))) => Err(Error::invalid(
+                format!("unexpected message from an exec'd process's init: {m:?}"),
             )),
             (AwaitReadyAfterHooks, Some(ToParent::RunHooks)) => {
                 Err(Error::invalid("container init asked for the hooks twice"))
@@ -174,5 +201,23 @@ mod tests {
             .unwrap_err();
         assert!(e.chain().starts_with("createContainer hook #0"));
         assert_eq!(p.on_message(Some(ToParent::Ready)).unwrap(), Done);
+    }
+
+    #[test]
+    fn exec_phase_transitions() {
+        assert_eq!(
+            ParentPhase::AwaitExec.on_message(None).unwrap(),
+            ParentPhase::Done
+        );
+        let e = ParentPhase::AwaitExec
+            .on_message(Some(ToParent::Failed {
+                chain: "chdir to cwd /nope: no such file or directory (ENOENT)".into(),
+                errno: Some(libc::ENOENT),
+            }))
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(nix::errno::Errno::ENOENT));
+        assert!(ParentPhase::AwaitExec
+            .on_message(Some(ToParent::Ready))
+            .is_err());
     }
 }

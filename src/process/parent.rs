@@ -14,18 +14,19 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{mkfifo, Pid};
+use oci_spec::runtime::LinuxIdMapping;
 
 use crate::bundle::Bundle;
 use crate::cgroups::Manager;
 use crate::cli::GlobalOpts;
 use crate::error::{Context, Error, IoResultExt, Result, SysResultExt};
-use crate::linux::namespaces::{self, Kind};
+use crate::linux::namespaces::{self, Kind, NsPlan};
 use crate::linux::procfs::ProcfsHandle;
 use crate::linux::{apparmor, exe, userns};
-use crate::process::channel;
+use crate::process::channel::{self, Channel};
 use crate::process::child::{self, ChildPlan};
 use crate::process::clone::{clone3, Forked};
-use crate::process::messages::{InitConfig, ParentPhase, ToInit, ToParent};
+use crate::process::messages::{InitConfig, InitMode, ParentPhase, ToInit, ToParent};
 use crate::state::{self, State, Status};
 
 pub struct CreateOpts<'a> {
@@ -53,12 +54,12 @@ pub struct Created {
     pub pidfd: OwnedFd,
 }
 
-/// Undo on drop unless disarmed: kill the child, remove the cgroup and the
-/// state directory. A `create` that fails leaves nothing behind.
+/// Undo on drop unless disarmed: remove the cgroup and the state
+/// directory (the child is killed by its own [`KillOnDrop`], first). A
+/// `create` that fails leaves nothing behind.
 struct Teardown<'a> {
     dir: &'a Path,
     cgroup: Option<&'a Manager>,
-    child: Option<Pid>,
     armed: bool,
 }
 
@@ -66,10 +67,6 @@ impl Drop for Teardown<'_> {
     fn drop(&mut self) {
         if !self.armed {
             return;
-        }
-        if let Some(pid) = self.child {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, None);
         }
         if let Some(cg) = self.cgroup {
             if let Err(e) = cg.destroy() {
@@ -131,7 +128,6 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     let mut teardown = Teardown {
         dir: &dir,
         cgroup: None,
-        child: None,
         armed: true,
     };
     let _lock = state::Lock::acquire(&dir)?;
@@ -189,65 +185,28 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         ),
         None => None,
     };
-    let exe = exe::protected_self()?;
-    let (parent_ch, child_ch) = channel::pair()?;
-    let time_offsets = time_offsets(linux);
-
     let mut keep_fds: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
     keep_fds.push(fifo.as_raw_fd());
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
 
-    // A pid namespace given by path is entered for our children only; the
-    // parent's own pid namespace does not change.
-    if let Some(path) = ns
-        .joins()
-        .find(|(k, _)| *k == Kind::Pid)
-        .map(|(_, p)| p.to_path_buf())
-    {
-        namespaces::join(Kind::Pid, &path)?;
-    }
     if ns.joins().any(|(k, _)| k == Kind::User) && ns.is_new(Kind::Pid) {
         return Err(Error::invalid(
             "joining a user namespace by path while creating a new pid namespace is not supported yet",
         ));
     }
-    // Init must not be dumpable before its re-exec; the child inherits this.
-    nix::sys::prctl::set_dumpable(false).or_sys(|| "prctl PR_SET_DUMPABLE 0".into())?;
-
-    let (pid, pidfd) = match clone3(
-        ns.clone_flags(),
-        cgroup.clone_into_fd().map(|fd| fd.as_raw_fd()),
-    )? {
-        Forked::Child => {
-            drop(parent_ch);
-            child::run(
-                child_ch,
-                ChildPlan {
-                    ns: &ns,
-                    time_offsets,
-                    keep_fds,
-                },
-                &exe,
-            )
-        }
-        Forked::Parent { pid, pidfd } => (pid, pidfd),
-    };
-    drop(child_ch);
-    teardown.child = Some(pid);
-
-    // Cgroup before the user namespace's maps and before the child runs
-    // anything of its own.
-    cgroup.add(pid)?;
-    if ns.is_new(Kind::User) {
-        let procfs = ProcfsHandle::new()?;
-        userns::write_maps(
-            &procfs,
-            pid,
+    // Dropped (killing the child) before `teardown` on any error below.
+    let mut spawned = spawn(Launch {
+        ns: &ns,
+        cgroup: &cgroup,
+        id_maps: (
             linux.uid_mappings().as_deref().unwrap_or(&[]),
             linux.gid_mappings().as_deref().unwrap_or(&[]),
-        )?;
-    }
+        ),
+        time_offsets: time_offsets(linux),
+        keep_fds,
+    })?;
+    let pid = spawned.pid;
     let cgroup_view = if crate::linux::rootfs::mounts_cgroup(spec) {
         Some(crate::linux::rootfs::CgroupView {
             mountinfo: std::fs::read_to_string("/proc/self/mountinfo")
@@ -258,11 +217,10 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     } else {
         None
     };
-    // sync 1
-    parent_ch.send(&ToInit::Go)?;
     let state_json = st.to_oci(Status::Creating, pid.as_raw());
     // sync 1b
-    parent_ch.send(&ToInit::Config(Box::new(InitConfig {
+    spawned.channel.send(&ToInit::Config(Box::new(InitConfig {
+        mode: InitMode::Create,
         id: opts.id.into(),
         spec: spec.clone(),
         bundle: bundle.dir.clone(),
@@ -281,7 +239,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     // sync 2, and before it sync 1c/1d when init asks for the hooks.
     let mut phase = ParentPhase::AwaitReady;
     while phase != ParentPhase::Done {
-        phase = phase.on_message(parent_ch.recv::<ToParent>()?)?;
+        phase = phase.on_message(spawned.channel.recv::<ToParent>()?)?;
         if phase == ParentPhase::RunHooks {
             // sync 1c: init has its mounts, not yet pivot_root. prestart
             // then createRuntime, in our (the runtime's) namespaces. A
@@ -294,7 +252,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
                 &state,
             )?;
             // sync 1d
-            parent_ch.send(&ToInit::HooksDone)?;
+            spawned.channel.send(&ToInit::HooksDone)?;
             phase = phase.hooks_done()?;
         }
     }
@@ -308,10 +266,108 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     }
     teardown.armed = false;
     drop(teardown);
+    spawned.guard.disarm();
     Ok(Created {
         state: st,
         pid,
+        pidfd: spawned.pidfd,
+    })
+}
+
+/// What `create` and `exec` hand the one launch path.
+pub(crate) struct Launch<'a> {
+    /// New namespaces are created at clone; joined ones by the child (the
+    /// pid namespace by us, before the clone).
+    pub ns: &'a NsPlan,
+    /// The child is in it before it runs anything of its own.
+    pub cgroup: &'a Manager,
+    /// (uid, gid) maps, written when the plan creates a user namespace.
+    pub id_maps: (&'a [LinuxIdMapping], &'a [LinuxIdMapping]),
+    /// "monotonic S N\nboottime S N\n" for a new time namespace.
+    pub time_offsets: Option<String>,
+    /// Descriptors that must survive the child's re-exec.
+    pub keep_fds: Vec<RawFd>,
+}
+
+/// A child released at sync 1, now re-executing as INIT and waiting for
+/// its Config (sync 1b) on `channel`.
+pub(crate) struct Spawned {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub channel: Channel,
+    pub guard: KillOnDrop,
+}
+
+/// Kills and reaps the child on drop unless disarmed: a failed launch
+/// leaves no process behind.
+pub(crate) struct KillOnDrop(Option<Pid>);
+
+impl KillOnDrop {
+    pub fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+    }
+}
+
+/// The launch path shared by `create` and `exec`: clone the child into its
+/// namespaces (and cgroup, on v2), place it in the cgroup, write its id
+/// maps, release it (sync 1). Everything before this is decided by the
+/// caller; everything after (sync 1b on) depends on the mode.
+pub(crate) fn spawn(launch: Launch<'_>) -> Result<Spawned> {
+    let ns = launch.ns;
+    let exe = exe::protected_self()?;
+    let (parent_ch, child_ch) = channel::pair()?;
+    // A pid namespace given by path is entered for our children only; the
+    // parent's own pid namespace does not change.
+    if let Some(path) = ns.joins().find(|(k, _)| *k == Kind::Pid).map(|(_, p)| p) {
+        namespaces::join(Kind::Pid, path)?;
+    }
+    // Init must not be dumpable before its re-exec; the child inherits this.
+    nix::sys::prctl::set_dumpable(false).or_sys(|| "prctl PR_SET_DUMPABLE 0".into())?;
+
+    let (pid, pidfd) = match clone3(
+        ns.clone_flags(),
+        launch.cgroup.clone_into_fd().map(|fd| fd.as_raw_fd()),
+    )? {
+        Forked::Child => {
+            drop(parent_ch);
+            child::run(
+                child_ch,
+                ChildPlan {
+                    ns,
+                    time_offsets: launch.time_offsets,
+                    keep_fds: launch.keep_fds,
+                },
+                &exe,
+            )
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_ch);
+    let guard = KillOnDrop(Some(pid));
+
+    // Cgroup before the user namespace's maps and before the child runs
+    // anything of its own.
+    launch.cgroup.add(pid)?;
+    if ns.is_new(Kind::User) {
+        let procfs = ProcfsHandle::new()?;
+        userns::write_maps(&procfs, pid, launch.id_maps.0, launch.id_maps.1)?;
+    }
+    // sync 1
+    parent_ch.send(&ToInit::Go)?;
+    Ok(Spawned {
+        pid,
         pidfd,
+        channel: parent_ch,
+        guard,
     })
 }
 
@@ -353,7 +409,7 @@ fn open_path(p: &Path) -> Result<OwnedFd> {
 }
 
 /// Written atomically (temp file + rename) before create returns.
-fn write_pid_file(p: &Path, pid: Pid) -> Result<()> {
+pub(crate) fn write_pid_file(p: &Path, pid: Pid) -> Result<()> {
     let p: PathBuf = if p.is_absolute() {
         p.to_path_buf()
     } else {

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::common::{json_lines, require_root, unique_id, Bundle, Rt, DEADLINE};
 
 /// Accepts one connection and receives (payload, fd).
-fn receive_master(listener: UnixListener) -> (String, OwnedFd) {
+pub(crate) fn receive_master(listener: UnixListener) -> (String, OwnedFd) {
     let (conn, _) = listener.accept().expect("accept console socket");
     let mut buf = [0u8; 4096];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);

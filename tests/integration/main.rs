@@ -10,5 +10,6 @@ mod cgroups_v2;
 mod cli;
 mod console;
 mod container;
+mod exec;
 mod hooks;
 mod lifecycle;

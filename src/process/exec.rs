@@ -1,0 +1,276 @@
+//! Role PARENT for `brig exec`: one more process in a running container.
+//! It takes the container's own launch path (`parent::spawn`, CHILD, INIT
+//! in `InitMode::Exec`) with a plan that joins every namespace the container
+//! has and creates none, so it gets the init's confinement: seccomp,
+//! AppArmor, capabilities, no_new_privs, rlimits, Landlock, user, umask,
+//! and only stdio and the preserved descriptors.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Process, Spec};
+
+use crate::bundle::Bundle;
+use crate::cgroups::{sub, Manager};
+use crate::error::{Error, IoResultExt, Result};
+use crate::linux::namespaces::{self, Kind, Ns, NsPlan, JOIN_ORDER};
+use crate::linux::{apparmor, capabilities, fds, rlimits};
+use crate::process::messages::{InitConfig, InitMode, ParentPhase, ToInit, ToParent};
+use crate::process::parent::{self, ConsoleSocket, Launch};
+use crate::state::{State, Status};
+
+pub struct ExecOpts<'a> {
+    pub console_socket: Option<ConsoleSocket<'a>>,
+    pub pid_file: Option<&'a Path>,
+    /// Descriptors 3..3+N reach the process; each must be open.
+    pub preserve_fds: u32,
+    /// `--cgroup` arguments, as runc takes them.
+    pub sub_cgroups: &'a [String],
+}
+
+/// A process that has reached execve in the container.
+pub struct Execed {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+}
+
+/// Refuse what runc refuses: exec into a stopped container, or a paused
+/// one unless asked to (the process would start frozen).
+pub fn check_status(status: Status, ignore_paused: bool) -> Result<()> {
+    match status {
+        Status::Created | Status::Running => Ok(()),
+        Status::Paused if ignore_paused => Ok(()),
+        Status::Paused => Err(Error::invalid(
+            "cannot exec in a paused container (use --ignore-paused to override)",
+        )),
+        Status::Stopped => Err(Error::invalid("cannot exec in a stopped container")),
+        Status::Creating => Err(Error::invalid(
+            "cannot exec in a container that is still being created",
+        )),
+    }
+}
+
+/// The exec'd process's namespaces: the container's own (created at its
+/// `create`) through its init's /proc/PID/ns links, those it joined by
+/// path through the same path, and the host's left alone. Pure.
+pub fn join_plan(container: &NsPlan, init_pid: i32) -> Result<NsPlan> {
+    let mut list: Vec<LinuxNamespace> = Vec::new();
+    for kind in JOIN_ORDER {
+        let path = match container.get(kind) {
+            Ns::Host => continue,
+            Ns::New => PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name())),
+            Ns::Join(p) => p.clone(),
+        };
+        list.push(
+            LinuxNamespaceBuilder::default()
+                .typ(spec_type(kind))
+                .path(path)
+                .build()
+                .map_err(|e| Error::invalid(format!("namespace {}: {e}", kind.spec_name())))?,
+        );
+    }
+    NsPlan::from_spec(&list)
+}
+
+fn spec_type(kind: Kind) -> LinuxNamespaceType {
+    match kind {
+        Kind::User => LinuxNamespaceType::User,
+        Kind::Ipc => LinuxNamespaceType::Ipc,
+        Kind::Uts => LinuxNamespaceType::Uts,
+        Kind::Net => LinuxNamespaceType::Network,
+        Kind::Pid => LinuxNamespaceType::Pid,
+        Kind::Cgroup => LinuxNamespaceType::Cgroup,
+        Kind::Time => LinuxNamespaceType::Time,
+        Kind::Mount => LinuxNamespaceType::Mount,
+    }
+}
+
+/// Checks on the exec'd process, as `create` makes on config.json's.
+pub fn validate_process(p: &Process) -> Result<()> {
+    match p.args() {
+        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+        _ => return Err(Error::invalid("process args cannot be empty")),
+    }
+    if !p.cwd().is_absolute() {
+        return Err(Error::invalid(format!(
+            "process cwd {} is not absolute",
+            p.cwd().display()
+        )));
+    }
+    let user = p.user();
+    if user.uid() == u32::MAX || user.gid() == u32::MAX {
+        return Err(Error::invalid(
+            "process user uid or gid 4294967295 is not a valid id",
+        ));
+    }
+    capabilities::validate(p.capabilities().as_ref())?;
+    rlimits::validate(p.rlimits().as_ref())?;
+    if let Some(profile) = p.apparmor_profile() {
+        apparmor::check(profile)?;
+    }
+    Ok(())
+}
+
+/// Start `process` in container `st` (whose bundle is `bundle`) and return
+/// once it has reached execve, or with the error that stopped it.
+pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -> Result<Execed> {
+    validate_process(&process)?;
+    let terminal = process.terminal().unwrap_or(false);
+    match (terminal, opts.console_socket.is_some()) {
+        (true, false) => {
+            return Err(Error::invalid(
+                "cannot allocate a tty without a console socket when detached",
+            ))
+        }
+        (false, true) => {
+            return Err(Error::invalid(
+                "--console-socket was given but the process has no terminal (use -t)",
+            ))
+        }
+        _ => {}
+    }
+    let mut spec: Spec = bundle.spec.clone();
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("config.json has no linux section"))?;
+    let container_ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    let ns = join_plan(&container_ns, st.pid)?;
+    for (kind, path) in ns.joins() {
+        namespaces::open_ns(kind, path)?;
+    }
+    let cgroup_path = st
+        .cgroup_path
+        .as_deref()
+        .ok_or_else(|| Error::invalid(format!("container {} has no cgroup", st.id)))?;
+    let cgroup =
+        Manager::open(cgroup_path, st.systemd_cgroup)?.sub(&sub::parse(opts.sub_cgroups)?)?;
+    for fd in 3..3 + opts.preserve_fds as RawFd {
+        // The channel must land above them, or it would reach the process.
+        if !fds::is_open(fd) {
+            return Err(Error::invalid(format!(
+                "--preserve-fds {}: descriptor {fd} is not open",
+                opts.preserve_fds
+            )));
+        }
+    }
+    let console = match &opts.console_socket {
+        Some(ConsoleSocket::Path(p)) => Some(
+            UnixStream::connect(p)
+                .or_io(|| format!("connect to console socket {}", p.display()))?,
+        ),
+        Some(ConsoleSocket::Connected(s)) => {
+            Some(s.try_clone().or_io(|| "dup console socket".into())?)
+        }
+        None => None,
+    };
+    let listener = match linux
+        .seccomp()
+        .as_ref()
+        .and_then(|s| s.listener_path().as_ref())
+    {
+        Some(p) => Some(
+            UnixStream::connect(p).or_io(|| format!("connect to seccomp agent {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut keep_fds: Vec<RawFd> = (3..3 + opts.preserve_fds as RawFd).collect();
+    keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
+    keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
+    spec.set_process(Some(process));
+
+    // The /proc/PID/ns paths above must still be this container's: its
+    // init must be the same live process right before the clone.
+    if !crate::process::init_alive(st) {
+        return Err(Error::invalid("cannot exec in a stopped container"));
+    }
+    let mut spawned = parent::spawn(Launch {
+        ns: &ns,
+        cgroup: &cgroup,
+        id_maps: (&[], &[]),
+        time_offsets: None,
+        keep_fds,
+    })?;
+    // sync 1b
+    spawned.channel.send(&ToInit::Config(Box::new(InitConfig {
+        mode: InitMode::Exec,
+        id: st.id.clone(),
+        spec,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        ns,
+        no_pivot: false,
+        no_new_keyring: false,
+        preserve_fds: opts.preserve_fds,
+        listen_fds: None,
+        fifo_fd: None,
+        console_fd: console.as_ref().map(|c| c.as_raw_fd()),
+        seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
+        cgroup_view: None,
+        state_json: st.to_oci(Status::Running, st.pid),
+    })))?;
+    // EOF: the channel closed at execve.
+    ParentPhase::AwaitExec.on_message(spawned.channel.recv::<ToParent>()?)?;
+    if let Some(p) = opts.pid_file {
+        parent::write_pid_file(p, spawned.pid)?;
+    }
+    spawned.guard.disarm();
+    Ok(Execed {
+        pid: spawned.pid,
+        pidfd: spawned.pidfd,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns(t: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+        let b = LinuxNamespaceBuilder::default().typ(t);
+        match path {
+            Some(p) => b.path(p).build().unwrap(),
+            None => b.build().unwrap(),
+        }
+    }
+
+    #[test]
+    fn join_plan_joins_what_the_container_has() {
+        let container = NsPlan::from_spec(&[
+            ns(LinuxNamespaceType::User, None),
+            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Network, Some("/var/run/netns/x")),
+            ns(LinuxNamespaceType::Mount, None),
+        ])
+        .unwrap();
+        let plan = join_plan(&container, 42).unwrap();
+        let joins: Vec<(Kind, String)> = plan
+            .joins()
+            .map(|(k, p)| (k, p.display().to_string()))
+            .collect();
+        assert_eq!(
+            joins,
+            vec![
+                (Kind::User, "/proc/42/ns/user".into()),
+                (Kind::Net, "/var/run/netns/x".into()),
+                (Kind::Pid, "/proc/42/ns/pid".into()),
+                (Kind::Mount, "/proc/42/ns/mnt".into()),
+            ]
+        );
+        // Nothing is created; the host's namespaces are not touched.
+        assert!(plan.clone_flags().is_empty());
+        assert_eq!(*plan.get(Kind::Uts), Ns::Host);
+    }
+
+    #[test]
+    fn status_rules() {
+        assert!(check_status(Status::Running, false).is_ok());
+        assert!(check_status(Status::Created, false).is_ok());
+        assert!(check_status(Status::Paused, true).is_ok());
+        let e = check_status(Status::Paused, false).unwrap_err().chain();
+        assert!(e.contains("--ignore-paused"), "{e}");
+        assert!(check_status(Status::Stopped, true).is_err());
+        assert!(check_status(Status::Creating, false).is_err());
+    }
+}
