@@ -132,6 +132,6 @@ umount_under() {
 kill_leftovers() {
 	local p
 	for p in /proc/[0-9]*; do
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$1"; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$1"; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
 	done
 }

@@ -61,7 +61,7 @@ check "run --sysctl: value set in the container" '^1000$' "$out"
 podman "${RUN[@]}" -d --name bg "$IMG" sleep 1000 >/dev/null
 check "ps shows it running" 'bg$' "$(podman ps --format '{{.Status}} {{.Names}}' | grep '^Up')"
 cid=$(podman inspect --format '{{.Id}}' bg)
-conmon_cmd=$(for p in /proc/[0-9]*; do c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+conmon_cmd=$(for p in /proc/[0-9]*; do c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
 	case $c in *conmon*"$cid"*) echo "$c" ;; esac; done)
 check "conmon drives \$BRIG" "(-r|--runtime) $BRIG " "$conmon_cmd"
 check "top lists the container's process" 'sleep 1000' "$(podman top bg 2>&1)"
