@@ -96,8 +96,14 @@ fn container_config(image: &str) -> ContainerConfig {
                   echo sysctl=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start); \
                   touch /x; echo probed; exec sleep 1000";
     ContainerConfig {
-        metadata: Some(ContainerMetadata { name: "confined".into(), attempt: 0 }),
-        image: Some(ImageSpec { image: image.into(), ..Default::default() }),
+        metadata: Some(ContainerMetadata {
+            name: "confined".into(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: image.into(),
+            ..Default::default()
+        }),
         command: vec!["sh".into(), "-c".into(), script.into()],
         log_path: "confined.log".into(),
         linux: Some(LinuxContainerConfig {
@@ -130,32 +136,72 @@ fn container_config(image: &str) -> ContainerConfig {
 
 /// The confinement the container must show, from the output of `script`.
 fn check_confined(c: &mut Checks, what: &str, out: &str) {
-    c.check(&format!("{what}: runAsUser 1000"), has_line(out, |l| l.starts_with("uid=1000")), out);
+    c.check(
+        &format!("{what}: runAsUser 1000"),
+        has_line(out, |l| l.starts_with("uid=1000")),
+        out,
+    );
     for set in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
         let v = status_field(out, set);
-        c.check(&format!("{what}: drop ALL empties {set}"), v == Some("0000000000000000"), out);
+        c.check(
+            &format!("{what}: drop ALL empties {set}"),
+            v == Some("0000000000000000"),
+            out,
+        );
     }
-    c.check(&format!("{what}: seccomp RuntimeDefault filter on"), status_field(out, "Seccomp:") == Some("2"), out);
-    c.check(&format!("{what}: no_new_privs"), status_field(out, "NoNewPrivs:") == Some("1"), out);
-    c.check(&format!("{what}: readOnlyRootFilesystem"), out.contains("Read-only file system"), out);
+    c.check(
+        &format!("{what}: seccomp RuntimeDefault filter on"),
+        status_field(out, "Seccomp:") == Some("2"),
+        out,
+    );
+    c.check(
+        &format!("{what}: no_new_privs"),
+        status_field(out, "NoNewPrivs:") == Some("1"),
+        out,
+    );
+    c.check(
+        &format!("{what}: readOnlyRootFilesystem"),
+        out.contains("Read-only file system"),
+        out,
+    );
 }
 
-async fn scenario(cl: &mut Client, c: &mut Checks, args: &[String], ids: &mut (String, String)) -> Res<()> {
-    let (image, handler, log_dir, runtime, rt_root) = (&args[2], &args[3], &args[4], &args[5], &args[6]);
+async fn scenario(
+    cl: &mut Client,
+    c: &mut Checks,
+    args: &[String],
+    ids: &mut (String, String),
+) -> Res<()> {
+    let (image, handler, log_dir, runtime, rt_root) =
+        (&args[2], &args[3], &args[4], &args[5], &args[6]);
     let e = |what: &'static str| move |s: tonic::Status| format!("{what}: {}", s.message());
 
-    let v = cl.version(VersionRequest::default()).await.map_err(e("Version"))?.into_inner();
-    println!("     cri: talking to {} {} (CRI {})", v.runtime_name, v.runtime_version, v.runtime_api_version);
+    let v = cl
+        .version(VersionRequest::default())
+        .await
+        .map_err(e("Version"))?
+        .into_inner();
+    println!(
+        "     cri: talking to {} {} (CRI {})",
+        v.runtime_name, v.runtime_version, v.runtime_api_version
+    );
 
     let sb_cfg = sandbox_config(log_dir);
     let sb = cl
-        .run_pod_sandbox(RunPodSandboxRequest { config: Some(sb_cfg.clone()), runtime_handler: handler.clone() })
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(sb_cfg.clone()),
+            runtime_handler: handler.clone(),
+        })
         .await
         .map_err(e("RunPodSandbox"))?
         .into_inner()
         .pod_sandbox_id;
     ids.0 = sb.clone();
-    c.check(&format!("RunPodSandbox with runtime_handler {handler:?}"), !sb.is_empty(), "");
+    c.check(
+        &format!("RunPodSandbox with runtime_handler {handler:?}"),
+        !sb.is_empty(),
+        "",
+    );
 
     let ct = cl
         .create_container(CreateContainerRequest {
@@ -168,7 +214,11 @@ async fn scenario(cl: &mut Client, c: &mut Checks, args: &[String], ids: &mut (S
         .into_inner()
         .container_id;
     ids.1 = ct.clone();
-    cl.start_container(StartContainerRequest { container_id: ct.clone() }).await.map_err(e("StartContainer"))?;
+    cl.start_container(StartContainerRequest {
+        container_id: ct.clone(),
+    })
+    .await
+    .map_err(e("StartContainer"))?;
     c.check("CreateContainer + StartContainer", true, "");
 
     // The container's own output, through the CRI log the shim writes.
@@ -180,7 +230,11 @@ async fn scenario(cl: &mut Client, c: &mut Checks, args: &[String], ids: &mut (S
         out = read_cri_log(&log_path);
     }
     check_confined(c, "container", &out);
-    c.check("sysctl net.ipv4.ip_unprivileged_port_start=1000", out.contains("sysctl=1000"), &out);
+    c.check(
+        "sysctl net.ipv4.ip_unprivileged_port_start=1000",
+        out.contains("sysctl=1000"),
+        &out,
+    );
 
     // The handler's runtime made the pod: its state under the shim's root.
     for id in [&sb, &ct] {
@@ -189,7 +243,11 @@ async fn scenario(cl: &mut Client, c: &mut Checks, args: &[String], ids: &mut (S
             .output()
             .map_err(|err| format!("run {runtime}: {err}"))?;
         let st = String::from_utf8_lossy(&st.stdout).into_owned();
-        c.check(&format!("{runtime} holds the state of {}", &id[..12]), st.contains("\"running\""), &st);
+        c.check(
+            &format!("{runtime} holds the state of {}", &id[..12]),
+            st.contains("\"running\""),
+            &st,
+        );
     }
 
     if std::env::var("CLIENTS_SKIP_EXEC").as_deref() == Ok("1") {
@@ -205,38 +263,67 @@ async fn scenario(cl: &mut Client, c: &mut Checks, args: &[String], ids: &mut (S
             .await
             .map_err(e("ExecSync"))?
             .into_inner();
-        let out = format!("{}{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
-        c.check("ExecSync: touch / fails, exit code 1", r.exit_code == 1, &out);
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&r.stderr)
+        );
+        c.check(
+            "ExecSync: touch / fails, exit code 1",
+            r.exit_code == 1,
+            &out,
+        );
         check_confined(c, "ExecSync", &out);
     }
 
-    cl.stop_container(StopContainerRequest { container_id: ct.clone(), timeout: 2 })
-        .await
-        .map_err(e("StopContainer"))?;
+    cl.stop_container(StopContainerRequest {
+        container_id: ct.clone(),
+        timeout: 2,
+    })
+    .await
+    .map_err(e("StopContainer"))?;
     let st = cl
-        .container_status(ContainerStatusRequest { container_id: ct.clone(), verbose: false })
+        .container_status(ContainerStatusRequest {
+            container_id: ct.clone(),
+            verbose: false,
+        })
         .await
         .map_err(e("ContainerStatus"))?
         .into_inner();
     let state = st.status.map(|s| s.state).unwrap_or(-1);
-    c.check("StopContainer: EXITED", state == ContainerState::ContainerExited as i32, &format!("state {state}"));
+    c.check(
+        "StopContainer: EXITED",
+        state == ContainerState::ContainerExited as i32,
+        &format!("state {state}"),
+    );
     Ok(())
 }
 
 async fn teardown(cl: &mut Client, ids: &(String, String)) -> Res<()> {
     if !ids.1.is_empty() {
-        let _ = cl.stop_container(StopContainerRequest { container_id: ids.1.clone(), timeout: 0 }).await;
-        cl.remove_container(RemoveContainerRequest { container_id: ids.1.clone() })
-            .await
-            .map_err(|s| format!("RemoveContainer: {}", s.message()))?;
+        let _ = cl
+            .stop_container(StopContainerRequest {
+                container_id: ids.1.clone(),
+                timeout: 0,
+            })
+            .await;
+        cl.remove_container(RemoveContainerRequest {
+            container_id: ids.1.clone(),
+        })
+        .await
+        .map_err(|s| format!("RemoveContainer: {}", s.message()))?;
     }
     if !ids.0.is_empty() {
-        cl.stop_pod_sandbox(StopPodSandboxRequest { pod_sandbox_id: ids.0.clone() })
-            .await
-            .map_err(|s| format!("StopPodSandbox: {}", s.message()))?;
-        cl.remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id: ids.0.clone() })
-            .await
-            .map_err(|s| format!("RemovePodSandbox: {}", s.message()))?;
+        cl.stop_pod_sandbox(StopPodSandboxRequest {
+            pod_sandbox_id: ids.0.clone(),
+        })
+        .await
+        .map_err(|s| format!("StopPodSandbox: {}", s.message()))?;
+        cl.remove_pod_sandbox(RemovePodSandboxRequest {
+            pod_sandbox_id: ids.0.clone(),
+        })
+        .await
+        .map_err(|s| format!("RemovePodSandbox: {}", s.message()))?;
     }
     Ok(())
 }
@@ -269,7 +356,11 @@ async fn main() {
         c.check("pod lifecycle", false, &err);
     }
     match teardown(&mut cl, &ids).await {
-        Ok(()) => c.check("RemoveContainer + StopPodSandbox + RemovePodSandbox", true, ""),
+        Ok(()) => c.check(
+            "RemoveContainer + StopPodSandbox + RemovePodSandbox",
+            true,
+            "",
+        ),
         Err(err) => c.check("teardown", false, &err),
     }
     std::process::exit(if c.failed == 0 { 0 } else { 1 });
