@@ -31,6 +31,17 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
             )))
         }
     }
+    // The pidfd before the fifo: opening the fifo releases the init, which
+    // may exec, exit and be reaped (by containerd's shim, a subreaper) at
+    // once; a pidfd taken after that would fail with ESRCH.
+    let pidfd = match pidfd_open(st.pid) {
+        Err(e) if e.errno() == Some(Errno::ESRCH) => {
+            return Err(Error::invalid(
+                "container init exited before it was started",
+            ))
+        }
+        r => r?,
+    };
     let fifo_path = state::container_dir(root, &st.id).join(state::EXEC_FIFO);
     // Non-blocking open: we are the reader the init's blocking open waits
     // for; then wait for its byte, or for it to die.
@@ -39,7 +50,6 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&fifo_path)
         .or_io(|| format!("open {}", fifo_path.display()))?;
-    let pidfd = pidfd_open(st.pid)?;
     loop {
         let mut fds = [
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),

@@ -1,0 +1,57 @@
+#!/bin/bash
+# brig as a Kubernetes RuntimeClass: containerd's CRI plugin with a `brig`
+# runtime handler (io.containerd.runc.v2, BinaryName = $BRIG), driven by
+# tests/cri-client the way a kubelet does. The pod gets a network namespace
+# from the CNI bridge + loopback plugins.
+# Run: BRIG=/abs/brig CRI_CLIENT=/abs/cri-client tests/clients/cri.sh
+. "$(dirname "$0")/lib.sh"
+CRI_CLIENT=${CRI_CLIENT:?set CRI_CLIENT to the built tests/cri-client binary}
+
+D=$T/containerd
+RT_ROOT=$T/brig-root
+BRIDGE=brigcni$$
+mkdir -p "$T/cni/conf" "$T/cni/ipam" "$T/logs"
+cat >"$T/cni/conf/10-brig.conflist" <<JSON
+{"cniVersion": "0.4.0", "name": "brig-test", "plugins": [
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": false, "ipMasq": false,
+   "ipam": {"type": "host-local", "dataDir": "$T/cni/ipam",
+            "ranges": [[{"subnet": "10.213.77.0/24"}]]}},
+  {"type": "loopback"}]}
+JSON
+defer "ip link del $BRIDGE"
+SANDBOX_IMG=docker.io/library/brig-pause:latest
+IMG=docker.io/library/brig-busybox:latest
+start_containerd "$D" "
+[plugins.\"io.containerd.grpc.v1.cri\"]
+  sandbox_image = \"$SANDBOX_IMG\"
+  stream_server_port = \"0\"
+  enable_selinux = false
+  [plugins.\"io.containerd.grpc.v1.cri\".cni]
+    bin_dir = \"/usr/lib/cni\"
+    conf_dir = \"$T/cni/conf\"
+  [plugins.\"io.containerd.grpc.v1.cri\".containerd]
+    default_runtime_name = \"runc\"
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]
+      runtime_type = \"io.containerd.runc.v2\"
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.brig]
+      runtime_type = \"io.containerd.runc.v2\"
+      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.brig.options]
+        BinaryName = \"$BRIG\"
+        Root = \"$RT_ROOT\"
+"
+defer "kill_leftovers '$T'"
+
+make_rootfs "$T/rootfs"
+make_oci_archive "$T/rootfs" "$T/busybox.tar" "$IMG"
+# The pod's sandbox ("pause") image: no registry here, so busybox that sleeps.
+make_oci_archive "$T/rootfs" "$T/pause.tar" "$SANDBOX_IMG" '["sleep","2147483647"]'
+for a in busybox pause; do
+	out=$(with_timeout 300 ctr -a "$CTR_ADDR" -n k8s.io images import "$T/$a.tar" 2>&1) || { bad "import $a: $out"; exit 1; }
+done
+ok "images imported into k8s.io"
+
+if with_timeout 300 "$CRI_CLIENT" "$CTR_ADDR" "$IMG" brig "$T/logs" "$BRIG" "$RT_ROOT" >"$T/cri.out" 2>&1; then rc=0; else rc=$?; fi
+cat "$T/cri.out"
+PASS=$((PASS + $(grep -c '^ok ' "$T/cri.out" || true)))
+FAIL=$((FAIL + $(grep -c '^FAIL ' "$T/cri.out" || true)))
+[ "$rc" -eq 0 ] || { grep -q '^FAIL ' "$T/cri.out" || bad "cri-client exited $rc"; tail -20 "$D/containerd.log" | grep -i error >&2 || true; }

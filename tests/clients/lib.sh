@@ -1,0 +1,137 @@
+# Shared helpers for the real-client tests (make test-clients). Sourced by
+# ctr.sh, podman.sh and cri.sh; not run by itself.
+#
+# BRIG: the runtime under test (absolute path). Tests must also pass with
+#   BRIG=/usr/sbin/runc, which checks the tests themselves.
+# CLIENTS_SKIP_EXEC=1: skip the steps that need `brig exec` (printed as SKIP).
+set -euo pipefail
+
+BRIG=${BRIG:?set BRIG to the runtime binary (absolute path)}
+case $BRIG in /*) ;; *) echo "BRIG must be an absolute path: $BRIG" >&2; exit 2 ;; esac
+[ -x "$BRIG" ] || { echo "BRIG is not executable: $BRIG" >&2; exit 2; }
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+SUITE=$(basename "$0" .sh)
+PASS=0
+FAIL=0
+
+# Every test gets its own temp dir; cleanup hooks run in reverse order on any exit.
+T=$(mktemp -d "/tmp/brig-clients-$SUITE.XXXXXX")
+CLEANUPS=()
+on_exit() {
+	local rc=$? i
+	set +e
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[$i]}" >/dev/null 2>&1; done
+	rm -rf "$T"
+	echo "$SUITE: $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ] && [ "$rc" -eq 0 ] || exit 1
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+defer() { CLEANUPS+=("$1"); }
+
+ok() { PASS=$((PASS + 1)); echo "ok   $SUITE: $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $SUITE: $*" >&2; }
+skip() { echo "SKIP $SUITE: $*"; }
+# check NAME EXPECTED-REGEX OUTPUT: passes when OUTPUT matches (grep -E).
+check() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else
+		bad "$1: expected /$2/ in:"; printf '%s\n' "$3" | sed 's/^/    | /' >&2
+	fi
+}
+# check_not NAME REGEX OUTPUT: passes when OUTPUT does not match.
+check_not() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+		bad "$1: unexpected /$2/ in:"; printf '%s\n' "$3" | sed 's/^/    | /' >&2
+	else ok "$1"; fi
+}
+exec_skipped() {
+	if [ "${CLIENTS_SKIP_EXEC:-0}" = 1 ]; then skip "$1 (needs exec; CLIENTS_SKIP_EXEC=1)"; return 0; fi
+	return 1
+}
+# with_timeout SECS CMD...: a hung client must fail the test, not the CI job.
+with_timeout() { timeout --kill-after=5 "$@"; }
+
+# make_rootfs DIR: a busybox-static root with the applet links.
+make_rootfs() {
+	mkdir -p "$1/bin" "$1/etc" "$1/tmp" "$1/proc" "$1/sys" "$1/dev"
+	cp "$BUSYBOX" "$1/bin/busybox"
+	local a
+	for a in $("$BUSYBOX" --list); do [ "$a" = busybox ] || ln -sf busybox "$1/bin/$a"; done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$1/etc/passwd"
+	echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>"$1/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$1/etc/group"
+}
+
+# make_oci_archive ROOTFS OUT.tar NAME [CMD-JSON]: an OCI image archive written
+# by hand (one gzip layer), which `ctr images import` names NAME.
+make_oci_archive() {
+	local rootfs=$1 out=$2 name=$3 cmd=${4:-'["sh"]'} d
+	d=$(mktemp -d "$T/oci.XXXXXX")
+	mkdir -p "$d/blobs/sha256"
+	tar -C "$rootfs" --numeric-owner -cf "$d/layer.tar" .
+	local diff_id layer_sz layer_dg cfg cfg_dg man man_dg
+	diff_id=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
+	gzip -n -1 "$d/layer.tar"
+	layer_dg=$(sha256sum "$d/layer.tar.gz" | cut -d' ' -f1)
+	layer_sz=$(stat -c %s "$d/layer.tar.gz")
+	mv "$d/layer.tar.gz" "$d/blobs/sha256/$layer_dg"
+	cfg=$(printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$cmd" "$diff_id")
+	cfg_dg=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1)
+	printf '%s' "$cfg" >"$d/blobs/sha256/$cfg_dg"
+	man=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
+		"$cfg_dg" "${#cfg}" "$layer_dg" "$layer_sz")
+	man_dg=$(printf '%s' "$man" | sha256sum | cut -d' ' -f1)
+	printf '%s' "$man" >"$d/blobs/sha256/$man_dg"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"platform":{"architecture":"amd64","os":"linux"},"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+		"$man_dg" "${#man}" "$name" "${name##*:}" >"$d/index.json"
+	tar -C "$d" -cf "$out" oci-layout index.json blobs
+	rm -rf "$d"
+}
+
+# start_containerd DIR [EXTRA-TOML]: (EXTRA goes after the top-level keys) a private containerd (own root, state,
+# socket, config); sets CTR_ADDR. Killed and its dirs removed on exit.
+start_containerd() {
+	local d=$1 extra=${2:-}
+	mkdir -p "$d/root" "$d/state"
+	cat >"$d/config.toml" <<TOML
+version = 2
+root = "$d/root"
+state = "$d/state"
+$extra
+[grpc]
+  address = "$d/c.sock"
+[ttrpc]
+  address = "$d/c.sock.ttrpc"
+[debug]
+  level = "info"
+TOML
+	containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+	local pid=$!
+	defer "kill $pid; wait $pid; umount_under '$d'"
+	CTR_ADDR=$d/c.sock
+	local i
+	for i in $(seq 1 100); do
+		if [ -S "$CTR_ADDR" ] && ctr -a "$CTR_ADDR" version >/dev/null 2>&1; then return 0; fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "containerd did not start:" >&2; tail -20 "$d/containerd.log" >&2
+	return 1
+}
+
+# umount_under DIR: lazily unmount whatever a client left mounted under DIR
+# (snapshots, shm, netns) so the temp dir can be removed.
+umount_under() {
+	local m
+	for m in $(awk -v d="$1" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m"; done
+}
+
+# kill_leftovers DIR: kill, by pid, processes whose command line names DIR
+# (shims and conmons started for this test's private containerd/podman).
+kill_leftovers() {
+	local p
+	for p in /proc/[0-9]*; do
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$1"; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
+	done
+}
