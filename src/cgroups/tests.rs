@@ -397,10 +397,10 @@ fn v2_view_inner() {
     assert!(m.set(&u).is_err(), "memory is bound to v1 on this host");
     let dev: LinuxResources =
         serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
-    assert!(
-        m.set(&dev).is_err(),
-        "v2 device rules are not silently dropped"
-    );
+    // v2 has no devices files: the rules become an attached eBPF program.
+    m.set(&dev).unwrap();
+    let cg = std::fs::File::open(&dir).unwrap();
+    assert_eq!(crate::linux::bpf::query_device_progs(&cg).unwrap().len(), 1);
 
     let mut child = sleeper();
     let pid = child.id() as i32;
