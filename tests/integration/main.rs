@@ -9,3 +9,4 @@ mod cli;
 mod console;
 mod container;
 mod lifecycle;
+mod security;
