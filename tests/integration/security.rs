@@ -36,7 +36,10 @@ pub fn chown_tree(path: &Path, uid: u32, gid: u32) {
 pub fn map_triples(text: &str) -> Vec<(u64, u64, u64)> {
     text.lines()
         .filter_map(|l| {
-            let n: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let n: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             (n.len() == 3).then(|| (n[0], n[1], n[2]))
         })
         .collect()

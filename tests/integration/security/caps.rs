@@ -4,9 +4,7 @@
 use serde_json::{json, Value};
 
 use super::cap_mask;
-use crate::common::{
-    assert_clean_failure, is_brig, probe_in, require_root, unique_id, Bundle, Rt,
-};
+use crate::common::{assert_clean_failure, is_brig, probe_in, require_root, unique_id, Bundle, Rt};
 
 const CHOWN: u32 = 0;
 const KILL: u32 = 5;
@@ -57,18 +55,33 @@ fn five_sets_for_root_and_for_a_user_with_ambient_caps() {
         c["process"]["noNewPrivileges"] = json!(true);
     });
     let root = probe_in(&rt, &mut b, &[]);
-    assert_eq!(caps_of(&root), [bnd, prm, prm, inh, amb], "{}", root["status"]);
+    assert_eq!(
+        caps_of(&root),
+        [bnd, prm, prm, inh, amb],
+        "{}",
+        root["status"]
+    );
 
     b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
     let user = probe_in(&rt, &mut b, &[]);
-    assert_eq!(caps_of(&user), [bnd, amb, amb, inh, amb], "{}", user["status"]);
+    assert_eq!(
+        caps_of(&user),
+        [bnd, amb, amb, inh, amb],
+        "{}",
+        user["status"]
+    );
 
     // A set left out is empty: nothing comes from the runtime itself.
     b.edit(|c| {
         c["process"]["capabilities"] = json!({"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"]})
     });
     let bare = probe_in(&rt, &mut b, &[]);
-    assert_eq!(caps_of(&bare), [mask(&[KILL]), 0, 0, 0, 0], "{}", bare["status"]);
+    assert_eq!(
+        caps_of(&bare),
+        [mask(&[KILL]), 0, 0, 0, 0],
+        "{}",
+        bare["status"]
+    );
 
     if !is_brig() {
         return;
@@ -84,7 +97,10 @@ fn five_sets_for_root_and_for_a_user_with_ambient_caps() {
             c["process"]["user"] = who.clone();
         });
         let theirs = probe_in(&runc, &mut b, &[]);
-        assert_eq!(facts["status"], theirs["status"], "runc disagrees for user {who}");
+        assert_eq!(
+            facts["status"], theirs["status"],
+            "runc disagrees for user {who}"
+        );
     }
 }
 
@@ -124,7 +140,10 @@ fn no_new_privileges_groups_and_umask() {
     });
     let on = probe_in(&rt, &mut b, &[]);
     assert_eq!(on["status"]["NoNewPrivs"], "1");
-    assert_eq!((on["uid"].as_i64(), on["gid"].as_i64()), (Some(1000), Some(1000)));
+    assert_eq!(
+        (on["uid"].as_i64(), on["gid"].as_i64()),
+        (Some(1000), Some(1000))
+    );
     let mut groups: Vec<i64> = on["groups"]
         .as_array()
         .unwrap()

@@ -48,7 +48,11 @@ impl Agent {
     }
 }
 
-fn serve(listener: UnixListener, stop: &AtomicBool, answers: &[Result<i64, i32>]) -> Option<Report> {
+fn serve(
+    listener: UnixListener,
+    stop: &AtomicBool,
+    answers: &[Result<i64, i32>],
+) -> Option<Report> {
     let start = Instant::now();
     let mut conn = loop {
         match listener.accept() {
@@ -70,8 +74,13 @@ fn serve(listener: UnixListener, stop: &AtomicBool, answers: &[Result<i64, i32>]
     let mut space = nix::cmsg_space!([RawFd; 4]);
     let (n, fds) = {
         let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(space.as_mut_slice()), MsgFlags::empty())
-            .expect("agent recvmsg");
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(space.as_mut_slice()),
+            MsgFlags::empty(),
+        )
+        .expect("agent recvmsg");
         let mut fds = Vec::new();
         for c in msg.cmsgs().expect("cmsgs") {
             if let ControlMessageOwned::ScmRights(r) = c {
@@ -85,7 +94,11 @@ fn serve(listener: UnixListener, stop: &AtomicBool, answers: &[Result<i64, i32>]
     while serde_json::from_slice::<Value>(&data).is_err() {
         let mut more = [0u8; 4096];
         let m = conn.read(&mut more).expect("agent read payload");
-        assert!(m > 0, "payload ended early: {}", String::from_utf8_lossy(&data));
+        assert!(
+            m > 0,
+            "payload ended early: {}",
+            String::from_utf8_lossy(&data)
+        );
         data.extend_from_slice(&more[..m]);
     }
     let payload: Value = serde_json::from_slice(&data).unwrap();
@@ -115,7 +128,14 @@ fn serve(listener: UnixListener, stop: &AtomicBool, answers: &[Result<i64, i32>]
         // SAFETY: an all-zero seccomp_notif is valid, and RECV wants it zeroed.
         let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
         // SAFETY: RECV fills one seccomp_notif.
-        if unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req as *mut libc::seccomp_notif) } != 0 {
+        if unsafe {
+            libc::ioctl(
+                notify.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                &mut req as *mut libc::seccomp_notif,
+            )
+        } != 0
+        {
             continue; // the target died meanwhile (ENOENT)
         }
         let answer = answers
@@ -133,7 +153,13 @@ fn serve(listener: UnixListener, stop: &AtomicBool, answers: &[Result<i64, i32>]
             flags: 0,
         };
         // SAFETY: SEND reads one seccomp_notif_resp.
-        unsafe { libc::ioctl(notify.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp as *const libc::seccomp_notif_resp) };
+        unsafe {
+            libc::ioctl(
+                notify.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND,
+                &resp as *const libc::seccomp_notif_resp,
+            )
+        };
         answered.push(req.data.nr);
     }
     Some(Report { payload, answered })
@@ -176,7 +202,10 @@ fn notify_agent_answers_mkdir() {
     );
     let mkdirs = [libc::SYS_mkdir as i32, libc::SYS_mkdirat as i32];
     assert_eq!(report.answered.len(), 2, "{report:?}");
-    assert!(report.answered.iter().all(|nr| mkdirs.contains(nr)), "{report:?}");
+    assert!(
+        report.answered.iter().all(|nr| mkdirs.contains(nr)),
+        "{report:?}"
+    );
     let p = &report.payload;
     assert_eq!(p["fds"], json!(["seccompFd"]), "{p}");
     assert!(p["pid"].as_i64().is_some_and(|pid| pid > 0), "{p}");

@@ -45,7 +45,11 @@ fn errno_ret_reaches_the_program() {
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOMSG}],
         });
     });
-    let lines = run_lines(&rt, &mut b, "/probe mkdir /tmp/blocked; /probe stat /tmp/blocked; /probe");
+    let lines = run_lines(
+        &rt,
+        &mut b,
+        "/probe mkdir /tmp/blocked; /probe stat /tmp/blocked; /probe",
+    );
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[0]["errno"], libc::ENOMSG, "{}", lines[0]);
     assert_eq!(lines[1]["errno"], libc::ENOENT, "{}", lines[1]);
@@ -180,10 +184,7 @@ fn unknown_action_arch_and_flag_are_refused() {
     require_root!();
     let rt = Rt::new();
     let cases = [
-        (
-            "SCMP_ACT_MAYBE",
-            json!({"defaultAction": "SCMP_ACT_MAYBE"}),
-        ),
+        ("SCMP_ACT_MAYBE", json!({"defaultAction": "SCMP_ACT_MAYBE"})),
         (
             "SCMP_ARCH_VAX",
             json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}),

@@ -31,12 +31,19 @@ fn namespaced_sysctls_are_set_inside_only() {
     let before: Vec<String> = wanted.iter().map(|(n, _)| host_value(n)).collect();
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);
-    let map: serde_json::Map<String, Value> =
-        wanted.iter().map(|(n, v)| (n.to_string(), json!(v))).collect();
+    let map: serde_json::Map<String, Value> = wanted
+        .iter()
+        .map(|(n, v)| (n.to_string(), json!(v)))
+        .collect();
     b.edit(|c| c["linux"]["sysctl"] = Value::Object(map));
-    let script: Vec<String> = wanted.iter().map(|(n, _)| format!("/probe sysctl {n}")).collect();
+    let script: Vec<String> = wanted
+        .iter()
+        .map(|(n, _)| format!("/probe sysctl {n}"))
+        .collect();
     b.args(&["sh", "-c", &script.join("; ")]);
-    let out = rt.run_bundle(&b, &unique_id("sysctl"), &[]).expect_ok("run");
+    let out = rt
+        .run_bundle(&b, &unique_id("sysctl"), &[])
+        .expect_ok("run");
     let lines = json_lines(&out.stdout);
     assert_eq!(lines.len(), wanted.len(), "{out:?}");
     for ((name, value), line) in wanted.iter().zip(&lines) {

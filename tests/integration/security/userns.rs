@@ -66,9 +66,16 @@ fn maps_inside_equal_the_config_and_runc_agrees() {
         config_triples(&gid_maps()),
         "{facts}"
     );
-    assert_eq!((facts["uid"].as_i64(), facts["gid"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (facts["uid"].as_i64(), facts["gid"].as_i64()),
+        (Some(0), Some(0))
+    );
     let host_user = fs::metadata("/proc/self/ns/user").unwrap().ino() as i64;
-    assert_ne!(facts["ns"]["user"].as_i64(), Some(host_user), "no new userns");
+    assert_ne!(
+        facts["ns"]["user"].as_i64(),
+        Some(host_user),
+        "no new userns"
+    );
 
     if !is_brig() {
         return;
@@ -131,7 +138,10 @@ fn host_sees_mapped_ids_and_mapped_root_owns_its_rootfs() {
     let out = rt.run_bundle(&b, &unique_id("uns"), &[]).expect_ok("run");
     let lines = json_lines(&out.stdout);
     assert_eq!(lines.len(), 2, "{out:?}");
-    assert_eq!((lines[0]["uid"].as_i64(), lines[0]["gid"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (lines[0]["uid"].as_i64(), lines[0]["gid"].as_i64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(
         (lines[1]["uid"].as_i64(), lines[1]["gid"].as_i64()),
         (Some(1000), Some(2009))
@@ -161,7 +171,10 @@ fn idmapped_mount_shows_the_mapped_owners() {
         json!(true),
         "{features}"
     );
-    let data = tempfile::Builder::new().prefix("brig-idmap-").tempdir().unwrap();
+    let data = tempfile::Builder::new()
+        .prefix("brig-idmap-")
+        .tempdir()
+        .unwrap();
     fs::set_permissions(data.path(), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(data.path().join("root-file"), "r").unwrap();
     fs::write(data.path().join("user-file"), "u").unwrap();
