@@ -106,7 +106,12 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // a joined one is already what its owner made it.
     let new_mnt = cfg.ns.is_new(Kind::Mount);
     if new_mnt {
-        rootfs::prepare(spec, &cfg.rootfs, cfg.cgroup_view.as_ref())?;
+        rootfs::prepare(
+            spec,
+            &cfg.rootfs,
+            cfg.cgroup_view.as_ref(),
+            &cfg.idmapped_fds,
+        )?;
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
     }
 

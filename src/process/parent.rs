@@ -165,6 +165,19 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     let fifo_path = dir.join(state::EXEC_FIFO);
     mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .or_sys(|| format!("mkfifo {}", fifo_path.display()))?;
+    // Init opens the fifo for writing as the container's root, which in a
+    // new user namespace is a host id other than ours: make it the owner
+    // (runc does the same), or init cannot wait for `start`.
+    if ns.is_new(Kind::User) {
+        let uid = userns::host_id(linux.uid_mappings().as_deref().unwrap_or(&[]), 0);
+        let gid = userns::host_id(linux.gid_mappings().as_deref().unwrap_or(&[]), 0);
+        nix::unistd::chown(
+            &fifo_path,
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+        )
+        .or_sys(|| format!("chown {} to the container's root", fifo_path.display()))?;
+    }
     let fifo = open_path(&fifo_path)?;
     let console = match &opts.console_socket {
         Some(ConsoleSocket::Path(p)) => Some(
@@ -187,6 +200,9 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         None => None,
     };
     let exe = exe::protected_self()?;
+    // Made here, on the host, and inherited by the child: inside the new
+    // user namespace an idmapped mount cannot be made.
+    let idmapped = crate::linux::rootfs::premade_idmapped(spec)?;
     let (parent_ch, child_ch) = channel::pair()?;
     let time_offsets = time_offsets(linux);
 
@@ -194,6 +210,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     keep_fds.push(fifo.as_raw_fd());
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
+    keep_fds.extend(idmapped.iter().map(|(_, fd)| fd.as_raw_fd()));
 
     // A pid namespace given by path is entered for our children only; the
     // parent's own pid namespace does not change.
@@ -274,6 +291,10 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
         cgroup_view,
         state_json,
+        idmapped_fds: idmapped
+            .iter()
+            .map(|(i, fd)| (*i, fd.as_raw_fd()))
+            .collect(),
     })))?;
     // sync 2
     ParentPhase::AwaitReady.on_message(parent_ch.recv::<ToParent>()?)?;
