@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::{chown_tree, config_triples, map_triples};
 use crate::common::{
     assert_clean_failure, is_brig, json_lines, probe_in, require_root, unique_id, Bundle, Rt,
+    DEADLINE,
 };
 
 /// Container root is host 100000 (uid) / 200000 (gid); container ids from
@@ -103,6 +104,16 @@ fn host_sees_mapped_ids_and_mapped_root_owns_its_rootfs() {
     let pid = rt.wait_status(&id, "running")["pid"].as_i64().unwrap();
     // Once the probe runs (execve made it dumpable), /proc/PID belongs to
     // its host uid; status shows real, effective, saved and fs ids.
+    // "running" comes when `start` opens the fifo, a moment before init
+    // changes user and execs: wait for the probe itself.
+    let start = std::time::Instant::now();
+    while fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "probe\n" {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "container init never exec'd the probe"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = |k: &str| {
         status
