@@ -182,7 +182,7 @@ mod tests {
         mounts.push(serde_json::json!({"destination":"/evil2/y","type":"tmpfs","source":"tmpfs"}));
         let spec: Spec = serde_json::from_value(json).unwrap();
         let out = in_container(|out| {
-            prepare(&spec, &root, None)?;
+            prepare(&spec, &root, None, &[])?;
             pivot(&root, no_pivot)?;
             finish(&spec)?;
             let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}={v}\n"));
@@ -287,7 +287,7 @@ mod tests {
             r#"{"mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}"#,
         )
         .unwrap();
-        let out = in_container(|_| prepare(&spec, &root, None));
+        let out = in_container(|_| prepare(&spec, &root, None, &[]));
         assert!(
             out.contains(
                 "error: mount proc on /proc: mount point /proc is or goes through a symlink"

@@ -5,7 +5,7 @@
 //! RESOLVE_IN_ROOT) and mounted through the resulting fd; see mount.rs.
 //! Ref: SECURITY.md class 1; runc libcontainer/rootfs_linux.go for order.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -157,6 +157,8 @@ struct Ctx<'a> {
     root: BorrowedFd<'a>,
     userns: bool,
     cgroups: Option<&'a CgroupView>,
+    /// Idmapped trees the parent made: (index in spec.mounts, fd).
+    premade: &'a [(usize, RawFd)],
 }
 
 /// The host's view of the container's cgroups, read by the parent before
@@ -181,7 +183,14 @@ pub fn mounts_cgroup(spec: &Spec) -> bool {
 }
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
-pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: Option<&CgroupView>) -> Result<()> {
+/// `premade` are the idmapped trees from [`premade_idmapped`], passed by
+/// the parent as (index in spec.mounts, fd); this takes ownership of them.
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    cgroups: Option<&CgroupView>,
+    premade: &[(usize, RawFd)],
+) -> Result<()> {
     let prop = spec
         .linux()
         .as_ref()
@@ -224,10 +233,11 @@ pub fn prepare(spec: &Spec, rootfs: &Path, cgroups: Option<&CgroupView>) -> Resu
         root: root.as_fd(),
         userns: has_namespace(spec, LinuxNamespaceType::User),
         cgroups,
+        premade,
     };
     let mut dev_tmpfs = false;
-    for m in spec.mounts().as_deref().unwrap_or(&[]) {
-        mount_one(&ctx, m)?;
+    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+        mount_one(&ctx, i, m)?;
         dev_tmpfs |= m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs");
     }
     if dev_tmpfs {
@@ -261,7 +271,7 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
     .or_sys(|| format!("make {parent} private"))
 }
 
-fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
+fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     let o = mount_options(m)?;
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
@@ -269,7 +279,7 @@ fn mount_one(ctx: &Ctx<'_>, m: &Mount) -> Result<()> {
     let src = src.unwrap_or_else(|| typ.to_string());
     let op = || format!("mount {src} on {}", dest.display());
     if is_bind(m, &o) || is_idmapped(m, &o) {
-        return bind_mount(ctx, m, &o).context(op);
+        return bind_mount(ctx, index, m, &o).context(op);
     }
     if typ == "cgroup" {
         return cgroup_mount(ctx, dest, &o).context(op);
@@ -306,33 +316,70 @@ fn after_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
     Ok(())
 }
 
+/// The detached, idmapped tree for mount `m`. No mappings on the mount:
+/// the container's own (config.md), when it has a user namespace.
+fn idmapped_source(spec: &Spec, m: &Mount, o: &MountOptions, userns: bool) -> Result<OwnedFd> {
+    let src = m
+        .source()
+        .as_deref()
+        .ok_or_else(|| Error::invalid("bind mount has no source"))?;
+    let recursive = o.is_recursive_bind() || o.idmap == Some(true);
+    let linux = spec.linux().as_ref();
+    let uid = m.uid_mappings().as_deref().or_else(|| {
+        linux
+            .and_then(|l| l.uid_mappings().as_deref())
+            .filter(|_| userns)
+    });
+    let gid = m.gid_mappings().as_deref().or_else(|| {
+        linux
+            .and_then(|l| l.gid_mappings().as_deref())
+            .filter(|_| userns)
+    });
+    let (Some(uid), Some(gid)) = (uid, gid) else {
+        return Err(Error::invalid("idmap without uidMappings/gidMappings"));
+    };
+    crate::linux::idmap::idmapped_tree(src, uid, gid, recursive)
+}
+
+/// For a container with a new user namespace, the parent makes every
+/// idmapped tree on the host, before clone: inside the container's user
+/// namespace the helper namespace's maps (host ids) cannot be written and
+/// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source filesystem's owner
+/// (the initial user namespace). Ref: mount_setattr(2) "EPERM".
+/// Returns (index in spec.mounts, tree) for init's [`prepare`].
+pub fn premade_idmapped(spec: &Spec) -> Result<Vec<(usize, OwnedFd)>> {
+    if !has_namespace(spec, LinuxNamespaceType::User) {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+        let o = mount_options(m)?;
+        if is_idmapped(m, &o) {
+            let tree = idmapped_source(spec, m, &o, true)
+                .context(|| format!("mount on {}", m.destination().display()))?;
+            out.push((i, tree));
+        }
+    }
+    Ok(out)
+}
+
 /// Bind (or idmapped bind) mount: the source tree is cloned detached, its
 /// per-mount flags set before anyone can see it, then moved onto the
 /// destination fd. This is runc's bind + MS_REMOUNT|MS_BIND pair, atomic.
-fn bind_mount(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<()> {
+fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Result<()> {
     let src = m
         .source()
         .as_deref()
         .ok_or_else(|| Error::invalid("bind mount has no source"))?;
     let meta = std::fs::metadata(src).map_err(|e| Error::io("stat source", e))?;
     let recursive = o.is_recursive_bind() || o.idmap == Some(true);
-    let tree = if is_idmapped(m, o) {
-        let linux = ctx.spec.linux().as_ref();
-        // No mappings on the mount: use the container's own (config.md).
-        let uid = m.uid_mappings().as_deref().or_else(|| {
-            linux
-                .and_then(|l| l.uid_mappings().as_deref())
-                .filter(|_| ctx.userns)
-        });
-        let gid = m.gid_mappings().as_deref().or_else(|| {
-            linux
-                .and_then(|l| l.gid_mappings().as_deref())
-                .filter(|_| ctx.userns)
-        });
-        let (Some(uid), Some(gid)) = (uid, gid) else {
-            return Err(Error::invalid("idmap without uidMappings/gidMappings"));
-        };
-        crate::linux::idmap::idmapped_tree(src, uid, gid, recursive)?
+    let premade = ctx.premade.iter().find(|(i, _)| *i == index);
+    let tree = if let Some(&(_, fd)) = premade {
+        // SAFETY: the parent opened this tree for this mount and passed it
+        // across the re-exec; nothing else in this process owns it.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    } else if is_idmapped(m, o) {
+        idmapped_source(ctx.spec, m, o, ctx.userns)?
     } else {
         clone_tree(nix::fcntl::AT_FDCWD, src, recursive).or_sys(|| "clone source tree".into())?
     };

@@ -98,6 +98,14 @@ pub fn validate(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// The host id that container id `id` maps to, if any.
+pub fn host_id(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    maps.iter().find_map(|m| {
+        let off = id.checked_sub(m.container_id())?;
+        (off < m.size()).then(|| m.host_id() + off)
+    })
+}
+
 fn is_mapped(maps: &[LinuxIdMapping], id: u32) -> bool {
     maps.iter().any(|m| {
         id >= m.container_id() && u64::from(id) < u64::from(m.container_id()) + u64::from(m.size())
@@ -236,6 +244,25 @@ fn helper_map(tool: &str, pid: Pid, maps: &[LinuxIdMapping]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn host_id_table() {
+        let maps = [
+            super::mapping(0, 100_000, 10),
+            super::mapping(1000, 300_000, 5),
+        ];
+        for (id, want) in [
+            (0, Some(100_000)),
+            (9, Some(100_009)),
+            (10, None),
+            (1000, Some(300_000)),
+            (1004, Some(300_004)),
+            (1005, None),
+        ] {
+            assert_eq!(super::host_id(&maps, id), want, "{id}");
+        }
+        assert_eq!(super::host_id(&[], 0), None);
+    }
+
     use super::*;
     use crate::linux::procfs::testutil::in_child;
 

@@ -202,7 +202,8 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
         rootfs: bundle.rootfs.clone(),
         ns,
         no_pivot: false,
-        no_new_keyring: false,
+        // The container's init made its session keyring; exec shares it.
+        no_new_keyring: true,
         preserve_fds: opts.preserve_fds,
         listen_fds: None,
         fifo_fd: None,
@@ -210,6 +211,7 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
         seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
         cgroup_view: None,
         state_json: st.to_oci(Status::Running, st.pid),
+        idmapped_fds: Vec::new(),
     })))?;
     // EOF: the channel closed at execve.
     ParentPhase::AwaitExec.on_message(spawned.channel.recv::<ToParent>()?)?;

@@ -111,7 +111,12 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // a joined one is already what its owner made it (exec joins only).
     let new_mnt = create && cfg.ns.is_new(Kind::Mount);
     if new_mnt {
-        rootfs::prepare(spec, &cfg.rootfs, cfg.cgroup_view.as_ref())?;
+        rootfs::prepare(
+            spec,
+            &cfg.rootfs,
+            cfg.cgroup_view.as_ref(),
+            &cfg.idmapped_fds,
+        )?;
     }
     // Hooks after the mounts, before pivot_root, so they still see the
     // host's paths (sync 1c/1d: prestart and createRuntime in the parent;

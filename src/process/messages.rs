@@ -95,6 +95,10 @@ pub struct InitConfig {
     pub cgroup_view: Option<crate::linux::rootfs::CgroupView>,
     /// The container state as `state` would print it, for the seccomp agent.
     pub state_json: serde_json::Value,
+    /// Idmapped trees the parent made on the host (user namespace only):
+    /// (index in spec.mounts, inherited fd).
+    #[serde(default)]
+    pub idmapped_fds: Vec<(usize, i32)>,
 }
 
 /// The parent's side of the protocol as a small state machine, so an

@@ -164,6 +164,19 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     let fifo_path = dir.join(state::EXEC_FIFO);
     mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .or_sys(|| format!("mkfifo {}", fifo_path.display()))?;
+    // Init opens the fifo for writing as the container's root, which in a
+    // new user namespace is a host id other than ours: make it the owner
+    // (runc does the same), or init cannot wait for `start`.
+    if ns.is_new(Kind::User) {
+        let uid = userns::host_id(linux.uid_mappings().as_deref().unwrap_or(&[]), 0);
+        let gid = userns::host_id(linux.gid_mappings().as_deref().unwrap_or(&[]), 0);
+        nix::unistd::chown(
+            &fifo_path,
+            uid.map(nix::unistd::Uid::from_raw),
+            gid.map(nix::unistd::Gid::from_raw),
+        )
+        .or_sys(|| format!("chown {} to the container's root", fifo_path.display()))?;
+    }
     let fifo = open_path(&fifo_path)?;
     let console = match &opts.console_socket {
         Some(ConsoleSocket::Path(p)) => Some(
@@ -185,10 +198,14 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         ),
         None => None,
     };
+    // Made here, on the host, and inherited by the child: inside the new
+    // user namespace an idmapped mount cannot be made.
+    let idmapped = crate::linux::rootfs::premade_idmapped(spec)?;
     let mut keep_fds: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
     keep_fds.push(fifo.as_raw_fd());
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
+    keep_fds.extend(idmapped.iter().map(|(_, fd)| fd.as_raw_fd()));
 
     if ns.joins().any(|(k, _)| k == Kind::User) && ns.is_new(Kind::Pid) {
         return Err(Error::invalid(
@@ -235,6 +252,10 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
         cgroup_view,
         state_json,
+        idmapped_fds: idmapped
+            .iter()
+            .map(|(i, fd)| (*i, fd.as_raw_fd()))
+            .collect(),
     })))?;
     // sync 2, and before it sync 1c/1d when init asks for the hooks.
     let mut phase = ParentPhase::AwaitReady;

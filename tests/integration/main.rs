@@ -13,3 +13,4 @@ mod container;
 mod exec;
 mod hooks;
 mod lifecycle;
+mod security;

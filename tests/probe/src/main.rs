@@ -12,7 +12,9 @@
 //!   probe sleep N          sleeps N seconds; SIGTERM/HUP/INT/USR1/USR2 exit 128+sig
 //!                          (a pid-1 process with default dispositions ignores them)
 //!   probe kill-self SIG    sends itself signal SIG (number)
-//!   probe syscall NR       {"nr","ret","errno"} of syscall(NR, 0, 0, 0, 0, 0, 0)
+//!   probe syscall NR [ARG..] {"nr","ret","errno"} of syscall(NR, ARG.., 0..) (up to 6
+//!                          integer args, decimal or 0x-hex; missing ones are 0)
+//!   probe mkdir PATH       {"path","errno"} of mkdir(PATH, 0755)
 
 use std::ffi::CStr;
 use std::fmt::Write as _;
@@ -329,8 +331,16 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
         .unwrap_or_else(|| usage())
 }
 
+/// A decimal or 0x-hex integer (negative decimal allowed).
+fn parse_int(v: &str) -> Option<libc::c_long> {
+    match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok().map(|u| u as libc::c_long),
+        None => v.parse().ok(),
+    }
+}
+
 fn usage() -> ! {
-    eprintln!("usage: probe [stat P|open P [r|w]|write P V|sysctl N|exit N|sleep N|kill-self SIG|syscall NR]");
+    eprintln!("usage: probe [stat P|open P [r|w]|write P V|sysctl N|exit N|sleep N|kill-self SIG|syscall NR [ARG..]|mkdir P]");
     std::process::exit(2)
 }
 
@@ -388,11 +398,23 @@ fn main() {
         }
         Some("syscall") => {
             let nr: libc::c_long = arg(&args, 2);
-            // SAFETY: a raw syscall with zero arguments; the caller picks one
-            // whose zero-argument form touches no memory of ours.
-            let ret = unsafe { libc::syscall(nr, 0, 0, 0, 0, 0, 0) };
+            let mut a = [0 as libc::c_long; 6];
+            for (i, v) in args.iter().skip(3).enumerate() {
+                if i >= a.len() {
+                    usage();
+                }
+                a[i] = parse_int(v).unwrap_or_else(|| usage());
+            }
+            // SAFETY: a raw syscall with integer arguments; the caller picks
+            // one whose form with these values touches no memory of ours.
+            let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
             let errno = if ret == -1 { last_errno() } else { 0 };
             obj([("nr", int(nr)), ("ret", int(ret)), ("errno", int(errno))])
+        }
+        Some("mkdir") => {
+            let path: String = arg(&args, 2);
+            let errno = fs::create_dir(&path).err().map_or(0, |e| errno_of(&e));
+            obj([("path", s(path)), ("errno", int(errno))])
         }
         Some(_) => usage(),
     };

@@ -1,0 +1,285 @@
+//! User namespaces: several-range id maps seen from inside and from the
+//! host, a rootfs owned by the mapped root, idmapped mounts, and the
+//! configurations that must be refused.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use serde_json::{json, Value};
+
+use super::{chown_tree, config_triples, map_triples};
+use crate::common::{
+    assert_clean_failure, is_brig, json_lines, probe_in, require_root, unique_id, Bundle, Rt,
+    DEADLINE,
+};
+
+/// Container root is host 100000 (uid) / 200000 (gid); container ids from
+/// 1000 live in a second, distant range.
+const ROOT_UID: u32 = 100_000;
+const ROOT_GID: u32 = 200_000;
+
+fn uid_maps() -> Value {
+    json!([
+        {"containerID": 0, "hostID": ROOT_UID, "size": 1000},
+        {"containerID": 1000, "hostID": 300_000, "size": 1000},
+    ])
+}
+
+fn gid_maps() -> Value {
+    json!([
+        {"containerID": 0, "hostID": ROOT_GID, "size": 1000},
+        {"containerID": 1000, "hostID": 400_000, "size": 500},
+        {"containerID": 2000, "hostID": 500_000, "size": 10},
+    ])
+}
+
+/// A bundle with a new user namespace and the maps above; its rootfs copy
+/// belongs to the mapped root, and the bundle directory can be traversed by
+/// it (a tempdir is 0700 root-owned).
+fn userns_bundle(rt: &Rt) -> Bundle {
+    let mut b = Bundle::new(rt);
+    fs::set_permissions(b.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    chown_tree(&b.rootfs(), ROOT_UID, ROOT_GID);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        if !ns.iter().any(|n| n["type"] == "user") {
+            ns.push(json!({"type": "user"}));
+        }
+        c["linux"]["uidMappings"] = uid_maps();
+        c["linux"]["gidMappings"] = gid_maps();
+    });
+    b
+}
+
+#[test]
+fn maps_inside_equal_the_config_and_runc_agrees() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = userns_bundle(&rt);
+    let facts = probe_in(&rt, &mut b, &[]);
+    assert_eq!(
+        map_triples(facts["uid_map"].as_str().unwrap()),
+        config_triples(&uid_maps()),
+        "{facts}"
+    );
+    assert_eq!(
+        map_triples(facts["gid_map"].as_str().unwrap()),
+        config_triples(&gid_maps()),
+        "{facts}"
+    );
+    assert_eq!(
+        (facts["uid"].as_i64(), facts["gid"].as_i64()),
+        (Some(0), Some(0))
+    );
+    let host_user = fs::metadata("/proc/self/ns/user").unwrap().ino() as i64;
+    assert_ne!(
+        facts["ns"]["user"].as_i64(),
+        Some(host_user),
+        "no new userns"
+    );
+
+    if !is_brig() {
+        return;
+    }
+    let Some(runc) = Rt::runc() else { return };
+    let theirs = probe_in(&runc, &mut b, &[]);
+    for key in ["uid_map", "gid_map", "uid", "gid", "groups", "status"] {
+        assert_eq!(facts[key], theirs[key], "{key} differs from runc");
+    }
+}
+
+#[test]
+fn host_sees_mapped_ids_and_mapped_root_owns_its_rootfs() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = userns_bundle(&rt);
+    b.edit(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["process"]["user"] = json!({"uid": 1001, "gid": 2003});
+    });
+    b.args(&["/probe", "sleep", "60"]);
+    let id = unique_id("uns");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    rt.run(&["start", &id]).expect_ok("start");
+    let pid = rt.wait_status(&id, "running")["pid"].as_i64().unwrap();
+    // Once the probe runs (execve made it dumpable), /proc/PID belongs to
+    // its host uid; status shows real, effective, saved and fs ids.
+    // "running" comes when `start` opens the fifo, a moment before init
+    // changes user and execs: wait for the probe itself.
+    let start = std::time::Instant::now();
+    while fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "probe\n" {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "container init never exec'd the probe"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("Uid:"), ["300001"; 4], "{status}");
+    assert_eq!(line("Gid:"), ["500003"; 4], "{status}");
+    let meta = fs::metadata(format!("/proc/{pid}")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (300_001, 500_003));
+    rt.run(&["kill", &id, "KILL"]).expect_ok("kill");
+    rt.wait_status(&id, "stopped");
+
+    // The mapped root writes its rootfs and chowns within the maps; the
+    // host sees the mapped ids on disk.
+    b.edit(|c| {
+        c["process"]["user"] = json!({"uid": 0, "gid": 0});
+        let caps = json!(["CAP_CHOWN"]);
+        c["process"]["capabilities"] =
+            json!({"bounding": caps, "effective": caps, "permitted": caps});
+    });
+    b.args(&[
+        "sh",
+        "-c",
+        "touch /by-root && mkdir /by-user && chown 1000:2009 /by-user && \
+         /probe stat /by-root && /probe stat /by-user",
+    ]);
+    let out = rt.run_bundle(&b, &unique_id("uns"), &[]).expect_ok("run");
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert_eq!(
+        (lines[0]["uid"].as_i64(), lines[0]["gid"].as_i64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        (lines[1]["uid"].as_i64(), lines[1]["gid"].as_i64()),
+        (Some(1000), Some(2009))
+    );
+    let on_disk = |p: &str| {
+        let m = fs::metadata(b.rootfs().join(p)).unwrap();
+        (m.uid(), m.gid())
+    };
+    assert_eq!(on_disk("by-root"), (ROOT_UID, ROOT_GID));
+    assert_eq!(on_disk("by-user"), (300_000, 500_009));
+}
+
+/// containerd's `hostUsers: false`: a bind mount with its own maps. A file
+/// owned on disk by (0, 0) and (7, 8), mounted with uidMappings 0->100010 and
+/// gidMappings 0->200020, shows as (10, 20) and (17, 28) to a container whose
+/// root is host (100000, 200000). runc 1.1 has no idmapped mounts.
+#[test]
+fn idmapped_mount_shows_the_mapped_owners() {
+    require_root!();
+    if !is_brig() {
+        eprintln!("SKIP idmapped mounts: runc 1.1 does not support them");
+        return;
+    }
+    let features = Rt::new().run(&["features"]).expect_ok("features").json();
+    assert_eq!(
+        features["linux"]["mountExtensions"]["idmap"]["enabled"],
+        json!(true),
+        "{features}"
+    );
+    let data = tempfile::Builder::new()
+        .prefix("brig-idmap-")
+        .tempdir()
+        .unwrap();
+    fs::set_permissions(data.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(data.path().join("root-file"), "r").unwrap();
+    fs::write(data.path().join("user-file"), "u").unwrap();
+    std::os::unix::fs::chown(data.path().join("user-file"), Some(7), Some(8)).unwrap();
+
+    let rt = Rt::new();
+    let mut b = userns_bundle(&rt);
+    let src = data.path().to_str().unwrap().to_string();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt",
+            "type": "bind",
+            "source": src,
+            "options": ["bind"],
+            "uidMappings": [{"containerID": 0, "hostID": ROOT_UID + 10, "size": 100}],
+            "gidMappings": [{"containerID": 0, "hostID": ROOT_GID + 20, "size": 100}],
+        }));
+    });
+    b.args(&[
+        "sh",
+        "-c",
+        "/probe stat /mnt/root-file; /probe stat /mnt/user-file",
+    ]);
+    let out = rt.run_bundle(&b, &unique_id("idm"), &[]).expect_ok("run");
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 2, "{out:?}");
+    let owner = |l: &Value| (l["uid"].as_i64(), l["gid"].as_i64());
+    assert_eq!(owner(&lines[0]), (Some(10), Some(20)), "{}", lines[0]);
+    assert_eq!(owner(&lines[1]), (Some(17), Some(28)), "{}", lines[1]);
+    // The host's files are untouched.
+    let m = fs::metadata(data.path().join("user-file")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (7, 8));
+}
+
+#[test]
+fn bad_user_namespace_configs_are_refused_cleanly() {
+    require_root!();
+    let rt = Rt::new();
+    type Edit = fn(&mut Value);
+    // The bool: runc 1.1 refuses it too. It ignores mappings without a
+    // user namespace, and takes uid -1 as "unchanged", running the process
+    // as root: the very bug SECURITY.md class 4 names.
+    let cases: [(&str, Edit, bool); 6] = [
+        (
+            "mappings without a user namespace",
+            |c| {
+                let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+                ns.retain(|n| n["type"] != "user");
+            },
+            false,
+        ),
+        (
+            "a user namespace without mappings",
+            |c| {
+                let l = c["linux"].as_object_mut().unwrap();
+                l.remove("uidMappings");
+                l.remove("gidMappings");
+            },
+            true,
+        ),
+        (
+            "overlapping uid ranges",
+            |c| {
+                c["linux"]["uidMappings"] = json!([
+                    {"containerID": 0, "hostID": ROOT_UID, "size": 1000},
+                    {"containerID": 500, "hostID": 300_000, "size": 1000},
+                ])
+            },
+            true,
+        ),
+        (
+            "process.user uid not mapped",
+            |c| c["process"]["user"] = json!({"uid": 5000, "gid": 0}),
+            true,
+        ),
+        (
+            "process.user gid not mapped",
+            |c| c["process"]["user"] = json!({"uid": 0, "gid": 1600}),
+            true,
+        ),
+        (
+            "uid 4294967295",
+            |c| c["process"]["user"] = json!({"uid": 4294967295u32, "gid": 0}),
+            false,
+        ),
+    ];
+    for (what, edit, runc_too) in cases {
+        if !runc_too && !is_brig() {
+            continue;
+        }
+        let mut b = userns_bundle(&rt);
+        b.edit(edit);
+        let id = unique_id("unsbad");
+        let out = rt.create(&b, &id, &[]);
+        assert_clean_failure(&rt, &out, &id, what);
+    }
+}
