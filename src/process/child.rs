@@ -70,8 +70,10 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     // Join order puts the user namespace first: the others may be owned by
     // it, and entering them needs its capabilities (exec joins them all).
     for (kind, path) in plan.ns.joins() {
-        // The parent joined the pid namespace for its children already.
-        if kind != Kind::Pid {
+        // The parent joined the pid namespace for its children already. A
+        // joined mount namespace is entered by init after the re-exec: its
+        // files are not ours, and brig's dynamic loader may not be there.
+        if kind != Kind::Pid && kind != Kind::Mount {
             namespaces::join(kind, path)?;
         }
         if kind == Kind::User {

@@ -89,6 +89,13 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // before execve (CVE-2019-5736 class); execve resets this.
     nix::sys::prctl::set_dumpable(false).or_sys(|| "prctl PR_SET_DUMPABLE 0".into())?;
 
+    // A mount namespace given by path (always for exec) is entered first,
+    // now that brig's image is loaded: every later file access is the
+    // container's. The child left it for us (see child.rs).
+    if let Some((kind, path)) = cfg.ns.joins().find(|(k, _)| *k == Kind::Mount) {
+        crate::linux::namespaces::join(kind, path)?;
+    }
+
     // Compile the filter while libseccomp and host files are still at hand;
     // it is loaded last.
     let filter = match linux.and_then(|l| l.seccomp().as_ref()) {

@@ -85,12 +85,15 @@ fn features_is_runtime_spec_json() {
             .collect()
     };
     let hooks = list(&f["hooks"]);
-    if is_brig() {
-        // brig does not run hooks yet and says so; a config with hooks is
-        // refused (bad_input::hooks_are_refused_until_supported).
-        assert!(hooks.is_empty(), "{hooks:?}");
-    } else {
-        assert!(hooks.contains(&"prestart".to_string()), "{hooks:?}");
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ] {
+        assert!(hooks.contains(&kind.to_string()), "{kind} not in {hooks:?}");
     }
     let opts = list(&f["mountOptions"]);
     for o in [

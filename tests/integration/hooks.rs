@@ -226,9 +226,12 @@ fn timeout_kills_a_sleeping_hook_and_fails_create() {
         let log = tempfile::tempdir().unwrap();
         let mut b = Bundle::new(&rt);
         let pidfile = log.path().join("pid");
-        // exec: the pid written is the sleeping process itself.
+        // A sleep length no other process has, to find it on the host: the
+        // createContainer hook runs in the container's pid namespace, so
+        // the pid it sees is not the host's.
+        let secs = 600_000 + std::process::id() % 100_000;
         let script = format!(
-            "echo $$ > {}; exec /bin/busybox sleep 600",
+            "echo $$ > {}; exec /bin/busybox sleep {secs}",
             pidfile.display()
         );
         let slow = hook(&script, &[], json!({"timeout": 1}));
@@ -244,16 +247,20 @@ fn timeout_kills_a_sleeping_hook_and_fails_create() {
             let want = format!("{kind} hook #0 /bin/busybox: timed out after 1s");
             assert!(out.stderr.contains(&want), "{want:?} not in {out:?}");
         }
-        let pid = fs::read_to_string(&pidfile).expect("the hook ran");
-        let proc = format!("/proc/{}", pid.trim());
+        fs::read_to_string(&pidfile).expect("the hook ran");
         // The kill is done when create returns, but a reaped pid may take
         // an instant to vanish from /proc: poll with the hang guard.
         let start = std::time::Instant::now();
-        while Path::new(&proc).exists() {
-            let stat = fs::read_to_string(format!("{proc}/stat")).unwrap_or_default();
+        let needle = format!("sleep\0{secs}\0");
+        while let Some(pid) = fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let cmd = fs::read(e.path().join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd)
+                .contains(&needle)
+                .then(|| e.file_name())
+        }) {
             assert!(
                 start.elapsed() < DEADLINE,
-                "{kind}: hook {proc} still there: {stat}"
+                "{kind}: hook (pid {pid:?}) still there"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
