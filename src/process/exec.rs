@@ -6,7 +6,6 @@
 //! and only stdio and the preserved descriptors.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
@@ -14,7 +13,7 @@ use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceTyp
 
 use crate::bundle::Bundle;
 use crate::cgroups::{sub, Manager};
-use crate::error::{Error, IoResultExt, Result};
+use crate::error::{Error, Result};
 use crate::linux::namespaces::{self, Kind, Ns, NsPlan, JOIN_ORDER};
 use crate::linux::{apparmor, capabilities, fds, rlimits};
 use crate::process::messages::{InitConfig, InitMode, ParentPhase, ToInit, ToParent};
@@ -156,26 +155,7 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
             )));
         }
     }
-    let console = match &opts.console_socket {
-        Some(ConsoleSocket::Path(p)) => Some(
-            UnixStream::connect(p)
-                .or_io(|| format!("connect to console socket {}", p.display()))?,
-        ),
-        Some(ConsoleSocket::Connected(s)) => {
-            Some(s.try_clone().or_io(|| "dup console socket".into())?)
-        }
-        None => None,
-    };
-    let listener = match linux
-        .seccomp()
-        .as_ref()
-        .and_then(|s| s.listener_path().as_ref())
-    {
-        Some(p) => Some(
-            UnixStream::connect(p).or_io(|| format!("connect to seccomp agent {}", p.display()))?,
-        ),
-        None => None,
-    };
+    let (console, listener) = parent::connect_sockets(opts.console_socket.as_ref(), linux)?;
     let mut keep_fds: Vec<RawFd> = (3..3 + opts.preserve_fds as RawFd).collect();
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));

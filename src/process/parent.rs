@@ -178,26 +178,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         .or_sys(|| format!("chown {} to the container's root", fifo_path.display()))?;
     }
     let fifo = open_path(&fifo_path)?;
-    let console = match &opts.console_socket {
-        Some(ConsoleSocket::Path(p)) => Some(
-            UnixStream::connect(p)
-                .or_io(|| format!("connect to console socket {}", p.display()))?,
-        ),
-        Some(ConsoleSocket::Connected(s)) => {
-            Some(s.try_clone().or_io(|| "dup console socket".into())?)
-        }
-        None => None,
-    };
-    let listener = match linux
-        .seccomp()
-        .as_ref()
-        .and_then(|s| s.listener_path().as_ref())
-    {
-        Some(p) => Some(
-            UnixStream::connect(p).or_io(|| format!("connect to seccomp agent {}", p.display()))?,
-        ),
-        None => None,
-    };
+    let (console, listener) = connect_sockets(opts.console_socket.as_ref(), linux)?;
     // Made here, on the host, and inherited by the child: inside the new
     // user namespace an idmapped mount cannot be made.
     let idmapped = crate::linux::rootfs::premade_idmapped(spec)?;
@@ -390,6 +371,36 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<Spawned> {
         channel: parent_ch,
         guard,
     })
+}
+
+/// The console socket (terminal: true) and the seccomp agent's socket
+/// (SCMP_ACT_NOTIFY with listenerPath), connected before the clone so a
+/// wrong path fails before any process exists.
+pub(crate) fn connect_sockets(
+    console: Option<&ConsoleSocket<'_>>,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<(Option<UnixStream>, Option<UnixStream>)> {
+    let console = match console {
+        Some(ConsoleSocket::Path(p)) => Some(
+            UnixStream::connect(p)
+                .or_io(|| format!("connect to console socket {}", p.display()))?,
+        ),
+        Some(ConsoleSocket::Connected(s)) => {
+            Some(s.try_clone().or_io(|| "dup console socket".into())?)
+        }
+        None => None,
+    };
+    let listener = match linux
+        .seccomp()
+        .as_ref()
+        .and_then(|s| s.listener_path().as_ref())
+    {
+        Some(p) => Some(
+            UnixStream::connect(p).or_io(|| format!("connect to seccomp agent {}", p.display()))?,
+        ),
+        None => None,
+    };
+    Ok((console, listener))
 }
 
 /// LISTEN_FDS in brig's environment (socket activation): those fds come
