@@ -15,7 +15,7 @@ fn words(v: &str) -> Vec<String> {
     v.split_whitespace().map(str::to_string).collect()
 }
 
-/// Part of Kubernetes' safe list, an ipc one and an mqueue one; the port
+/// Kubernetes' safe list (SECURITY.md), an ipc one and an mqueue one; the port
 /// range has a space, which must be written verbatim, not split.
 #[test]
 fn namespaced_sysctls_are_set_inside_only() {
@@ -24,6 +24,14 @@ fn namespaced_sysctls_are_set_inside_only() {
         ("net.ipv4.ip_local_port_range", "40123 50321"),
         ("net.ipv4.tcp_keepalive_time", "617"),
         ("net.ipv4.ip_unprivileged_port_start", "77"),
+        ("net.ipv4.tcp_syncookies", "0"),
+        ("net.ipv4.ping_group_range", "0 7"),
+        ("net.ipv4.ip_local_reserved_ports", "40200-40210"),
+        ("net.ipv4.tcp_fin_timeout", "31"),
+        ("net.ipv4.tcp_keepalive_intvl", "37"),
+        ("net.ipv4.tcp_keepalive_probes", "5"),
+        ("net.ipv4.tcp_rmem", "4096 131072 6291456"),
+        ("net.ipv4.tcp_wmem", "4096 16384 4194304"),
         ("kernel.shm_rmid_forced", "1"),
         ("kernel.msgmax", "9191"),
         ("fs.mqueue.msg_max", "23"),
