@@ -15,7 +15,7 @@ use crate::bundle::Bundle;
 use crate::cgroups::{sub, Manager};
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{self, Kind, Ns, NsPlan, JOIN_ORDER};
-use crate::linux::{apparmor, capabilities, fds, rlimits};
+use crate::linux::{apparmor, capabilities, rlimits};
 use crate::process::messages::{InitConfig, InitMode, ParentPhase, ToInit, ToParent};
 use crate::process::parent::{self, ConsoleSocket, Launch};
 use crate::state::{State, Status};
@@ -146,15 +146,7 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
         .ok_or_else(|| Error::invalid(format!("container {} has no cgroup", st.id)))?;
     let cgroup =
         Manager::open(cgroup_path, st.systemd_cgroup)?.sub(&sub::parse(opts.sub_cgroups)?)?;
-    for fd in 3..3 + opts.preserve_fds as RawFd {
-        // The channel must land above them, or it would reach the process.
-        if !fds::is_open(fd) {
-            return Err(Error::invalid(format!(
-                "--preserve-fds {}: descriptor {fd} is not open",
-                opts.preserve_fds
-            )));
-        }
-    }
+    parent::check_preserved(opts.preserve_fds)?;
     let (console, listener) = parent::connect_sockets(opts.console_socket.as_ref(), linux)?;
     let mut keep_fds: Vec<RawFd> = (3..3 + opts.preserve_fds as RawFd).collect();
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));

@@ -112,6 +112,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         global.systemd_cgroup,
     )?;
     let (listen_fds, preserve_fds) = listen_fds(opts.preserve_fds);
+    check_preserved(preserve_fds)?;
 
     state::ensure_root(&global.root)?;
     let dir = state::container_dir(&global.root, opts.id);
@@ -401,6 +402,19 @@ pub(crate) fn connect_sockets(
         None => None,
     };
     Ok((console, listener))
+}
+
+/// Every preserved descriptor must be open: a hole would let the init
+/// channel (made later) take its number and reach the container.
+pub(crate) fn check_preserved(n: u32) -> Result<()> {
+    for fd in 3..3 + n as RawFd {
+        if !crate::linux::fds::is_open(fd) {
+            return Err(Error::invalid(format!(
+                "--preserve-fds {n}: descriptor {fd} is not open"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// LISTEN_FDS in brig's environment (socket activation): those fds come
