@@ -261,11 +261,17 @@ fn preserved_fds_and_nothing_else() {
         args.push(&id);
         let mut cmd = rt.command(&args);
         let fd = extra.as_raw_fd();
-        // SAFETY: dup2 is async-signal-safe; it only puts the test's file
-        // at fd 3 (without close-on-exec) in the child before exec.
+        // SAFETY: dup2 and fcntl are async-signal-safe; they only put the
+        // test's file at fd 3 (without close-on-exec) in the child before
+        // exec. dup2 onto itself keeps close-on-exec, hence the fcntl.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(fd, 3) < 0 {
+                let rc = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, 3)
+                };
+                if rc < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
