@@ -151,6 +151,7 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
     let mut keep_fds: Vec<RawFd> = (3..3 + opts.preserve_fds as RawFd).collect();
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
+    let oom_score_adj = process.oom_score_adj();
     spec.set_process(Some(process));
 
     // The /proc/PID/ns paths above must still be this container's: its
@@ -164,6 +165,7 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
         id_maps: (&[], &[]),
         time_offsets: None,
         keep_fds,
+        oom_score_adj,
     })?;
     // sync 1b
     spawned.channel.send(&ToInit::Config(Box::new(InitConfig {

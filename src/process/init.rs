@@ -143,9 +143,6 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     if let Some(s) = linux.and_then(|l| l.sysctl().as_ref()).filter(|_| create) {
         sysctl::apply(&procfs, s)?;
     }
-    if let Some(adj) = process.oom_score_adj() {
-        procfs.write("self/oom_score_adj", adj.to_string().as_bytes())?;
-    }
     if new_mnt {
         rootfs::finish(spec)?;
     }

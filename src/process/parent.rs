@@ -204,6 +204,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         ),
         time_offsets: time_offsets(linux),
         keep_fds,
+        oom_score_adj: process.oom_score_adj(),
     })?;
     let pid = spawned.pid;
     let cgroup_view = if crate::linux::rootfs::mounts_cgroup(spec) {
@@ -290,6 +291,10 @@ pub(crate) struct Launch<'a> {
     pub time_offsets: Option<String>,
     /// Descriptors that must survive the child's re-exec.
     pub keep_fds: Vec<RawFd>,
+    /// `process.oomScoreAdj`, written by us from the host's user
+    /// namespace: a value below the current one needs CAP_SYS_RESOURCE
+    /// there, which a process in a new user namespace never has.
+    pub oom_score_adj: Option<i32>,
 }
 
 /// A child released at sync 1, now re-executing as INIT and waiting for
@@ -360,9 +365,14 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<Spawned> {
     // Cgroup before the user namespace's maps and before the child runs
     // anything of its own.
     launch.cgroup.add(pid)?;
-    if ns.is_new(Kind::User) {
+    if ns.is_new(Kind::User) || launch.oom_score_adj.is_some() {
         let procfs = ProcfsHandle::new()?;
-        userns::write_maps(&procfs, pid, launch.id_maps.0, launch.id_maps.1)?;
+        if ns.is_new(Kind::User) {
+            userns::write_maps(&procfs, pid, launch.id_maps.0, launch.id_maps.1)?;
+        }
+        if let Some(adj) = launch.oom_score_adj {
+            write_oom_score_adj(&procfs, pid, adj)?;
+        }
     }
     // sync 1
     parent_ch.send(&ToInit::Go)?;
@@ -372,6 +382,20 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<Spawned> {
         channel: parent_ch,
         guard,
     })
+}
+
+/// Inherited by everything the child starts. Like runc's, a privileged
+/// write also sets the floor the container may later lower it to.
+fn write_oom_score_adj(procfs: &ProcfsHandle, pid: Pid, adj: i32) -> Result<()> {
+    procfs
+        .write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes())
+        .map_err(|e| {
+            if e.errno() == Some(Errno::EACCES) {
+                e.context("lowering oom_score_adj needs CAP_SYS_RESOURCE, which brig lacks")
+            } else {
+                e
+            }
+        })
 }
 
 /// The console socket (terminal: true) and the seccomp agent's socket

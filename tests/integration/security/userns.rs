@@ -283,3 +283,42 @@ fn bad_user_namespace_configs_are_refused_cleanly() {
         assert_clean_failure(&rt, &out, &id, what);
     }
 }
+
+/// CAP_SYS_RESOURCE in our effective set: needed to lower oom_score_adj.
+fn have_sys_resource() -> bool {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    eff & (1 << 24) != 0
+}
+
+/// oomScoreAdj is written from the host's user namespace (as runc does in
+/// nsexec): a container in a user namespace gets a raised value, and a
+/// lowered one when the runtime may lower it; without CAP_SYS_RESOURCE
+/// (this development VM drops it) lowering fails cleanly, naming why.
+#[test]
+fn oom_score_adj_in_a_user_namespace() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = userns_bundle(&rt);
+    b.edit(|c| c["process"]["oomScoreAdj"] = json!(250));
+    let facts = probe_in(&rt, &mut b, &[]);
+    assert_eq!(facts["oom_score_adj"], 250, "{facts}");
+
+    b.edit(|c| c["process"]["oomScoreAdj"] = json!(-500));
+    if have_sys_resource() {
+        let facts = probe_in(&rt, &mut b, &[]);
+        assert_eq!(facts["oom_score_adj"], -500, "{facts}");
+    } else {
+        b.args(&["/probe"]);
+        let id = unique_id("oom");
+        let out = rt.run_bundle(&b, &id, &[]);
+        assert_clean_failure(&rt, &out, &id, "oomScoreAdj -500 without CAP_SYS_RESOURCE");
+        if is_brig() {
+            assert!(out.stderr.contains("CAP_SYS_RESOURCE"), "{out:?}");
+        }
+    }
+}
