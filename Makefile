@@ -38,7 +38,7 @@ test: deps
 	$(CARGO) test --lib
 	$(MAKE) probe
 	$(MAKE) test-integration
-	@if $(MAKE) -n test-apparmor >/dev/null 2>&1; then $(MAKE) test-apparmor; fi
+	@if $(MAKE) -n test-apparmor >/dev/null 2>&1; then $(MAKE) test-apparmor BRIG=target/debug/brig; fi
 	@for t in $(EXTRA_TESTS); do $(MAKE) $$t || exit 1; done
 
 test-unit:

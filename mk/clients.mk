@@ -8,13 +8,11 @@
 #   make test-clients-runc   the same tests against runc: checks the tests
 # Variables: CLIENTS_RUNTIME=/abs/path/to/runtime (default: the debug brig),
 # CLIENTS_SKIP_EXEC=1 skips the steps that need `exec`,
-# CLIENTS=ctr podman cri picks the suites. cri is opt-in until it has been
-# seen passing (it was written but not yet run: the CRI client did not finish
-# building in time on the loaded dev machine).
+# CLIENTS=ctr podman cri picks the suites (all three by default).
 
 CLIENTS_DEB_PACKAGES := containerd podman conmon containernetworking-plugins protobuf-compiler
 CLIENTS_RUNTIME ?= $(CURDIR)/target/debug/brig
-CLIENTS ?= ctr podman
+CLIENTS ?= ctr podman cri
 CRI_CLIENT := tests/cri-client/target/debug/cri-client
 EXTRA_TESTS += test-clients
 

@@ -9,7 +9,8 @@
 #
 # Environment:
 #   RUNTIME   brig (default) or runc: the OCI runtime run inside the VM
-#   BRIG      brig binary (default target/release/brig)
+#   BRIG      brig binary (default target/release/brig; `make test` uses
+#             the debug build the other tests already made)
 #   CACHE     download/unpack cache (default /var/cache/brig-test)
 #   TIMEOUT   seconds before the VM is killed (default 180)
 #   ACCEL     qemu accelerator (default tcg; kvm works where /dev/kvm does)
@@ -90,9 +91,11 @@ s1=$work/stage1   # the initramfs itself: busybox + img under /img
 mkdir -p "$img"/{bin,sbin,etc,proc,sys,dev,run,tmp,newroot,usr/bin,usr/sbin} "$s1"
 
 # Copy a dynamically linked binary and every library ldd lists.
+# Debug info is dropped (a debug build of brig is 50 MB of it).
 copy_with_libs() {
   local bin=$1 dest=$2 lib
   install -D -m 0755 "$bin" "$img$dest"
+  if command -v strip >/dev/null; then strip --strip-debug "$img$dest"; fi
   for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
     [ -e "$img$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$img$lib"
   done

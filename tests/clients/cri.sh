@@ -19,6 +19,17 @@ cat >"$T/cni/conf/10-brig.conflist" <<JSON
   {"type": "loopback"}]}
 JSON
 defer "ip link del $BRIDGE"
+# The CRI plugin gives the sandbox oomScoreAdj -998 and containers their QoS
+# value; lowering it needs CAP_SYS_RESOURCE, which some hosts (this
+# development VM among them) withhold even from root. There containerd is
+# told to clamp it to its own value, as it does for rootless nodes; runc
+# fails there the same way without it.
+restrict_oom=false
+capeff=$(awk '/^CapEff:/ {print $2}' /proc/self/status)
+if [ $(( 0x$capeff >> 24 & 1 )) -eq 0 ]; then
+	restrict_oom=true
+	echo "     cri: no CAP_SYS_RESOURCE here: restrict_oom_score_adj = true"
+fi
 SANDBOX_IMG=docker.io/library/brig-pause:latest
 IMG=docker.io/library/brig-busybox:latest
 start_containerd "$D" "
@@ -26,6 +37,7 @@ start_containerd "$D" "
   sandbox_image = \"$SANDBOX_IMG\"
   stream_server_port = \"0\"
   enable_selinux = false
+  restrict_oom_score_adj = $restrict_oom
   [plugins.\"io.containerd.grpc.v1.cri\".cni]
     bin_dir = \"/usr/lib/cni\"
     conf_dir = \"$T/cni/conf\"

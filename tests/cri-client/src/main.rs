@@ -119,7 +119,6 @@ fn container_config(image: &str) -> ContainerConfig {
                     profile_type: security_profile::ProfileType::RuntimeDefault as i32,
                     ..Default::default()
                 }),
-                seccomp_profile_path: "runtime/default".into(),
                 namespace_options: Some(NamespaceOption {
                     network: NamespaceMode::Pod as i32,
                     pid: NamespaceMode::Container as i32,
