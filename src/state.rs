@@ -61,10 +61,11 @@ pub struct State {
     /// Whether the container's process runs with a terminal.
     #[serde(default)]
     pub terminal: bool,
-    /// The hooks as config.json had them at create, for `start`
-    /// (startContainer handshake, poststart) and `delete` (poststop).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// config.json as it was at create, as runc keeps it: later edits to
+    /// the bundle (or its removal) change nothing. `exec` takes the
+    /// container's namespaces and process from it, `start` and `delete`
+    /// the hooks (runtime-spec runtime.md, Lifecycle step 2).
+    pub config: Box<oci_spec::runtime::Spec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,7 +58,7 @@ pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
 pub fn poststop(st: &State) {
     crate::hooks::run_warn(
         crate::hooks::Kind::Poststop,
-        st.hooks.as_ref(),
+        st.config.hooks().as_ref(),
         &st.to_oci(Status::Stopped, st.pid),
     );
 }

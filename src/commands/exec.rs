@@ -11,7 +11,6 @@ use std::path::Path;
 
 use oci_spec::runtime::{Capability, LinuxCapabilities, Process};
 
-use crate::bundle::Bundle;
 use crate::cli::{ExecArgs, GlobalOpts};
 use crate::error::{Error, IoResultExt, Result};
 use crate::process::exec::{self, ExecOpts};
@@ -21,17 +20,9 @@ use crate::state::State;
 pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     let st = State::load(&global.root, &a.id)?;
     exec::check_status(crate::process::status(&global.root, &st), a.ignore_paused)?;
-    let bundle = Bundle::load(&st.bundle)?;
     let process = match &a.process {
         Some(p) => read_process(p)?,
-        None => {
-            let base = bundle
-                .spec
-                .process()
-                .as_ref()
-                .ok_or_else(|| Error::invalid("config.json has no process"))?;
-            from_flags(base, a)?
-        }
+        None => from_flags(&base_process(&st)?, a)?,
     };
     // A terminal in the foreground without a console socket: brig holds
     // the pty itself, as `run` does.
@@ -48,7 +39,6 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     };
     let execed = exec::exec(
         &st,
-        &bundle,
         process,
         ExecOpts {
             console_socket,
@@ -67,6 +57,23 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         super::console::proxy(&master, execed.pidfd.as_fd())?;
     }
     super::run::wait_exit_code(execed.pid, "exec'd process")
+}
+
+/// The process exec starts from without `--process`: the bundle's
+/// config.json as it is now, as runc reads it; the namespaces, cgroup and
+/// seccomp filter always come from the config saved at create. With the
+/// bundle's config.json gone, the saved process (runc fails there).
+fn base_process(st: &State) -> Result<Process> {
+    let path = st.bundle.join("config.json");
+    let spec = match std::fs::read(&path) {
+        Ok(data) => serde_json::from_slice::<oci_spec::runtime::Spec>(&data)
+            .map_err(|e| Error::json(format!("parse {}", path.display()), e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (*st.config).clone(),
+        Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+    };
+    spec.process()
+        .clone()
+        .ok_or_else(|| Error::invalid(format!("{} has no process", path.display())))
 }
 
 /// `--process FILE`: an OCI `process` object, used as it is (runc ignores

@@ -78,7 +78,7 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
     }
     // With startContainer or poststart hooks, wait for the execve (the
     // fifo's EOF); anything init wrote before it is a hook's error.
-    let report = if crate::hooks::start_waits_for_exec(st.hooks.as_ref()) {
+    let report = if crate::hooks::start_waits_for_exec(st.config.hooks().as_ref()) {
         read_to_eof(&mut fifo)?
     } else {
         String::new()
@@ -94,7 +94,7 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
     // Ref: runtime-spec config.md, Poststart.
     crate::hooks::run_warn(
         crate::hooks::Kind::Poststart,
-        st.hooks.as_ref(),
+        st.config.hooks().as_ref(),
         &st.to_oci(Status::Running, st.pid),
     );
     Ok(())

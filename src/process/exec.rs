@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, Process, Spec};
 
-use crate::bundle::Bundle;
 use crate::cgroups::{sub, Manager};
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{self, Kind, Ns, NsPlan, JOIN_ORDER};
@@ -112,9 +111,10 @@ pub fn validate_process(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Start `process` in container `st` (whose bundle is `bundle`) and return
+/// Start `process` in container `st` (with the config it was created
+/// with, not the bundle's config.json as it may be now) and return
 /// once it has reached execve, or with the error that stopped it.
-pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -> Result<Execed> {
+pub fn exec(st: &State, process: Process, opts: ExecOpts<'_>) -> Result<Execed> {
     validate_process(&process)?;
     let terminal = process.terminal().unwrap_or(false);
     match (terminal, opts.console_socket.is_some()) {
@@ -130,7 +130,7 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
         }
         _ => {}
     }
-    let mut spec: Spec = bundle.spec.clone();
+    let mut spec: Spec = (*st.config).clone();
     let linux = spec
         .linux()
         .as_ref()
@@ -172,8 +172,8 @@ pub fn exec(st: &State, bundle: &Bundle, process: Process, opts: ExecOpts<'_>) -
         mode: InitMode::Exec,
         id: st.id.clone(),
         spec,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
+        bundle: st.bundle.clone(),
+        rootfs: st.rootfs.clone(),
         ns,
         no_pivot: false,
         // The container's init made its session keyring; exec shares it.

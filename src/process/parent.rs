@@ -149,9 +149,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         systemd_cgroup: global.systemd_cgroup,
         own_pid_ns: ns.is_new(Kind::Pid),
         terminal,
-        // Kept from create: later config.json edits must not change them
-        // (runtime-spec runtime.md, Lifecycle step 2).
-        hooks: spec.hooks().clone(),
+        config: Box::new(spec.clone()),
     };
     st.save(&global.root)?;
 

@@ -437,3 +437,37 @@ fn exec_tty_sends_the_master_over_the_console_socket() {
         assert_eq!(facts["tty"][fd]["isatty"], true, "fd {fd}: {facts}");
     }
 }
+
+/// exec takes the container's namespaces from the config it was created
+/// with and, as runc does, the base process from the bundle's config.json
+/// as it is now; brig (not runc) still execs once config.json is gone.
+#[test]
+fn exec_uses_the_config_saved_at_create() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = sleeping_bundle(&rt);
+    b.edit(|c| c["process"]["env"] = json!(["PATH=/bin", "FROM=create"]));
+    let (id, _) = running(&rt, &b, "execcfg");
+
+    b.edit(|c| {
+        c["process"]["env"] = json!(["PATH=/bin", "FROM=edited"]);
+        c["linux"]["namespaces"] = json!([]);
+    });
+    let facts = exec(&rt, &id, &["--", "/probe"])
+        .expect_ok("exec after config.json was edited")
+        .json();
+    let env: Vec<String> = serde_json::from_value(facts["env"].clone()).unwrap();
+    assert!(env.contains(&"FROM=edited".to_string()), "{env:?}");
+    assert_eq!(facts["pid"].as_i64().map(|p| p > 1), Some(true), "{facts}");
+    assert_eq!(
+        facts["ppid"], 0,
+        "not in the container's pid namespace: {facts}"
+    );
+
+    if !is_brig() {
+        return;
+    }
+    fs::remove_file(b.path().join("config.json")).unwrap();
+    let out = exec(&rt, &id, &["--", "echo", "still here"]).expect_ok("exec without config.json");
+    assert_eq!(out.stdout, "still here\n");
+}
