@@ -8,11 +8,11 @@
 #   make test-clients-runc   the same tests against runc: checks the tests
 # Variables: CLIENTS_RUNTIME=/abs/path/to/runtime (default: the debug brig),
 # CLIENTS_SKIP_EXEC=1 skips the steps that need `exec`,
-# CLIENTS=ctr podman cri picks the suites (all three by default).
+# CLIENTS=ctr podman cri systemd picks the suites (all by default).
 
-CLIENTS_DEB_PACKAGES := containerd podman conmon containernetworking-plugins protobuf-compiler
+CLIENTS_DEB_PACKAGES := containerd podman conmon containernetworking-plugins protobuf-compiler systemd dbus
 CLIENTS_RUNTIME ?= $(CURDIR)/target/debug/brig
-CLIENTS ?= ctr podman cri
+CLIENTS ?= ctr podman cri systemd
 CRI_CLIENT := tests/cri-client/target/debug/cri-client
 EXTRA_TESTS += test-clients
 

@@ -17,12 +17,14 @@ pub mod paths;
 mod resources;
 mod stats;
 pub mod sub;
+pub mod systemd;
 pub mod v2_devices;
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -57,7 +59,12 @@ pub struct Manager {
     path: String,
     layout: Layout,
     hierarchies: Vec<Hierarchy>,
-    systemd: Option<String>,
+    /// The unit under the systemd driver (`--systemd-cgroup`).
+    systemd: Option<systemd::Unit>,
+    bus: OnceLock<systemd::Bus>,
+    /// Set once `add` started the scope: a create that failed before
+    /// then must not stop a unit that may be another container's.
+    scope_started: AtomicBool,
     unified_fd: OnceLock<Option<OwnedFd>>,
 }
 
@@ -95,8 +102,23 @@ impl Manager {
         let mounts = paths::parse_mountinfo(mountinfo)?;
         if systemd {
             let (path, unit) = paths::systemd_path(cgroups_path, id)?;
+            if unit.ends_with(".slice") {
+                return Err(Error::invalid(format!(
+                    "cgroupsPath {:?}: a container's unit must be a scope, not the slice {unit}",
+                    cgroups_path.unwrap_or_default()
+                )));
+            }
+            let slice = Path::new(&path)
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "-.slice".into());
             let mut m = Self::build(&mounts, |_| path.clone());
-            m.systemd = Some(unit);
+            m.systemd = Some(systemd::Unit {
+                name: unit,
+                slice: Some(slice),
+                description: format!("brig container {id}"),
+            });
             return Ok(m);
         }
         let inner = paths::inner_path(cgroups_path, id)?;
@@ -170,12 +192,14 @@ impl Manager {
         // container was created) must not be touched.
         m.hierarchies.retain(|h| h.cgroup != "/");
         if systemd {
-            m.systemd = Some(
-                Path::new(cgroup_path)
+            m.systemd = Some(systemd::Unit {
+                name: Path::new(cgroup_path)
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-            );
+                slice: None,
+                description: String::new(),
+            });
         }
         Ok(m)
     }
@@ -229,6 +253,8 @@ impl Manager {
             layout: mounts.layout,
             hierarchies,
             systemd: None,
+            bus: OnceLock::new(),
+            scope_started: AtomicBool::new(false),
             unified_fd: OnceLock::new(),
         }
     }
@@ -270,21 +296,29 @@ impl Manager {
             .or_else(|| self.hierarchies.first().map(|h| h.dir.as_path()))
     }
 
-    /// The systemd driver needs a D-Bus client to start a transient scope;
-    /// brig has none, so it refuses up front rather than half-work.
-    fn check_systemd(&self) -> Result<()> {
-        match &self.systemd {
-            None => Ok(()),
-            Some(unit) => Err(Error::invalid(format!(
-                "systemd cgroup driver (--systemd-cgroup, unit {unit}) is not supported by brig; use the default cgroupfs driver"
-            ))),
+    /// The systemd unit, under the systemd driver.
+    pub fn systemd_unit(&self) -> Option<&str> {
+        self.systemd.as_ref().map(|u| u.name.as_str())
+    }
+
+    /// The system bus, connected on first use.
+    fn bus(&self) -> Result<&systemd::Bus> {
+        if let Some(b) = self.bus.get() {
+            return Ok(b);
         }
+        let b = systemd::Bus::connect()?;
+        Ok(self.bus.get_or_init(|| b))
     }
 
     /// mkdir the cgroup in every hierarchy. A cgroup that exists and already
     /// holds processes is an error: brig never shares or adopts one.
+    /// Under the systemd driver nothing is made before there is a process:
+    /// systemd makes the scope in [`add`](Self::add), and refuses a unit
+    /// that already exists.
     pub fn create(&self) -> Result<()> {
-        self.check_systemd()?;
+        if self.systemd.is_some() {
+            return Ok(());
+        }
         for h in &self.hierarchies {
             if h.dir.exists() {
                 let procs = files::read_pids(&h.dir)?;
@@ -296,6 +330,13 @@ impl Manager {
                     )));
                 }
             }
+        }
+        self.make_dirs()
+    }
+
+    /// mkdir -p the cgroup in every hierarchy (existing ones are fine).
+    fn make_dirs(&self) -> Result<()> {
+        for h in &self.hierarchies {
             let rel = h.dir.strip_prefix(&h.mountpoint).unwrap_or(Path::new(""));
             let mut cur = h.mountpoint.clone();
             for comp in rel.components() {
@@ -322,13 +363,27 @@ impl Manager {
         Ok(())
     }
 
-    /// Write every field of `r` this host supports.
+    /// Write every field of `r` this host supports. Under the systemd
+    /// driver the unit's properties are set first, so systemd agrees.
     pub fn set(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        if let Some(u) = &self.systemd {
+            let props = systemd::properties(Some(r), self.layout == Layout::V2);
+            self.bus()?.set_properties(&u.name, props)?;
+        }
         resources::set(self, r)
     }
 
-    /// Put `pid` in the cgroup of every hierarchy.
+    /// Put `pid` in the cgroup of every hierarchy. Under the systemd driver
+    /// a new container's first process starts the scope: systemd moves it
+    /// there; brig makes the directories systemd does not manage (v1
+    /// cpuset, devices, freezer ...) and adds it to those.
     pub fn add(&self, pid: Pid) -> Result<()> {
+        if let Some(u) = self.systemd.as_ref().filter(|u| u.slice.is_some()) {
+            let props = systemd::properties(None, self.layout == Layout::V2);
+            self.bus()?.start_scope(u, pid.as_raw(), props)?;
+            self.scope_started.store(true, Ordering::SeqCst);
+            self.make_dirs()?;
+        }
         for h in &self.hierarchies {
             files::write(&h.dir, "cgroup.procs", &pid.to_string())?;
         }
@@ -338,7 +393,8 @@ impl Manager {
     /// The unified cgroup directory for `clone3(CLONE_INTO_CGROUP)`, on a
     /// pure v2 host only (on hybrid the v1 hierarchies need `add` anyway).
     pub fn clone_into_fd(&self) -> Option<BorrowedFd<'_>> {
-        if self.layout != Layout::V2 {
+        // A systemd scope cannot exist before its first process.
+        if self.layout != Layout::V2 || self.systemd.is_some() {
             return None;
         }
         let dir = &self.unified()?.dir;
@@ -468,6 +524,13 @@ impl Manager {
     /// Kill what is left, wait for it to go and remove the cgroup from every
     /// hierarchy, children first. Missing directories are fine.
     pub fn destroy(&self) -> Result<()> {
+        if let Some(u) = &self.systemd {
+            if u.slice.is_some() && !self.scope_started.load(Ordering::SeqCst) {
+                // Nothing of ours exists: systemd refused the unit or we
+                // never got that far; its cgroup may be another's.
+                return Ok(());
+            }
+        }
         if self.primary().is_some_and(|d| d.exists()) && !self.pids()?.is_empty() {
             self.kill_all(Signal::SIGKILL)?;
             let deadline = Instant::now() + WAIT;
@@ -480,6 +543,14 @@ impl Manager {
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        if let Some(u) = &self.systemd {
+            // An empty scope has stopped by itself; a failed one is reset.
+            // No bus, no systemd to hold a scope: the directories still go
+            // (and removing them fails loudly if systemd kept them busy).
+            if let Err(e) = self.bus().and_then(|b| b.stop(&u.name)) {
+                tracing::debug!("{}", e.chain());
             }
         }
         for h in &self.hierarchies {
@@ -532,9 +603,9 @@ pub fn features() -> serde_json::Value {
         }
         None => (false, false, false),
     };
-    // The systemd driver resolves paths but cannot start transient units
-    // (no D-Bus client), so it is not reported as supported.
-    serde_json::json!({ "v1": v1, "v2": v2, "systemd": false, "systemdUser": false, "rdma": rdma })
+    // The systemd driver talks to the system instance; a user instance
+    // (rootless) is not supported.
+    serde_json::json!({ "v1": v1, "v2": v2, "systemd": true, "systemdUser": false, "rdma": rdma })
 }
 
 #[cfg(test)]

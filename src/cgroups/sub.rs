@@ -101,7 +101,10 @@ impl Manager {
             path: self.path.clone(),
             layout: self.layout,
             hierarchies,
-            systemd: self.systemd.clone(),
+            // Sub-cgroups of a delegated scope are brig's, not systemd's.
+            systemd: None,
+            bus: std::sync::OnceLock::new(),
+            scope_started: std::sync::atomic::AtomicBool::new(false),
             unified_fd: std::sync::OnceLock::new(),
         })
     }

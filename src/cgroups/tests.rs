@@ -93,21 +93,26 @@ fn resolves_absolute_relative_and_default_paths() {
 }
 
 #[test]
-fn systemd_driver_is_honest() {
+fn systemd_driver_makes_nothing_before_systemd_does() {
     let t = fake_tree();
     let mi = fake_mountinfo(t.path());
     let m = Manager::new_with(&mi, "0::/\n", Some("machine.slice:brig:c1"), "c1", true).unwrap();
     assert_eq!(m.path(), "/machine.slice/brig-c1.scope");
-    let e = m.create().unwrap_err().chain();
-    assert!(
-        e.starts_with("systemd cgroup driver (--systemd-cgroup"),
-        "{e}"
-    );
-    assert!(e.contains("not supported"), "{e}");
+    assert_eq!(m.systemd_unit(), Some("brig-c1.scope"));
+    m.create().unwrap();
     assert!(
         !t.path().join("memory/machine.slice").exists(),
         "nothing is created behind systemd's back"
     );
+    assert!(m.clone_into_fd().is_none());
+    let e = Manager::new_with(&mi, "0::/\n", Some("a.slice:p:a-b.slice"), "c1", true)
+        .err()
+        .unwrap()
+        .chain();
+    assert!(e.contains("must be a scope"), "{e}");
+    // Read back from state.json: the unit is the path's last component.
+    let m = Manager::open_with(&mi, "/machine.slice/brig-c1.scope", true).unwrap();
+    assert_eq!(m.systemd_unit(), Some("brig-c1.scope"));
 }
 
 #[test]

@@ -155,9 +155,16 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
 
     cgroup.create()?;
     teardown.cgroup = Some(&cgroup);
-    if let Some(r) = linux.resources() {
+    let resources = linux.resources().as_ref().map(|r| {
         let devices = linux.devices().as_deref().unwrap_or(&[]);
-        cgroup.set(&crate::cgroups::devices::with_default_devices(r, devices))?;
+        crate::cgroups::devices::with_default_devices(r, devices)
+    });
+    // Limits before the process exists; a systemd scope exists only once
+    // its first process does, so there they follow spawn (init is still
+    // waiting for its Config then).
+    let systemd = cgroup.systemd_unit().is_some();
+    if let Some(r) = resources.as_ref().filter(|_| !systemd) {
+        cgroup.set(r)?;
     }
 
     let fifo_path = dir.join(state::EXEC_FIFO);
@@ -205,6 +212,9 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         oom_score_adj: process.oom_score_adj(),
     })?;
     let pid = spawned.pid;
+    if let Some(r) = resources.as_ref().filter(|_| systemd) {
+        cgroup.set(r)?;
+    }
     let cgroup_view = if crate::linux::rootfs::mounts_cgroup(spec) {
         Some(crate::linux::rootfs::CgroupView {
             mountinfo: std::fs::read_to_string("/proc/self/mountinfo")

@@ -19,6 +19,7 @@ cat >"$T/cni/conf/10-brig.conflist" <<JSON
   {"type": "loopback"}]}
 JSON
 defer "ip link del $BRIDGE"
+defer "remove_cgroups k8s.io"
 # The CRI plugin gives the sandbox oomScoreAdj -998 and containers their QoS
 # value; lowering it needs CAP_SYS_RESOURCE, which some hosts (this
 # development VM among them) withhold even from root. There containerd is

@@ -4,6 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 D=$T/containerd
+defer "remove_cgroups brigtest"
 start_containerd "$D" 'disabled_plugins = ["io.containerd.grpc.v1.cri"]'
 defer "kill_leftovers '$T'"
 NS=brigtest

@@ -127,6 +127,17 @@ umount_under() {
 	for m in $(awk -v d="$1" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m"; done
 }
 
+# remove_cgroups NAME: remove the cgroup parent a client made for its
+# namespace (/sys/fs/cgroup/[*/]NAME), children first, in every hierarchy;
+# only empty cgroups can go, so nothing in use is touched.
+remove_cgroups() {
+	local d
+	for d in /sys/fs/cgroup/"$1" /sys/fs/cgroup/*/"$1"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	return 0
+}
+
 # kill_leftovers DIR: kill, by pid, processes whose command line names DIR
 # (shims and conmons started for this test's private containerd/podman).
 kill_leftovers() {

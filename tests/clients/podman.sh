@@ -9,6 +9,7 @@ mkdir -p "$P/tmp"
 PODMAN=(/usr/bin/podman --root "$P/root" --runroot "$P/runroot" --tmpdir "$P/tmp"
 	--storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime "$BRIG")
 podman() { with_timeout 120 "${PODMAN[@]}" "$@"; }
+defer "remove_cgroups libpod_parent"
 defer "umount_under '$T'"
 defer "kill_leftovers '$T'"
 defer "with_timeout 60 ${PODMAN[*]} rm -af -t 0"

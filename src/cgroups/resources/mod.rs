@@ -17,7 +17,9 @@ use super::devices::devices_v1;
 use super::files::write;
 use super::{v2_devices, Manager};
 use crate::error::{Error, Result};
+pub(super) use blkio::blkio_to_io_weight;
 use blkio::{blkio_v1, io_v2};
+pub(super) use cpu::shares_to_weight;
 use cpu::{cpu_v1, cpu_v2};
 use memory::{memory_v1, memory_v2};
 

@@ -129,7 +129,7 @@ pub(super) fn enosys_stub(limits: &[ArchLimit]) -> Vec<sock_filter> {
 
 /// Raw `struct sock_filter` array (native endian, 8 bytes each) -> insns.
 pub(super) fn decode(bytes: &[u8]) -> Result<Vec<sock_filter>> {
-    if bytes.is_empty() || bytes.len() % 8 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(8) {
         return Err(Error::invalid(format!(
             "libseccomp exported {} bytes of bpf, not a whole number of instructions",
             bytes.len()

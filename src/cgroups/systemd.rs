@@ -1,0 +1,354 @@
+//! The systemd cgroup driver (`--systemd-cgroup`, `cgroupsPath` of the form
+//! `slice:prefix:name`).
+//!
+//! systemd owns the cgroup tree on a systemd host, so the container's
+//! cgroup is a transient scope unit that systemd itself makes, through its
+//! D-Bus API on the system bus (`org.freedesktop.systemd1.Manager`):
+//! `StartTransientUnit` with the container's init in `PIDs`, `Delegate=yes`
+//! (so brig may write the scope's files and make sub-cgroups) and the
+//! resource properties systemd has for `linux.resources`; `SetUnitProperties`
+//! on `update`; `StopUnit` on `delete`. systemd's view of the limits then
+//! agrees with the files, and a `daemon-reload` does not undo them. brig
+//! still writes every field itself into the delegated scope afterwards, as
+//! runc does, because systemd has no property for most of them.
+//! Ref: systemd.resource-control(5), org.freedesktop.systemd1(5), runc
+//! libcontainer/cgroups/systemd/{common,v1,v2}.go.
+
+use oci_spec::runtime::LinuxResources;
+use zbus::Variant as Value;
+
+use super::resources::{blkio_to_io_weight, shares_to_weight};
+use crate::error::{Error, Result};
+
+const DEST: &str = "org.freedesktop.systemd1";
+const PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+
+/// One D-Bus property of a unit.
+pub type Property = (&'static str, Value<'static>);
+
+/// The scope (or slice) a container's cgroup is.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// `prefix-name.scope`.
+    pub name: String,
+    /// The slice it goes in (`system.slice` by default); `None` for a unit
+    /// that already exists (read back from state.json).
+    pub slice: Option<String>,
+    pub description: String,
+}
+
+/// A connection to systemd on the system bus.
+pub struct Bus {
+    conn: zbus::Connection,
+}
+
+fn bus_error(what: &str, e: zbus::Error) -> Error {
+    let msg = match &e {
+        zbus::Error::MethodError(name, Some(detail), _) => format!("{detail} ({name})"),
+        _ => e.to_string(),
+    };
+    Error::invalid(format!("systemd cgroup driver: {what}: {msg}"))
+}
+
+impl Bus {
+    /// The system bus at `DBUS_SYSTEM_BUS_ADDRESS`, else
+    /// `/run/dbus/system_bus_socket`, as every D-Bus client finds it.
+    pub fn connect() -> Result<Bus> {
+        zbus::block_on(zbus::connection::Builder::system().build())
+            .map(|conn| Bus { conn })
+            .map_err(|e| bus_error("connect to the system bus", e))
+    }
+
+    fn call<B>(&self, method: &str, body: &B) -> std::result::Result<zbus::Message, zbus::Error>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        zbus::block_on(
+            self.conn
+                .call_method(Some(DEST), PATH, Some(MANAGER), method, body),
+        )
+    }
+
+    /// Start the transient scope `unit` holding `pid` and wait until
+    /// systemd has moved `pid` into it.
+    pub fn start_scope(&self, unit: &Unit, pid: i32, resources: Vec<Property>) -> Result<()> {
+        let mut props: Vec<Property> = vec![
+            ("Description", Value::from(unit.description.clone())),
+            ("PIDs", Value::from(vec![pid as u32])),
+            // Brig manages what is below the scope, and no ordering
+            // dependencies on shutdown.target & co. for a container.
+            ("Delegate", Value::from(true)),
+            ("DefaultDependencies", Value::from(false)),
+        ];
+        if let Some(slice) = &unit.slice {
+            props.push(("Slice", Value::from(slice.clone())));
+        }
+        props.extend(resources);
+        let aux: Vec<(&str, Vec<Property>)> = Vec::new();
+        self.call(
+            "StartTransientUnit",
+            &(unit.name.as_str(), "replace", props, aux),
+        )
+        .map_err(|e| bus_error(&format!("start {}", unit.name), e))?;
+        wait_placed(&unit.name, pid)
+    }
+
+    /// `update`: the unit's properties follow the new limits (runtime
+    /// only: nothing is written to /etc).
+    pub fn set_properties(&self, unit: &str, props: Vec<Property>) -> Result<()> {
+        if props.is_empty() {
+            return Ok(());
+        }
+        self.call("SetUnitProperties", &(unit, true, props))
+            .map(drop)
+            .map_err(|e| bus_error(&format!("set properties of {unit}"), e))
+    }
+
+    /// Stop the unit (a scope whose processes are all gone has already
+    /// stopped by itself) and forget a failed state.
+    pub fn stop(&self, unit: &str) -> Result<()> {
+        match self.call("StopUnit", &(unit, "replace")) {
+            Ok(_) => {}
+            Err(zbus::Error::MethodError(name, _, _))
+                if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit" => {}
+            Err(e) => return Err(bus_error(&format!("stop {unit}"), e)),
+        }
+        let _ = self.call("ResetFailedUnit", &(unit,));
+        Ok(())
+    }
+}
+
+/// systemd moves the pid when the start job runs, which may be after the
+/// call returns: wait for /proc/PID/cgroup to name the unit.
+fn wait_placed(unit: &str, pid: i32) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let path = format!("/proc/{pid}/cgroup");
+    loop {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::io(format!("read {path}"), e))?;
+        if text.lines().any(|l| l.rsplit('/').next() == Some(unit)) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::invalid(format!(
+                "systemd cgroup driver: pid {pid} was not moved into {unit} within 10s"
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// "infinity" for systemd's u64 limits.
+const INFINITY: u64 = u64::MAX;
+
+fn limit(v: i64) -> u64 {
+    if v < 0 {
+        INFINITY
+    } else {
+        v as u64
+    }
+}
+
+/// The properties systemd has for `r`, as runc sets them: on a unified
+/// host the v2 names (MemoryMax, CPUWeight, IOWeight, AllowedCPUs ...),
+/// else the v1 ones (MemoryLimit, CPUShares, BlockIOWeight). Accounting is
+/// always on, so systemd makes the scope's cgroup in every controller.
+pub fn properties(r: Option<&LinuxResources>, v2: bool) -> Vec<Property> {
+    let mut p: Vec<Property> = vec![
+        ("MemoryAccounting", Value::from(true)),
+        ("CPUAccounting", Value::from(true)),
+        ("TasksAccounting", Value::from(true)),
+        (
+            if v2 {
+                "IOAccounting"
+            } else {
+                "BlockIOAccounting"
+            },
+            Value::from(true),
+        ),
+    ];
+    let Some(r) = r else {
+        return p;
+    };
+    if let Some(m) = r.memory() {
+        if let Some(l) = m.limit().filter(|l| *l != 0) {
+            p.push((
+                if v2 { "MemoryMax" } else { "MemoryLimit" },
+                Value::from(limit(l)),
+            ));
+        }
+        if v2 {
+            if let Some(l) = m.reservation().filter(|l| *l != 0) {
+                p.push(("MemoryLow", Value::from(limit(l))));
+            }
+            // OCI swap is memory+swap; MemorySwapMax is the swap alone.
+            match (m.swap().filter(|s| *s != 0), m.limit()) {
+                (Some(s), _) if s < 0 => p.push(("MemorySwapMax", Value::from(INFINITY))),
+                (Some(s), Some(l)) if l > 0 && s >= l => {
+                    p.push(("MemorySwapMax", Value::from((s - l) as u64)))
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(s) = c.shares().filter(|s| *s != 0) {
+            p.push(if v2 {
+                ("CPUWeight", Value::from(shares_to_weight(s)))
+            } else {
+                ("CPUShares", Value::from(s))
+            });
+        }
+        let period = c.period().filter(|p| *p != 0);
+        if let Some(period) = period {
+            p.push(("CPUQuotaPeriodUSec", Value::from(period)));
+        }
+        if let Some(q) = c.quota().filter(|q| *q != 0) {
+            let per_sec = if q > 0 {
+                // systemd keeps the quota as a percentage: round up to
+                // whole percents, as runc does, so the limit is not lowered.
+                let us = q as u64 * 1_000_000 / period.unwrap_or(100_000);
+                us.div_ceil(10_000) * 10_000
+            } else {
+                INFINITY
+            };
+            p.push(("CPUQuotaPerSecUSec", Value::from(per_sec)));
+        }
+        if v2 {
+            for (name, list) in [("AllowedCPUs", c.cpus()), ("AllowedMemoryNodes", c.mems())] {
+                if let Some(mask) = list.as_deref().filter(|l| !l.is_empty()).and_then(bitmask) {
+                    p.push((name, Value::from(mask)));
+                }
+            }
+        }
+    }
+    if let Some(pids) = r.pids().filter(|p| p.limit() != 0) {
+        p.push(("TasksMax", Value::from(limit(pids.limit()))));
+    }
+    if let Some(w) = r
+        .block_io()
+        .as_ref()
+        .and_then(|b| b.weight())
+        .filter(|w| *w != 0)
+    {
+        p.push(if v2 {
+            ("IOWeight", Value::from(blkio_to_io_weight(w)))
+        } else {
+            ("BlockIOWeight", Value::from(u64::from(w)))
+        });
+    }
+    p
+}
+
+/// "0-2,5" -> the byte mask systemd's AllowedCPUs takes (bit N of byte
+/// N/8 is cpu N). `None` for a malformed list (validated earlier).
+fn bitmask(list: &str) -> Option<Vec<u8>> {
+    let mut mask = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
+            None => {
+                let n = part.parse::<usize>().ok()?;
+                (n, n)
+            }
+        };
+        if a > b || b >= 8192 {
+            return None;
+        }
+        for cpu in a..=b {
+            if mask.len() <= cpu / 8 {
+                mask.resize(cpu / 8 + 1, 0);
+            }
+            mask[cpu / 8] |= 1 << (cpu % 8);
+        }
+    }
+    Some(mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn props(r: serde_json::Value, v2: bool) -> Vec<(String, String)> {
+        let r: LinuxResources = serde_json::from_value(r).unwrap();
+        properties(Some(&r), v2)
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("Accounting"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn v2_properties_as_runc_sets_them() {
+        let r = json!({
+            "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
+            "cpu": {"shares": 512, "quota": 25000, "period": 100000, "cpus": "0-2,9", "mems": "0"},
+            "pids": {"limit": 77},
+            "blockIO": {"weight": 500}
+        });
+        assert_eq!(
+            props(r, true),
+            pairs(&[
+                ("MemoryMax", "uint64 67108864"),
+                ("MemoryLow", "uint64 33554432"),
+                ("MemorySwapMax", "uint64 67108864"),
+                ("CPUWeight", "uint64 20"),
+                ("CPUQuotaPeriodUSec", "uint64 100000"),
+                ("CPUQuotaPerSecUSec", "uint64 250000"),
+                ("AllowedCPUs", "[byte 0x07, 0x02]"),
+                ("AllowedMemoryNodes", "[byte 0x01]"),
+                ("TasksMax", "uint64 77"),
+                ("IOWeight", "uint64 4950"),
+            ])
+        );
+    }
+
+    #[test]
+    fn v1_properties_and_unlimited_values() {
+        let r = json!({
+            "memory": {"limit": -1},
+            "cpu": {"shares": 1024, "quota": 33333},
+            "pids": {"limit": -1},
+            "blockIO": {"weight": 300}
+        });
+        let max = u64::MAX.to_string();
+        assert_eq!(
+            props(r, false),
+            pairs(&[
+                ("MemoryLimit", &format!("uint64 {max}")),
+                ("CPUShares", "uint64 1024"),
+                // 333330 us/s rounded up to whole percents.
+                ("CPUQuotaPerSecUSec", "uint64 340000"),
+                ("TasksMax", &format!("uint64 {max}")),
+                ("BlockIOWeight", "uint64 300"),
+            ])
+        );
+        let acct: Vec<&str> = properties(None, false).iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            acct,
+            [
+                "MemoryAccounting",
+                "CPUAccounting",
+                "TasksAccounting",
+                "BlockIOAccounting"
+            ]
+        );
+    }
+
+    #[test]
+    fn cpu_lists_become_byte_masks() {
+        assert_eq!(bitmask("0"), Some(vec![1]));
+        assert_eq!(bitmask("0-7"), Some(vec![0xff]));
+        assert_eq!(bitmask("1,8-9"), Some(vec![0x02, 0x03]));
+        assert_eq!(bitmask("3-1"), None);
+        assert_eq!(bitmask("x"), None);
+    }
+}
