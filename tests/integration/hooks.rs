@@ -147,15 +147,18 @@ fn all_six_kinds_run_in_lifecycle_order() {
         let want = match kind {
             "prestart" | "createRuntime" | "createContainer" => "creating",
             "startContainer" => "created",
-            "poststart" => "running",
+            // runc 1.1 still says "created" to poststart hooks.
+            "poststart" if is_brig() => "running",
+            "poststart" => "created",
             _ => "stopped",
         };
         assert_eq!(st["status"], want, "{kind}: {st}");
         assert_eq!(st["id"], id.as_str(), "{kind}: {st}");
         let in_container = matches!(kind, "createContainer" | "startContainer");
         // runc reports the init's pid in its own pid namespace (1) to the
-        // hooks run by init; the spec says "as seen by the host".
-        if is_brig() || !in_container {
+        // hooks run by init; the spec says "as seen by the host". It omits
+        // the pid of a stopped container (optional then).
+        if is_brig() || !(in_container || kind == "poststop") {
             assert_eq!(st["pid"].as_i64(), Some(pid), "{kind}: {st}");
         }
         let args = seen(log.path(), kind, "args");
@@ -293,8 +296,14 @@ fn failing_poststart_and_poststop_only_warn() {
             assert!(out.stderr.contains(part), "{part:?} not in {out:?}");
         }
     }
-    // The failing poststop did not stop the next one.
-    assert_eq!(order(log.path()), ["poststop", "second"], "{out:?}");
+    // The failing poststop did not stop the next one (the spec's rule;
+    // runc 1.1 stops at the first failure).
+    let want: &[&str] = if is_brig() {
+        &["poststop", "second"]
+    } else {
+        &["poststop"]
+    };
+    assert_eq!(order(log.path()), want, "{out:?}");
     assert!(rt.state(&id).is_none(), "container left after run: {out:?}");
 }
 
