@@ -349,10 +349,8 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<Spawned> {
     // Init must not be dumpable before its re-exec; the child inherits this.
     nix::sys::prctl::set_dumpable(false).or_sys(|| "prctl PR_SET_DUMPABLE 0".into())?;
 
-    let (pid, pidfd) = match clone3(
-        ns.clone_flags(),
-        launch.cgroup.clone_into_fd().map(|fd| fd.as_raw_fd()),
-    )? {
+    let into_cgroup = launch.cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
+    let (pid, pidfd) = match clone3(ns.clone_flags(), into_cgroup)? {
         Forked::Child => {
             drop(parent_ch);
             child::run(
@@ -371,8 +369,12 @@ pub(crate) fn spawn(launch: Launch<'_>) -> Result<Spawned> {
     let guard = KillOnDrop(Some(pid));
 
     // Cgroup before the user namespace's maps and before the child runs
-    // anything of its own.
-    launch.cgroup.add(pid)?;
+    // anything of its own. A child cloned into it (pure v2) is there
+    // already; a write to cgroup.procs would cost an RCU grace period
+    // (cgroup_threadgroup_rwsem) for nothing.
+    if into_cgroup.is_none() {
+        launch.cgroup.add(pid)?;
+    }
     if ns.is_new(Kind::User) || launch.oom_score_adj.is_some() {
         let procfs = ProcfsHandle::new()?;
         if ns.is_new(Kind::User) {
