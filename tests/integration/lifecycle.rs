@@ -109,6 +109,28 @@ fn delete_force_of_unknown_id_succeeds() {
     assert!(!rt.run(&["kill", "no-such-container", "KILL"]).ok());
 }
 
+/// A state.json a host crash left empty (it is not fsync'd): `list` goes on
+/// without it and `delete --force` removes it. brig only: runc 1.1's
+/// `delete --force` fails on it (EOF) and leaves it.
+#[test]
+fn empty_state_after_a_crash_is_listed_around_and_force_deleted() {
+    if !crate::common::is_brig() {
+        return;
+    }
+    let rt = Rt::new();
+    let dir = rt.root.path().join("crashed");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("state.json"), "").unwrap();
+    let out = rt
+        .run(&["list", "-q"])
+        .expect_ok("list with an empty state.json");
+    assert!(!out.stdout.contains("crashed"), "{out:?}");
+    assert!(!rt.run(&["delete", "crashed"]).ok());
+    rt.run(&["delete", "--force", "crashed"])
+        .expect_ok("delete --force of an empty state.json");
+    assert!(!dir.exists());
+}
+
 /// `run` exits with 128+N when the container is killed by signal N; the
 /// signal may be a name with or without SIG, or a number.
 #[test]
