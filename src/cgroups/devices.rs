@@ -1,8 +1,12 @@
-//! The device rules a container's cgroup gets: the config's own rules, then
-//! the devices every container needs (what runc always allows: null, zero,
-//! full, random, urandom, tty, ptmx, the pts slaves, and mknod of any
-//! node), then the devices `linux.devices` creates. Pure.
-//! Ref: runc libcontainer/specconv AllowedDevices.
+//! The device rules a container's cgroup gets, always an allow-list as
+//! runc makes it: deny everything, then the config's own rules, then the
+//! devices every container needs (null, zero, full, random, urandom, tty,
+//! ptmx, the pts slaves, and mknod of any node), then the devices
+//! `linux.devices` creates. A config without device rules, or without
+//! `linux.resources` at all, gets the same allow-list: never the parent
+//! cgroup's "a *:* rwm" (raw disks, /dev/mem). Only a config that allows
+//! "a" itself opens every device. Pure.
+//! Ref: runc libcontainer/specconv AllowedDevices, devices emulator.
 
 use std::path::Path;
 
@@ -35,14 +39,17 @@ fn rule(typ: LinuxDeviceType, major: i64, minor: i64, access: &str) -> LinuxDevi
     r
 }
 
-/// `resources` with the device rules completed, when the config has any
-/// device rules at all (no rules: the cgroup inherits its parent's).
-pub fn with_default_devices(resources: &LinuxResources, devices: &[LinuxDevice]) -> LinuxResources {
-    let mut out = resources.clone();
-    let Some(rules) = resources.devices() else {
-        return out;
-    };
-    let mut rules = rules.clone();
+/// `resources` (none: no limits) with the device rules completed.
+pub fn with_default_devices(
+    resources: Option<&LinuxResources>,
+    devices: &[LinuxDevice],
+) -> LinuxResources {
+    let mut out = resources.cloned().unwrap_or_default();
+    let mut deny_all = LinuxDeviceCgroup::default();
+    deny_all.set_allow(false);
+    deny_all.set_access(Some("rwm".into()));
+    let mut rules = vec![deny_all];
+    rules.extend(out.devices().iter().flatten().cloned());
     rules.extend(
         ALWAYS_ALLOWED
             .iter()
@@ -124,20 +131,26 @@ mod tests {
         dev.set_typ(LinuxDeviceType::C);
         dev.set_major(10);
         dev.set_minor(200);
-        let out = with_default_devices(&r, &[dev]);
+        let out = with_default_devices(Some(&r), &[dev]);
         let rules = out.devices().as_ref().unwrap();
-        assert_eq!(rules.len(), 1 + ALWAYS_ALLOWED.len() + 1);
-        assert_eq!(rules[0], deny, "the config's deny-all comes first");
+        assert_eq!(rules.len(), 2 + ALWAYS_ALLOWED.len() + 1);
+        assert_eq!(rules[0], deny, "deny-all comes first");
+        assert_eq!(rules[1], deny, "then the config's own rules");
         assert!(rules
             .iter()
             .any(|r| r.major() == Some(1) && r.minor() == Some(3) && r.allow()));
         assert_eq!(rules.last().unwrap().major(), Some(10));
-        assert_eq!(rules[1].major(), None, "wildcard mknod rule");
+        assert_eq!(rules[2].major(), None, "wildcard mknod rule");
     }
 
     #[test]
-    fn no_rules_means_untouched() {
-        let r = LinuxResources::default();
-        assert!(with_default_devices(&r, &[]).devices().is_none());
+    fn no_rules_or_no_resources_still_get_the_allow_list() {
+        for r in [None, Some(LinuxResources::default())] {
+            let out = with_default_devices(r.as_ref(), &[]);
+            let rules = out.devices().as_ref().unwrap();
+            assert_eq!(rules.len(), 1 + ALWAYS_ALLOWED.len());
+            assert!(!rules[0].allow() && rules[0].typ().is_none(), "{rules:?}");
+            assert!(rules[1..].iter().all(|r| r.allow()));
+        }
     }
 }

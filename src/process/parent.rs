@@ -155,16 +155,18 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
 
     cgroup.create()?;
     teardown.cgroup = Some(&cgroup);
-    let resources = linux.resources().as_ref().map(|r| {
-        let devices = linux.devices().as_deref().unwrap_or(&[]);
-        crate::cgroups::devices::with_default_devices(r, devices)
-    });
+    // Always: without linux.resources the container still gets the
+    // device allow-list.
+    let resources = crate::cgroups::devices::with_default_devices(
+        linux.resources().as_ref(),
+        linux.devices().as_deref().unwrap_or(&[]),
+    );
     // Limits before the process exists; a systemd scope exists only once
     // its first process does, so there they follow spawn (init is still
     // waiting for its Config then).
     let systemd = cgroup.systemd_unit().is_some();
-    if let Some(r) = resources.as_ref().filter(|_| !systemd) {
-        cgroup.set(r)?;
+    if !systemd {
+        cgroup.set(&resources)?;
     }
 
     let fifo_path = dir.join(state::EXEC_FIFO);
@@ -212,8 +214,8 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         oom_score_adj: process.oom_score_adj(),
     })?;
     let pid = spawned.pid;
-    if let Some(r) = resources.as_ref().filter(|_| systemd) {
-        cgroup.set(r)?;
+    if systemd {
+        cgroup.set(&resources)?;
     }
     let cgroup_view = if crate::linux::rootfs::mounts_cgroup(spec) {
         Some(crate::linux::rootfs::CgroupView {

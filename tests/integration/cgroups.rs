@@ -333,6 +333,30 @@ fn v1_devices_deny_and_allow() {
     compare_with_runc(&b, "devlistrunc", &files, &got);
 }
 
+/// A config without `linux.resources` (or without device rules) still gets
+/// the device allow-list, as with runc; before, brig left the cgroup's
+/// inherited "a *:* rwm" and any node the container could make was open.
+#[test]
+fn no_resources_still_means_the_device_allow_list() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = bundle(&rt, &["true"], json!({}));
+    b.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("resources");
+    });
+    mknod_fuse(&b);
+    let j = open_in(&rt, &mut b, "/mnt/fuse", "r");
+    assert_eq!(j["errno"], 1, "a device off the allow-list opened: {j}");
+    let j = open_in(&rt, &mut b, "/dev/null", "w");
+    assert_eq!(j["errno"], 0, "/dev/null: {j}");
+
+    b.args(&["sleep", "1000"]);
+    let files = [("devices", "devices.list")];
+    let got = read_limits(&rt, &b, "devnores", &files);
+    assert!(!got[0].lines().any(|l| l.starts_with("a ")), "{got:?}");
+    assert!(got[0].lines().any(|l| l == "c 1:3 rwm"), "{got:?}");
+}
+
 /// Runs `update ARGS ID` (stdin from `input` when given).
 fn update(rt: &Rt, id: &str, args: &[&str], input: Option<&str>) -> common::Out {
     let mut full = vec!["update"];
