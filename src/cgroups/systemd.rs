@@ -14,7 +14,7 @@
 //! Ref: systemd.resource-control(5), org.freedesktop.systemd1(5), runc
 //! libcontainer/cgroups/systemd/{common,v1,v2}.go.
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use zbus::Variant as Value;
 
 use super::resources::{blkio_to_io_weight, shares_to_weight};
@@ -238,7 +238,110 @@ pub fn properties(r: Option<&LinuxResources>, v2: bool) -> Vec<Property> {
             ("BlockIOWeight", Value::from(u64::from(w)))
         });
     }
+    if let Some(rules) = r.devices() {
+        let proc_devices = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+        p.extend(device_properties(rules, &proc_devices));
+    }
     p
+}
+
+/// DevicePolicy and DeviceAllow for the container's device rules, so that
+/// systemd's own view of the devices agrees with brig's: otherwise a
+/// `systemctl daemon-reload` re-applies "allow all" to a v1 devices cgroup
+/// (the hole runc closed the same way). The rules are an allow-list after
+/// a leading deny-all (cgroups::devices); systemd takes only allow-lists:
+/// a config that allows everything gets `DevicePolicy=auto`.
+/// Ref: systemd.resource-control(5) DeviceAllow=, runc systemd/devices.go.
+pub fn device_properties(rules: &[LinuxDeviceCgroup], proc_devices: &str) -> Vec<Property> {
+    let mut allow_all = false;
+    let mut list: Vec<(String, String)> = Vec::new();
+    for rule in rules {
+        let access = rule
+            .access()
+            .clone()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "rwm".into());
+        let everything = matches!(rule.typ(), None | Some(LinuxDeviceType::A))
+            && rule.major().is_none_or(|m| m < 0)
+            && rule.minor().is_none_or(|m| m < 0);
+        if everything && access == "rwm" {
+            allow_all = rule.allow();
+            list.clear();
+            continue;
+        }
+        if allow_all {
+            if !rule.allow() {
+                tracing::warn!(
+                    "systemd cgroup driver: deny rule {} after allow-all cannot be told to systemd; brig's own rules enforce it",
+                    super::devices::device_rule(rule)
+                );
+            }
+            continue;
+        }
+        let entries = device_specifiers(rule, proc_devices);
+        if rule.allow() {
+            if entries.is_empty() {
+                tracing::warn!(
+                    "systemd cgroup driver: rule {} names no device group systemd can match",
+                    super::devices::device_rule(rule)
+                );
+            }
+            list.extend(entries.into_iter().map(|e| (e, access.clone())));
+        } else {
+            list.retain(|(e, _)| !entries.contains(e));
+        }
+    }
+    if allow_all {
+        return vec![("DevicePolicy", Value::from("auto"))];
+    }
+    vec![
+        ("DevicePolicy", Value::from("strict")),
+        ("DeviceAllow", Value::from(list)),
+    ]
+}
+
+/// The DeviceAllow= names of one rule: `/dev/char/M:N` for one device,
+/// `char-<group>` (from /proc/devices) for a whole major, `char-*` for
+/// every major; `block-` alike; type "a" gives both.
+fn device_specifiers(rule: &LinuxDeviceCgroup, proc_devices: &str) -> Vec<String> {
+    const CHAR: (&str, &str, &str) = ("char", "/dev/char", "Character devices:");
+    const BLOCK: (&str, &str, &str) = ("block", "/dev/block", "Block devices:");
+    let kinds: &[(&str, &str, &str)] = match rule.typ() {
+        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => &[CHAR],
+        Some(LinuxDeviceType::B) => &[BLOCK],
+        _ => &[CHAR, BLOCK],
+    };
+    let major = rule.major().filter(|m| *m >= 0);
+    let minor = rule.minor().filter(|m| *m >= 0);
+    let mut out = Vec::new();
+    for (class, dir, section) in kinds {
+        match (major, minor) {
+            (Some(ma), Some(mi)) => out.push(format!("{dir}/{ma}:{mi}")),
+            (Some(ma), None) => {
+                if let Some(name) = group_name(proc_devices, section, ma) {
+                    out.push(format!("{class}-{name}"));
+                }
+            }
+            (None, _) => out.push(format!("{class}-*")),
+        }
+    }
+    out
+}
+
+/// The first name /proc/devices lists for `major` in `section`.
+fn group_name<'a>(proc_devices: &'a str, section: &str, major: i64) -> Option<&'a str> {
+    let mut inside = false;
+    for line in proc_devices.lines() {
+        if line.ends_with(':') {
+            inside = line == section;
+            continue;
+        }
+        let mut f = line.split_whitespace();
+        if inside && f.next().and_then(|m| m.parse::<i64>().ok()) == Some(major) {
+            return f.next();
+        }
+    }
+    None
 }
 
 /// "0-2,5" -> the byte mask systemd's AllowedCPUs takes (bit N of byte
@@ -341,6 +444,64 @@ mod tests {
                 "BlockIOAccounting"
             ]
         );
+    }
+
+    const PROC_DEVICES: &str = "Character devices:\n  1 mem\n  5 /dev/tty\n  5 /dev/console\n136 pts\n\nBlock devices:\n  8 sd\n254 virtblk\n";
+
+    fn devs(rules: serde_json::Value) -> Vec<String> {
+        let rules: Vec<LinuxDeviceCgroup> = serde_json::from_value(rules).unwrap();
+        device_properties(&rules, PROC_DEVICES)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+
+    #[test]
+    fn device_rules_become_a_strict_allow_list() {
+        let got = devs(json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "access": "m"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+            {"allow": true, "type": "b", "major": 8, "minor": 0, "access": "r"},
+            {"allow": true, "type": "b", "major": 7, "access": "r"},
+            {"allow": false, "type": "b", "major": 8, "minor": 0, "access": "rwm"}
+        ]));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0], r#"DevicePolicy="strict""#);
+        for want in [
+            r#""char-*", "m""#,
+            r#""/dev/char/1:3", "rwm""#,
+            r#""char-pts", "rwm""#,
+        ] {
+            assert!(got[1].contains(want), "{want} not in {}", got[1]);
+        }
+        assert!(
+            !got[1].contains("/dev/block/8:0"),
+            "denied again: {}",
+            got[1]
+        );
+        assert!(
+            !got[1].contains("block-"),
+            "major 7 has no group: {}",
+            got[1]
+        );
+    }
+
+    #[test]
+    fn allow_all_is_policy_auto() {
+        let got = devs(json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3},
+            {"allow": true, "access": "rwm"},
+            {"allow": false, "type": "b", "major": 8, "minor": 0}
+        ]));
+        assert_eq!(got, [r#"DevicePolicy="auto""#]);
+        assert_eq!(
+            group_name(PROC_DEVICES, "Character devices:", 5),
+            Some("/dev/tty")
+        );
+        assert_eq!(group_name(PROC_DEVICES, "Block devices:", 1), None);
     }
 
     #[test]

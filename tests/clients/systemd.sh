@@ -162,6 +162,10 @@ if [ -n "$limits" ]; then
 	check "$SCOPE: CPUWeight from cpu.shares 512" '^20$' "$(show $SCOPE CPUWeight)"
 	check "$SCOPE: CPUQuotaPerSecUSec from quota/period" '^250ms$' "$(show $SCOPE CPUQuotaPerSecUSec)"
 fi
+# The device allow-list is systemd's too, so a daemon-reload cannot reset it.
+check "$SCOPE: DevicePolicy=strict" '^strict$' "$(show $SCOPE DevicePolicy)"
+check "$SCOPE: DeviceAllow has /dev/null" '/dev/char/1:3 rwm' "$(show $SCOPE DeviceAllow)"
+check "$SCOPE: DeviceAllow has the pts group" 'char-pts rwm' "$(show $SCOPE DeviceAllow)"
 pid=$(rt state sd1 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' || true)
 check "state names init's pid" '^[0-9]+$' "$pid"
 check "init (pid $pid) is in the scope's cgroup" "^$pid\$" "$(inside cat /sys/fs/cgroup/system.slice/$SCOPE/cgroup.procs)"
@@ -176,6 +180,8 @@ if exec_skipped "exec joins the scope"; then :; else
 	rt exec -d sd1 sleep 600 >"$T/exec.out" 2>&1 || bad "exec -d: $(cat "$T/exec.out")"
 	n=$(rt ps --format json sd1 | tr -cd ',' | wc -c)
 	check "exec'd process is in the scope too (ps lists 2)" '^1$' "$n"
+	out=$(rt exec sd1 sh -c 'echo x >/dev/null && echo null-ok' 2>&1 </dev/null)
+	check "/dev/null writable under systemd's and brig's device programs" 'null-ok' "$out"
 fi
 
 if [ -n "$limits" ]; then
