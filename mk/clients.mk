@@ -8,11 +8,12 @@
 #   make test-clients-runc   the same tests against runc: checks the tests
 # Variables: CLIENTS_RUNTIME=/abs/path/to/runtime (default: the debug brig),
 # CLIENTS_SKIP_EXEC=1 skips the steps that need `exec`,
-# CLIENTS=ctr podman cri systemd picks the suites (all by default).
+# CLIENTS=ctr podman cri cri-systemd systemd picks the suites (all by
+# default).
 
 CLIENTS_DEB_PACKAGES := containerd podman conmon containernetworking-plugins protobuf-compiler systemd dbus
 CLIENTS_RUNTIME ?= $(CURDIR)/target/debug/brig
-CLIENTS ?= ctr podman cri systemd
+CLIENTS ?= ctr podman cri cri-systemd systemd
 CRI_CLIENT := tests/cri-client/target/debug/cri-client
 EXTRA_TESTS += test-clients
 
@@ -32,7 +33,7 @@ cri-client: deps-clients
 	cd tests/cri-client && $(CARGO) build
 
 # Runs every suite, then fails if any failed.
-test-clients: deps-clients $(if $(filter cri,$(CLIENTS)),cri-client)
+test-clients: deps-clients $(if $(filter cri cri-systemd,$(CLIENTS)),cri-client)
 	@if [ "$$(id -u)" != 0 ]; then echo "SKIP test-clients: needs root"; exit 0; fi; \
 	[ "$(CLIENTS_RUNTIME)" != "$(CURDIR)/target/debug/brig" ] || $(CARGO) build; \
 	failed=""; for s in $(CLIENTS); do \

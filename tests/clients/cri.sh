@@ -3,9 +3,51 @@
 # runtime handler (io.containerd.runc.v2, BinaryName = $BRIG), driven by
 # tests/cri-client the way a kubelet does. The pod gets a network namespace
 # from the CNI bridge + loopback plugins.
+#
+# CRI_SYSTEMD=1 (tests/clients/cri-systemd.sh) runs the same on a systemd
+# node: containerd is a service of a private systemd (start_private_systemd)
+# with `SystemdCgroup = true`, so the shim calls the runtime with
+# --systemd-cgroup, and the pod has a slice as its cgroup parent, as a
+# kubelet with the systemd cgroup driver gives it.
 # Run: BRIG=/abs/brig CRI_CLIENT=/abs/cri-client tests/clients/cri.sh
 . "$(dirname "$0")/lib.sh"
 CRI_CLIENT=${CRI_CLIENT:?set CRI_CLIENT to the built tests/cri-client binary}
+SYSTEMD_CGROUP=false
+RUNTIME_CLI=$BRIG
+if [ "${CRI_SYSTEMD:-0}" = 1 ]; then
+	if "$BRIG" --version 2>/dev/null | grep -q '^runc' &&
+		! grep -qw cpu "$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)/cgroup.controllers"; then
+		# The CRI plugin always sets cpu shares; runc 1.1 fails where the
+		# v2 hierarchy has no cpu controller (brig warns and goes on).
+		skip "runc needs the cpu controller in cgroup v2, which this host binds to v1"
+		exit 0
+	fi
+	start_private_systemd || exit 0
+	SYSTEMD_CGROUP=true
+	CONTAINERD_UNIT=brig-containerd
+	export CRI_CGROUP_PARENT=kubepods-brig.slice
+	# The client asks the runtime for its state from inside that system.
+	RUNTIME_CLI=$T/runtime-inside
+	printf '#!/bin/sh\nexec nsenter -t %s -m -p -C -u -i -n -- %s "$@"\n' "$SD" "$BRIG" >"$RUNTIME_CLI"
+	chmod +x "$RUNTIME_CLI"
+	# While the pod runs: the sandbox and the container are systemd scopes
+	# in the pod's slice, delegated.
+	cat >"$T/check-scopes" <<EOF
+#!/bin/bash
+echo "pod's sandbox and container are delegated scopes in $CRI_CGROUP_PARENT"
+sd() { nsenter -t $SD -m -p -C -u -i -n -- "\$@"; }
+units=\$(sd systemctl list-units --type=scope --state=running --no-legend --plain 'cri-containerd-*' | awk '{print \$1}')
+echo "\$units"
+[ "\$(echo "\$units" | grep -c scope)" -eq 2 ] || exit 1
+for u in \$units; do
+	sd systemctl show "\$u" -p Slice -p Delegate -p DevicePolicy
+	[ "\$(sd systemctl show "\$u" -p Slice --value)" = $CRI_CGROUP_PARENT ] || exit 1
+	[ "\$(sd systemctl show "\$u" -p Delegate --value)" = yes ] || exit 1
+done
+EOF
+	chmod +x "$T/check-scopes"
+	export CRI_CHECK_CMD=$T/check-scopes
+fi
 
 D=$T/containerd
 RT_ROOT=$T/brig-root
@@ -51,6 +93,7 @@ start_containerd "$D" "
       [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.brig.options]
         BinaryName = \"$BRIG\"
         Root = \"$RT_ROOT\"
+        SystemdCgroup = $SYSTEMD_CGROUP
 "
 defer "kill_leftovers '$T'"
 
@@ -63,8 +106,12 @@ for a in busybox pause; do
 done
 ok "images imported into k8s.io"
 
-if with_timeout 300 "$CRI_CLIENT" "$CTR_ADDR" "$IMG" brig "$T/logs" "$BRIG" "$RT_ROOT" >"$T/cri.out" 2>&1; then rc=0; else rc=$?; fi
+if with_timeout 300 "$CRI_CLIENT" "$CTR_ADDR" "$IMG" brig "$T/logs" "$RUNTIME_CLI" "$RT_ROOT" >"$T/cri.out" 2>&1; then rc=0; else rc=$?; fi
 cat "$T/cri.out"
 PASS=$((PASS + $(grep -c '^ok ' "$T/cri.out" || true)))
 FAIL=$((FAIL + $(grep -c '^FAIL ' "$T/cri.out" || true)))
 [ "$rc" -eq 0 ] || { grep -q '^FAIL ' "$T/cri.out" || bad "cri-client exited $rc"; tail -20 "$D/containerd.log" | grep -i error >&2 || true; }
+if [ "$SYSTEMD_CGROUP" = true ]; then
+	check_not "RemovePodSandbox: no scope left in systemd" 'cri-containerd-' \
+		"$(inside systemctl list-units --all --no-legend --plain 'cri-containerd-*')"
+fi

@@ -10,7 +10,7 @@ BRIG=${BRIG:?set BRIG to the runtime binary (absolute path)}
 case $BRIG in /*) ;; *) echo "BRIG must be an absolute path: $BRIG" >&2; exit 2 ;; esac
 [ -x "$BRIG" ] || { echo "BRIG is not executable: $BRIG" >&2; exit 2; }
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-SUITE=$(basename "$0" .sh)
+SUITE=${SUITE:-$(basename "$0" .sh)}
 PASS=0
 FAIL=0
 
@@ -106,9 +106,19 @@ $extra
 [debug]
   level = "info"
 TOML
-	containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
-	local pid=$!
-	defer "kill $pid; wait $pid; umount_under '$d'"
+	local pid
+	if [ -n "${CONTAINERD_UNIT:-}" ]; then
+		# A service of the private systemd (start_private_systemd), as
+		# containerd.service is on a node; stopped with it.
+		inside systemd-run --unit="$CONTAINERD_UNIT" -p DefaultDependencies=no -p Delegate=yes -p KillMode=process \
+			-p StandardOutput=file:"$d/containerd.log" -p StandardError=file:"$d/containerd.log" \
+			/usr/bin/containerd --config "$d/config.toml" >/dev/null
+		pid=$SD
+	else
+		containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+		pid=$!
+		defer "kill $pid; wait $pid; umount_under '$d'"
+	fi
 	CTR_ADDR=$d/c.sock
 	local i
 	for i in $(seq 1 100); do
@@ -135,6 +145,126 @@ remove_cgroups() {
 	for d in /sys/fs/cgroup/"$1" /sys/fs/cgroup/*/"$1"; do
 		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
+	return 0
+}
+
+# start_private_systemd: a private systemd as PID 1 of its own pid, mount,
+# cgroup, uts, ipc and net namespaces, on a cgroup2 subtree of the host,
+# whose only job is a D-Bus system bus (see systemd.sh). Sets SD (its host
+# pid), U (the host's cgroup2 mount) and CG (the subtree); inside CMD...
+# runs CMD in all its namespaces. Returns 1 (after a SKIP line) where it
+# cannot run. Killed, and the subtree removed, on exit.
+start_private_systemd() {
+	local c i
+	for c in unshare nsenter /lib/systemd/systemd dbus-daemon busctl systemctl; do
+		command -v "$c" >/dev/null || { skip "$c is missing (apt-get install systemd dbus util-linux)"; return 1; }
+	done
+	U=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+	[ -n "$U" ] || { skip "no cgroup2 hierarchy on this host"; return 1; }
+
+	CG=$U/brig-systemd-$$
+	mkdir "$CG"
+	# On exit: kill everything in the subtree (systemd, the bus, containers),
+	# wait until it is empty, remove it children first.
+	remove_subtree() {
+		local i
+		echo 1 >"$CG/cgroup.kill" 2>/dev/null || kill -9 $(cat $(find "$CG" -name cgroup.procs)) 2>/dev/null
+		for i in $(seq 1 100); do grep -q '^populated 0' "$CG/cgroup.events" && break; sleep 0.05; done
+		find "$CG" -depth -type d -exec rmdir {} +
+	}
+	defer remove_subtree
+	mkdir -p "$T/state" "$T/units"
+	: >"$T/console"
+
+	# Units: a target that wants only the bus (socket-activated, as systemd
+	# connects to it once dbus.socket and dbus.service both run), with no
+	# default dependencies, and masks for everything a booting system would do.
+	cat >"$T/units/brig-test.target" <<-'EOF'
+	[Unit]
+	Description=brig systemd-driver test
+	DefaultDependencies=no
+	Wants=dbus.socket dbus.service
+	EOF
+	cat >"$T/units/dbus.socket" <<-'EOF'
+	[Unit]
+	Description=D-Bus system bus socket (brig test)
+	DefaultDependencies=no
+	[Socket]
+	ListenStream=/run/dbus/system_bus_socket
+	EOF
+	cat >"$T/units/dbus.service" <<-'EOF'
+	[Unit]
+	Description=D-Bus system bus (brig test)
+	DefaultDependencies=no
+	Requires=dbus.socket
+	After=dbus.socket
+	[Service]
+	ExecStart=/usr/bin/dbus-daemon --system --address=systemd: --nofork --nopidfile --systemd-activation
+	EOF
+	for u in sysinit.target basic.target sockets.target timers.target paths.target \
+		local-fs.target swap.target getty.target console-getty.service \
+		systemd-journald.service systemd-journald.socket systemd-journald-dev-log.socket \
+		systemd-journald-audit.socket systemd-journal-flush.service \
+		systemd-tmpfiles-setup.service systemd-tmpfiles-setup-dev.service \
+		systemd-tmpfiles-clean.timer systemd-sysctl.service systemd-modules-load.service \
+		systemd-binfmt.service proc-sys-fs-binfmt_misc.automount systemd-remount-fs.service \
+		systemd-sysusers.service systemd-update-utmp.service systemd-udevd.service \
+		systemd-udevd-control.socket systemd-udevd-kernel.socket; do
+		ln -s /dev/null "$T/units/$u"
+	done
+
+	cat >"$T/boot.sh" <<-EOF
+	#!/bin/bash
+	set -e
+	mount --make-rprivate /
+	mount --bind '$T' '$T'
+	# Read-only view of every host mount but ours.
+	for m in \$(awk '{print \$5}' /proc/self/mountinfo | sort -u); do
+		case \$m in '$T'|'$T'/*) continue ;; esac
+		mount -o remount,bind,ro "\$m" 2>/dev/null || true
+	done
+	# /run, /tmp and /var are the private system's own tmpfs; our dir is
+	# moved aside while /tmp is covered, then moved back to the same path.
+	mount -t tmpfs -o mode=755 tmpfs /run
+	mkdir /run/.t && mount --move '$T' /run/.t
+	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	mount -t tmpfs -o mode=755 tmpfs /var && ln -s /run /var/run
+	mkdir -p '$T' && mount --move /run/.t '$T' && rmdir /run/.t
+	mount -t proc proc /proc
+	mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys
+	mount -t tmpfs -o mode=755 tmpfs /etc/systemd
+	mkdir /etc/systemd/system && cp -a '$T'/units/. /etc/systemd/system/
+	[ -d /sys/fs/cgroup ] && umount -l /sys/fs/cgroup 2>/dev/null || true
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	mount --bind '$T/console' /dev/console
+	hostname brig-systemd-test
+	exec env container=brig-test /lib/systemd/systemd --unit=brig-test.target --log-target=console --log-level=notice
+	EOF
+	chmod +x "$T/boot.sh"
+	(echo "$BASHPID" >"$CG/cgroup.procs" && exec unshare --pid --fork --mount --cgroup --uts --ipc --net "$T/boot.sh") \
+		>"$T/boot.log" 2>&1 &
+	WRAP=$!
+	SD=
+	for i in $(seq 1 100); do
+		SD=$(pgrep -P "$WRAP" -x systemd || true)
+		[ -n "$SD" ] && break
+		sleep 0.1
+	done
+	[ -n "$SD" ] || { bad "private systemd did not start: $(cat "$T/boot.log" "$T/console")"; exit 1; }
+	# unshare itself waits in the subtree's root, where a process would stop
+	# systemd from enabling controllers below it: back to our own cgroup.
+	echo "$WRAP" >"$U$(sed -n 's/^0:://p' /proc/self/cgroup)/cgroup.procs"
+	inside() { nsenter -t "$SD" -m -p -C -u -i -n -- "$@"; }
+	for i in $(seq 1 100); do
+		inside busctl --system list --acquired --no-pager 2>/dev/null | grep -q '^org.freedesktop.systemd1 ' && break
+		sleep 0.1
+	done
+	if inside busctl --system list --acquired --no-pager 2>/dev/null | grep -q '^org.freedesktop.systemd1 '; then
+		ok "a private systemd $(inside systemctl --version | head -1 | cut -d' ' -f2) owns org.freedesktop.systemd1 on its system bus"
+	else
+		bad "systemd never joined its bus: $(cat "$T/console"; inside systemctl status dbus.service --no-pager 2>&1; inside busctl --system list --no-pager 2>&1 | grep -v activatable)"
+		exit 1
+	fi
 	return 0
 }
 

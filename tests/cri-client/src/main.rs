@@ -55,6 +55,8 @@ fn read_cri_log(path: &str) -> String {
 }
 
 fn sandbox_config(log_dir: &str) -> PodSandboxConfig {
+    // A kubelet with the systemd cgroup driver names the pod's slice.
+    let cgroup_parent = std::env::var("CRI_CGROUP_PARENT").unwrap_or_default();
     let mut sysctls = HashMap::new();
     // A "safe" sysctl in Kubernetes' sense: namespaced to the pod's netns.
     sysctls.insert("net.ipv4.ip_unprivileged_port_start".into(), "1000".into());
@@ -68,6 +70,7 @@ fn sandbox_config(log_dir: &str) -> PodSandboxConfig {
         hostname: "brig-pod".into(),
         log_directory: log_dir.into(),
         linux: Some(LinuxPodSandboxConfig {
+            cgroup_parent,
             sysctls,
             security_context: Some(LinuxSandboxSecurityContext {
                 namespace_options: Some(NamespaceOption {
@@ -247,6 +250,19 @@ async fn scenario(
             st.contains("\"running\""),
             &st,
         );
+    }
+
+    // The caller's own look at the running pod (CRI_CHECK_CMD, a shell
+    // command; cri-systemd.sh asks systemd for the pod's scopes).
+    if let Ok(cmd) = std::env::var("CRI_CHECK_CMD") {
+        let out = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .output()
+            .map_err(|err| format!("run CRI_CHECK_CMD: {err}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let name = text.lines().next().unwrap_or("CRI_CHECK_CMD").to_string();
+        c.check(&name, out.status.success(), &text);
     }
 
     if std::env::var("CLIENTS_SKIP_EXEC").as_deref() == Ok("1") {
