@@ -45,7 +45,7 @@ pub struct GlobalOpts {
     pub rootless: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum LogFormat {
     Text,
     Json,

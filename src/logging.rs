@@ -57,6 +57,16 @@ impl Logger {
         }
     }
 
+    /// A logger on an inherited, already open log file (init's), or on
+    /// stderr without one.
+    pub fn from_fd(fd: Option<std::os::fd::OwnedFd>, format: LogFormat, debug: bool) -> Logger {
+        Logger {
+            out: Mutex::new(fd.map_or(Sink::Stderr, |fd| Sink::File(File::from(fd)))),
+            format,
+            max: if debug { Level::DEBUG } else { Level::INFO },
+        }
+    }
+
     /// Is the log going to a file (so the error must also be printed on stderr)?
     pub fn is_file(&self) -> bool {
         matches!(

@@ -41,6 +41,7 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         &st,
         process,
         ExecOpts {
+            global,
             console_socket,
             pid_file: a.pid_file.as_deref(),
             preserve_fds: a.preserve_fds,

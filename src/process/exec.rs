@@ -20,6 +20,8 @@ use crate::process::parent::{self, ConsoleSocket, Launch};
 use crate::state::{State, Status};
 
 pub struct ExecOpts<'a> {
+    /// For `--log`, which init writes to as well.
+    pub global: &'a crate::cli::GlobalOpts,
     pub console_socket: Option<ConsoleSocket<'a>>,
     pub pid_file: Option<&'a Path>,
     /// Descriptors 3..3+N reach the process; each must be open.
@@ -151,6 +153,8 @@ pub fn exec(st: &State, process: Process, opts: ExecOpts<'_>) -> Result<Execed> 
     let mut keep_fds: Vec<RawFd> = (3..3 + opts.preserve_fds as RawFd).collect();
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
+    let (log_fd, log) = parent::init_log(opts.global);
+    keep_fds.extend(log_fd.as_ref().map(|fd| fd.as_raw_fd()));
     let oom_score_adj = process.oom_score_adj();
     spec.set_process(Some(process));
 
@@ -186,6 +190,7 @@ pub fn exec(st: &State, process: Process, opts: ExecOpts<'_>) -> Result<Execed> 
         cgroup_view: None,
         state_json: st.to_oci(Status::Running, st.pid),
         idmapped_fds: Vec::new(),
+        log,
     })))?;
     // EOF: the channel closed at execve.
     ParentPhase::AwaitExec.on_message(spawned.channel.recv::<ToParent>()?)?;

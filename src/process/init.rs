@@ -74,6 +74,14 @@ fn receive_and_run(ch: &Channel) -> Result<Infallible> {
         }
         None => std::process::exit(1),
     };
+    // Warnings from here on (a Landlock policy the kernel cannot enforce,
+    // capabilities it lacks) go where the parent's do.
+    let log = cfg.log.fd.map(|fd| {
+        // SAFETY: the parent passed this descriptor for us alone (InitLog).
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    });
+    let logger = crate::logging::Logger::from_fd(log, cfg.log.format, cfg.log.debug);
+    let _ = tracing::subscriber::set_global_default(logger);
     init(ch, &cfg)
 }
 

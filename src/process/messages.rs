@@ -57,6 +57,16 @@ pub enum ToParent {
 }
 
 /// Which process the init becomes.
+/// The parent's `--log` for init: an inherited descriptor of the log
+/// file, opened by the parent (init may run as a user that could not open
+/// it, and from inside the container's mount namespace), or stderr.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct InitLog {
+    pub fd: Option<i32>,
+    pub format: crate::cli::LogFormat,
+    pub debug: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InitMode {
     /// The container's first process: hostname, rootfs, sysctls, console
@@ -99,6 +109,8 @@ pub struct InitConfig {
     /// (index in spec.mounts, inherited fd).
     #[serde(default)]
     pub idmapped_fds: Vec<(usize, i32)>,
+    /// Where init logs (its warnings come after the parent has gone).
+    pub log: InitLog,
 }
 
 /// The parent's side of the protocol as a small state machine, so an

@@ -26,7 +26,7 @@ use crate::linux::{apparmor, exe, userns};
 use crate::process::channel::{self, Channel};
 use crate::process::child::{self, ChildPlan};
 use crate::process::clone::{clone3, Forked};
-use crate::process::messages::{InitConfig, InitMode, ParentPhase, ToInit, ToParent};
+use crate::process::messages::{InitConfig, InitLog, InitMode, ParentPhase, ToInit, ToParent};
 use crate::state::{self, State, Status};
 
 pub struct CreateOpts<'a> {
@@ -195,6 +195,8 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(listener.as_ref().map(|c| c.as_raw_fd()));
     keep_fds.extend(idmapped.iter().map(|(_, fd)| fd.as_raw_fd()));
+    let (log_fd, log) = init_log(global);
+    keep_fds.extend(log_fd.as_ref().map(|fd| fd.as_raw_fd()));
 
     if ns.joins().any(|(k, _)| k == Kind::User) && ns.is_new(Kind::Pid) {
         return Err(Error::invalid(
@@ -249,6 +251,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
             .iter()
             .map(|(i, fd)| (*i, fd.as_raw_fd()))
             .collect(),
+        log,
     })))?;
     // sync 2, and before it sync 1c/1d when init asks for the hooks.
     let mut phase = ParentPhase::AwaitReady;
@@ -408,6 +411,26 @@ fn write_oom_score_adj(procfs: &ProcfsHandle, pid: Pid, adj: i32) -> Result<()> 
                 e
             }
         })
+}
+
+/// `--log` for init: the file opened once more by us, in append mode, and
+/// handed down (a failure to open it was reported by our own logger).
+pub(crate) fn init_log(global: &GlobalOpts) -> (Option<OwnedFd>, InitLog) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fd = global.log.as_deref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(p)
+            .ok()
+            .map(OwnedFd::from)
+    });
+    let log = InitLog {
+        fd: fd.as_ref().map(|f| f.as_raw_fd()),
+        format: global.log_format,
+        debug: global.debug,
+    };
+    (fd, log)
 }
 
 /// The console socket (terminal: true) and the seccomp agent's socket

@@ -1,9 +1,14 @@
 //! The `run.brig.landlock` annotation (brig only; runc ignores it): a write
 //! outside the allowed paths fails with EACCES inside the container.
 
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+
 use serde_json::json;
 
-use crate::common::{is_brig, json_lines, require_root, unique_id, Bundle, Rt};
+use crate::common::{
+    assert_clean_failure, is_brig, json_lines, require_root, unique_id, Bundle, Rt,
+};
 
 const SCRIPT: &str = "/probe mkdir /tmp/allowed; /probe mkdir /mnt/denied; \
                       /probe open /etc/passwd r; /probe write /etc/passwd x";
@@ -44,4 +49,124 @@ fn landlock_annotation_denies_writes_outside_the_allowed_paths() {
     let eacces = i64::from(libc::EACCES);
     assert_eq!(errnos(&rt, &mut b), [0, eacces, 0, eacces]);
     assert!(!b.rootfs().join("mnt/denied").exists());
+}
+
+/// A seccomp filter (raw BPF) that makes the three Landlock syscalls fail
+/// with ENOSYS: what a kernel without Landlock answers.
+fn no_landlock_filter() -> Vec<libc::sock_filter> {
+    use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
+    let mut f = ScmpFilterContext::new(ScmpAction::Allow).unwrap();
+    for name in [
+        "landlock_create_ruleset",
+        "landlock_add_rule",
+        "landlock_restrict_self",
+    ] {
+        f.add_rule(
+            ScmpAction::Errno(libc::ENOSYS),
+            ScmpSyscall::from_name(name).unwrap(),
+        )
+        .unwrap();
+    }
+    let file = tempfile::tempfile().unwrap();
+    f.export_bpf(&file).unwrap();
+    let bytes = std::fs::read(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap();
+    bytes
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect()
+}
+
+/// `required: true` on a kernel without Landlock: create fails with one
+/// line and leaves nothing; without `required` the container runs
+/// unconfined, with a warning. The kernel here has Landlock, so brig runs
+/// under a seccomp filter that answers ENOSYS for it.
+#[test]
+fn landlock_required_on_a_kernel_without_it() {
+    require_root!();
+    if !is_brig() {
+        eprintln!("SKIP Landlock annotation: brig only");
+        return;
+    }
+    let rt = Rt::new();
+    let filter = no_landlock_filter();
+    let without_landlock = |args: &[&str]| {
+        let mut cmd = rt.command(args);
+        // The program outlives the child's exec: `filter` is borrowed
+        // for the whole call.
+        let (ptr, len) = (filter.as_ptr() as usize, filter.len() as u16);
+        // SAFETY: only seccomp(2) runs between fork and exec, on a program
+        // built before the fork; root needs no no_new_privs for it.
+        unsafe {
+            cmd.pre_exec(move || {
+                let prog = libc::sock_fprog {
+                    len,
+                    filter: ptr as *mut libc::sock_filter,
+                };
+                let rc = libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0,
+                    &prog as *const libc::sock_fprog,
+                );
+                if rc == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        rt.run_cmd(cmd)
+    };
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    b.args(&["sh", "-c", "/probe mkdir /mnt/unconfined"]);
+    let policy = |required: bool| {
+        json!({"required": required, "readOnly": ["/"], "execute": ["/bin", "/probe"]}).to_string()
+    };
+
+    b.edit(|c| c["annotations"] = json!({"run.brig.landlock": policy(true)}));
+    let id = unique_id("llreq");
+    let b_path = b.path().to_str().unwrap().to_string();
+    let out = without_landlock(&["run", "--bundle", &b_path, &id]);
+    assert_clean_failure(&rt, &out, &id, "Landlock required without Landlock");
+    assert!(out.stderr.contains("requires Landlock"), "{out:?}");
+    assert!(!b.rootfs().join("mnt/unconfined").exists());
+
+    b.edit(|c| c["annotations"] = json!({"run.brig.landlock": policy(false)}));
+    let id = unique_id("llbest");
+    let out = without_landlock(&["run", "--bundle", &b_path, &id]);
+    assert!(out.ok(), "best effort without Landlock: {out:?}");
+    assert!(out.stderr.contains("not available"), "{out:?}");
+    assert_eq!(json_lines(&out.stdout)[0]["errno"], 0, "{out:?}");
+    assert!(b.rootfs().join("mnt/unconfined").exists());
+
+    // With --log (containerd, podman), init's warning, given after the
+    // parent has gone, is a JSON line of that log.
+    std::fs::remove_dir(b.rootfs().join("mnt/unconfined")).unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let log_path = log.path().to_str().unwrap().to_string();
+    let id = unique_id("lllog");
+    let out = without_landlock(&[
+        "--log",
+        &log_path,
+        "--log-format",
+        "json",
+        "run",
+        "--bundle",
+        &b_path,
+        &id,
+    ]);
+    assert!(out.ok(), "{out:?}");
+    let lines = json_lines(&std::fs::read_to_string(log.path()).unwrap());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "warning" && l["msg"].as_str().unwrap().contains("Landlock")),
+        "{lines:?}"
+    );
 }
