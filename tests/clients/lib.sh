@@ -151,7 +151,8 @@ remove_cgroups() {
 # start_private_systemd: a private systemd as PID 1 of its own pid, mount,
 # cgroup, uts, ipc and net namespaces, on a cgroup2 subtree of the host,
 # whose only job is a D-Bus system bus (see systemd.sh). Sets SD (its host
-# pid), U (the host's cgroup2 mount) and CG (the subtree); inside CMD...
+# pid), U (the host's cgroup2 mount) and CG (the subtree), and points BRIG
+# at a copy inside the test dir; inside CMD...
 # runs CMD in all its namespaces. Returns 1 (after a SKIP line) where it
 # cannot run. Killed, and the subtree removed, on exit.
 start_private_systemd() {
@@ -173,8 +174,12 @@ start_private_systemd() {
 		find "$CG" -depth -type d -exec rmdir {} +
 	}
 	defer remove_subtree
-	mkdir -p "$T/state" "$T/units"
+	mkdir -p "$T/state" "$T/units" "$T/bin"
 	: >"$T/console"
+	# /tmp, /var and /run are covered in there: the runtime under test is
+	# copied where it stays visible (a CI checkout may live in /tmp).
+	install -m 0755 "$BRIG" "$T/bin/$(basename "$BRIG")"
+	BRIG=$T/bin/$(basename "$BRIG")
 
 	# Units: a target that wants only the bus (socket-activated, as systemd
 	# connects to it once dbus.socket and dbus.service both run), with no
