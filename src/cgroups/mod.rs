@@ -378,13 +378,20 @@ impl Manager {
     /// there; brig makes the directories systemd does not manage (v1
     /// cpuset, devices, freezer ...) and adds it to those.
     pub fn add(&self, pid: Pid) -> Result<()> {
+        let mut placed_by_systemd = false;
         if let Some(u) = self.systemd.as_ref().filter(|u| u.slice.is_some()) {
             let props = systemd::properties(None, self.layout == Layout::V2);
             self.bus()?.start_scope(u, pid.as_raw(), props)?;
             self.scope_started.store(true, Ordering::SeqCst);
             self.make_dirs()?;
+            placed_by_systemd = true;
         }
         for h in &self.hierarchies {
+            // Where systemd put it already, moving it again would only
+            // wait for another RCU grace period.
+            if placed_by_systemd && files::read_pids(&h.dir)?.contains(&pid.as_raw()) {
+                continue;
+            }
             files::write(&h.dir, "cgroup.procs", &pid.to_string())?;
         }
         Ok(())

@@ -74,8 +74,8 @@ fn receive_and_run(ch: &Channel) -> Result<Infallible> {
         }
         None => std::process::exit(1),
     };
-    // Warnings from here on (a Landlock policy the kernel cannot enforce,
-    // capabilities it lacks) go where the parent's do.
+    // Warnings from here on (a Landlock policy the kernel cannot enforce)
+    // go where the parent's do, also once the parent has exited.
     let log = cfg.log.fd.map(|fd| {
         // SAFETY: the parent passed this descriptor for us alone (InitLog).
         unsafe { OwnedFd::from_raw_fd(fd) }

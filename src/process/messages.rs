@@ -56,7 +56,6 @@ pub enum ToParent {
     RunHooks,
 }
 
-/// Which process the init becomes.
 /// The parent's `--log` for init: an inherited descriptor of the log
 /// file, opened by the parent (init may run as a user that could not open
 /// it, and from inside the container's mount namespace), or stderr.
@@ -67,6 +66,7 @@ pub struct InitLog {
     pub debug: bool,
 }
 
+/// Which process the init becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InitMode {
     /// The container's first process: hostname, rootfs, sysctls, console
