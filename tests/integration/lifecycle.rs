@@ -115,6 +115,7 @@ fn delete_force_of_unknown_id_succeeds() {
 #[test]
 fn empty_state_after_a_crash_is_listed_around_and_force_deleted() {
     if !crate::common::is_brig() {
+        eprintln!("SKIP empty state.json: runc's delete --force fails on it");
         return;
     }
     let rt = Rt::new();
