@@ -8,12 +8,12 @@
 #   make test-clients-runc   the same tests against runc: checks the tests
 # Variables: CLIENTS_RUNTIME=/abs/path/to/runtime (default: the debug brig),
 # CLIENTS_SKIP_EXEC=1 skips the steps that need `exec`,
-# CLIENTS=ctr podman cri cri-systemd systemd picks the suites (all by
-# default).
+# CLIENTS=ctr podman podman-systemd cri cri-systemd systemd picks the
+# suites (all by default).
 
 CLIENTS_DEB_PACKAGES := containerd podman conmon containernetworking-plugins protobuf-compiler systemd dbus
 CLIENTS_RUNTIME ?= $(CURDIR)/target/debug/brig
-CLIENTS ?= ctr podman cri cri-systemd systemd
+CLIENTS ?= ctr podman podman-systemd cri cri-systemd systemd
 CRI_CLIENT := tests/cri-client/target/debug/cri-client
 EXTRA_TESTS += test-clients
 

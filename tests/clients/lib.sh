@@ -228,15 +228,18 @@ start_private_systemd() {
 		case \$m in '$T'|'$T'/*) continue ;; esac
 		mount -o remount,bind,ro "\$m" 2>/dev/null || true
 	done
-	# /run, /tmp and /var are the private system's own tmpfs; our dir is
+	# /run, /tmp, /var and /dev/shm are the private system's own tmpfs; our dir is
 	# moved aside while /tmp is covered, then moved back to the same path.
 	mount -t tmpfs -o mode=755 tmpfs /run
 	mkdir /run/.t && mount --move '$T' /run/.t
 	mount -t tmpfs -o mode=1777 tmpfs /tmp
-	mount -t tmpfs -o mode=755 tmpfs /var && ln -s /run /var/run
+	mount -t tmpfs -o mode=755 tmpfs /var && ln -s /run /var/run && mkdir -m 1777 /var/tmp
+	mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 	mkdir -p '$T' && mount --move /run/.t '$T' && rmdir /run/.t
 	mount -t proc proc /proc
-	mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys
+	# /proc stays fully visible (no read-only /proc/sys over it): the
+	# kernel refuses a user-namespaced container its own procfs otherwise.
+	# systemd-sysctl is masked instead.
 	mount -t tmpfs -o mode=755 tmpfs /etc/systemd
 	mkdir /etc/systemd/system && cp -a '$T'/units/. /etc/systemd/system/
 	[ -d /sys/fs/cgroup ] && umount -l /sys/fs/cgroup 2>/dev/null || true
