@@ -15,10 +15,8 @@ CRI_CLIENT=${CRI_CLIENT:?set CRI_CLIENT to the built tests/cri-client binary}
 SYSTEMD_CGROUP=false
 RUNTIME_CLI=$BRIG
 if [ "${CRI_SYSTEMD:-0}" = 1 ]; then
-	if "$BRIG" --version 2>/dev/null | grep -q '^runc' &&
-		! grep -qw cpu "$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)/cgroup.controllers"; then
-		# The CRI plugin always sets cpu shares; runc 1.1 fails where the
-		# v2 hierarchy has no cpu controller (brig warns and goes on).
+	# The CRI plugin always sets cpu shares.
+	if runc_lacks_v2 cpu; then
 		skip "runc needs the cpu controller in cgroup v2, which this host binds to v1"
 		exit 0
 	fi

@@ -12,10 +12,8 @@ CGROUP_MANAGER=cgroupfs
 IN=()
 RUNROOT=$T/podman/runroot
 if [ "${PODMAN_SYSTEMD:-0}" = 1 ]; then
-	if "$BRIG" --version 2>/dev/null | grep -q '^runc' &&
-		! grep -qw pids "$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)/cgroup.controllers"; then
-		# podman always sets a pids limit; runc 1.1 fails where the v2
-		# hierarchy has no pids controller (brig warns and goes on).
+	# podman always sets a pids limit.
+	if runc_lacks_v2 pids; then
 		skip "runc needs the pids controller in cgroup v2, which this host binds to v1"
 		exit 0
 	fi
