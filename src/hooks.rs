@@ -24,7 +24,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::{Hook, Hooks};
 
@@ -181,12 +181,6 @@ pub fn start_waits_for_exec(hooks: Option<&Hooks>) -> bool {
 /// execve, which tells `start` the user process runs.
 pub fn init_start_container(cfg: &InitConfig, fifo: Option<&std::fs::File>) -> Result<()> {
     let hooks = cfg.spec.hooks().as_ref();
-    if let Some(f) = fifo {
-        // finalize() cleared close-on-exec on the preserved range, which a
-        // hole in it may have let the fifo take: the execve must close it.
-        fcntl(f, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
-            .or_sys(|| "set close-on-exec on the exec fifo".into())?;
-    }
     let result = run(Kind::StartContainer, hooks, &cfg.state_json);
     if let (Err(e), Some(mut f)) = (&result, fifo) {
         let _ = f.write_all(e.chain().as_bytes());

@@ -15,18 +15,18 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxRe
 use super::files::write;
 use crate::error::Result;
 
-/// (type, major, minor, access); -1 is the wildcard.
-const ALWAYS_ALLOWED: [(LinuxDeviceType, i64, i64, &str); 10] = [
-    (LinuxDeviceType::C, -1, -1, "m"),
-    (LinuxDeviceType::B, -1, -1, "m"),
-    (LinuxDeviceType::C, 1, 3, "rwm"),    // /dev/null
-    (LinuxDeviceType::C, 1, 5, "rwm"),    // /dev/zero
-    (LinuxDeviceType::C, 1, 7, "rwm"),    // /dev/full
-    (LinuxDeviceType::C, 1, 8, "rwm"),    // /dev/random
-    (LinuxDeviceType::C, 1, 9, "rwm"),    // /dev/urandom
-    (LinuxDeviceType::C, 5, 0, "rwm"),    // /dev/tty
-    (LinuxDeviceType::C, 5, 2, "rwm"),    // /dev/ptmx
-    (LinuxDeviceType::C, 136, -1, "rwm"), // /dev/pts/N
+/// (type, major, minor, access, the node's path); -1 is the wildcard.
+const ALWAYS_ALLOWED: [(LinuxDeviceType, i64, i64, &str, &str); 10] = [
+    (LinuxDeviceType::C, -1, -1, "m", ""),
+    (LinuxDeviceType::B, -1, -1, "m", ""),
+    (LinuxDeviceType::C, 1, 3, "rwm", "/dev/null"),
+    (LinuxDeviceType::C, 1, 5, "rwm", "/dev/zero"),
+    (LinuxDeviceType::C, 1, 7, "rwm", "/dev/full"),
+    (LinuxDeviceType::C, 1, 8, "rwm", "/dev/random"),
+    (LinuxDeviceType::C, 1, 9, "rwm", "/dev/urandom"),
+    (LinuxDeviceType::C, 5, 0, "rwm", "/dev/tty"),
+    (LinuxDeviceType::C, 5, 2, "rwm", "/dev/ptmx"),
+    (LinuxDeviceType::C, 136, -1, "rwm", ""), // /dev/pts/N
 ];
 
 fn rule(typ: LinuxDeviceType, major: i64, minor: i64, access: &str) -> LinuxDeviceCgroup {
@@ -39,7 +39,12 @@ fn rule(typ: LinuxDeviceType, major: i64, minor: i64, access: &str) -> LinuxDevi
     r
 }
 
-/// `resources` (none: no limits) with the device rules completed.
+/// `resources` (none: no limits) with the device rules completed: deny
+/// all, the config's rules, then the defaults. The config decides: a node
+/// that `linux.devices` creates gets no rule of its own (its callers add
+/// one, as containerd and podman do), so an explicit deny for it holds; a
+/// default whose path `linux.devices` names is left out, so the config's
+/// own rules for that node are the only ones (runc's order and dedup).
 pub fn with_default_devices(
     resources: Option<&LinuxResources>,
     devices: &[LinuxDevice],
@@ -50,18 +55,13 @@ pub fn with_default_devices(
     deny_all.set_access(Some("rwm".into()));
     let mut rules = vec![deny_all];
     rules.extend(out.devices().iter().flatten().cloned());
+    let named = |path: &str| devices.iter().any(|d| d.path().as_os_str() == path);
     rules.extend(
         ALWAYS_ALLOWED
             .iter()
-            .map(|(t, ma, mi, a)| rule(*t, *ma, *mi, a)),
+            .filter(|(.., path)| path.is_empty() || !named(path))
+            .map(|(t, ma, mi, a, _)| rule(*t, *ma, *mi, a)),
     );
-    for d in devices {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => LinuxDeviceType::B,
-            _ => LinuxDeviceType::C,
-        };
-        rules.push(rule(typ, d.major(), d.minor(), "rwm"));
-    }
     out.set_devices(Some(rules));
     out
 }
@@ -131,16 +131,29 @@ mod tests {
         dev.set_typ(LinuxDeviceType::C);
         dev.set_major(10);
         dev.set_minor(200);
-        let out = with_default_devices(Some(&r), &[dev]);
+        dev.set_path("/dev/tun".into());
+        let out = with_default_devices(Some(&r), &[dev.clone()]);
         let rules = out.devices().as_ref().unwrap();
-        assert_eq!(rules.len(), 2 + ALWAYS_ALLOWED.len() + 1);
+        assert_eq!(rules.len(), 2 + ALWAYS_ALLOWED.len());
         assert_eq!(rules[0], deny, "deny-all comes first");
         assert_eq!(rules[1], deny, "then the config's own rules");
         assert!(rules
             .iter()
             .any(|r| r.major() == Some(1) && r.minor() == Some(3) && r.allow()));
-        assert_eq!(rules.last().unwrap().major(), Some(10));
+        assert!(
+            !rules.iter().any(|r| r.major() == Some(10)),
+            "linux.devices adds no rule of its own"
+        );
         assert_eq!(rules[2].major(), None, "wildcard mknod rule");
+
+        // A default for a path linux.devices names gives way to the config.
+        dev.set_path("/dev/null".into());
+        let out = with_default_devices(Some(&r), &[dev]);
+        let rules = out.devices().as_ref().unwrap();
+        assert_eq!(rules.len(), 2 + ALWAYS_ALLOWED.len() - 1);
+        assert!(!rules
+            .iter()
+            .any(|r| r.major() == Some(1) && r.minor() == Some(3)));
     }
 
     #[test]

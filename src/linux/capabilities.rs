@@ -127,8 +127,16 @@ pub fn prepare(caps: Option<&LinuxCapabilities>) -> Result<()> {
 /// inheritable exactly as given (missing => empty), clear KEEPCAPS, then
 /// clear the ambient set (it may have come from whoever started brig) and
 /// raise each ambient capability.
-pub fn apply(caps: Option<&LinuxCapabilities>) -> Result<()> {
-    let s = sets(caps)?;
+///
+/// `keep_admin` also keeps CAP_SYS_ADMIN permitted and effective (not
+/// inheritable, bounding or ambient), for a seccomp filter loaded without
+/// no_new_privs; execve drops it again unless the config grants it.
+pub fn apply(caps: Option<&LinuxCapabilities>, keep_admin: bool) -> Result<()> {
+    let mut s = sets(caps)?;
+    if keep_admin {
+        s.permitted.insert(Cap::CAP_SYS_ADMIN);
+        s.effective.insert(Cap::CAP_SYS_ADMIN);
+    }
     capset(&s.permitted, &s.effective, &s.inheritable)?;
     nix::sys::prctl::set_keepcaps(false).or_sys(|| "prctl PR_SET_KEEPCAPS 0".to_string())?;
     // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes no pointers.
@@ -324,7 +332,7 @@ mod tests {
             nix::unistd::setresgid(1000.into(), 1000.into(), 1000.into())
                 .map_err(|e| e.to_string())?;
             nix::unistd::setresuid(id, id, id).map_err(|e| e.to_string())?;
-            apply(caps.as_ref()).map_err(|e| e.chain())?;
+            apply(caps.as_ref(), false).map_err(|e| e.chain())?;
             let st = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
             Ok(st
                 .lines()
@@ -378,7 +386,7 @@ mod tests {
             lc(r#"{"bounding":["CAP_KILL"],"permitted":["CAP_KILL"],"effective":["CAP_KILL"]}"#);
         let st = in_child(move || {
             prepare(Some(&c)).map_err(|e| e.chain())?;
-            apply(Some(&c)).map_err(|e| e.chain())?;
+            apply(Some(&c), false).map_err(|e| e.chain())?;
             std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())
         })
         .unwrap();

@@ -94,6 +94,11 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         std::fs::write("/proc/self/timens_offsets", offsets)
             .or_io(|| format!("write time offsets {offsets:?}"))?;
     }
+    // Nothing of the caller's reaches init: whatever brig inherited
+    // without close-on-exec (a directory of the host's, a client's pipe)
+    // closes at the re-exec, before any path in the container is resolved
+    // (CVE-2024-21626 class). Only what the plan passes on stays.
+    fds::cloexec_from(3)?;
     for fd in &plan.keep_fds {
         if fds::is_open(*fd) {
             fds::clear_cloexec(*fd)?;

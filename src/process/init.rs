@@ -223,10 +223,15 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     finalize(cfg, spec, filter, landlock, exe, args, env, released)
 }
 
-/// The last steps, after `start`: privileges, confinement, execve. Order:
-/// bounding set while still root; Landlock and (without no_new_privs) the
-/// seccomp filter while CAP_SYS_ADMIN is still held; then the user; then the
-/// capability sets; then no_new_privs and the filter as the very last call.
+/// The last steps, after `start`: descriptors, privileges, confinement,
+/// execve. Every step that the container's seccomp profile could deny
+/// comes before the filter: a profile is written for the container's
+/// program, not for brig, and a strict allow-list (no close_range, fcntl
+/// or umask) must still start. Order: descriptors and umask; the bounding
+/// set while still root; Landlock; the user; the capability sets; then
+/// no_new_privs and the filter. After the filter only execve follows, and
+/// the agent handshake (SCMP_ACT_NOTIFY) and startContainer hooks where
+/// the config asks for them (runc runs those after its filter too).
 #[allow(clippy::too_many_arguments)]
 fn finalize(
     cfg: &InitConfig,
@@ -243,61 +248,10 @@ fn finalize(
     let nnp = process.no_new_privileges().unwrap_or(false);
     let user = process.user();
 
-    capabilities::prepare(caps)?;
-    if let Some(policy) = &landlock {
-        landlock::apply(policy)?;
-    }
-    let mut filter = filter;
-    let mut notify_fd = None;
-    if !nnp {
-        if let Some(f) = filter.take() {
-            notify_fd = f.load()?;
-        }
-    }
-    let gids: Vec<Gid> = user
-        .additional_gids()
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .map(|g| Gid::from_raw(*g))
-        .collect();
-    setgroups(&gids).or_sys(|| {
-        format!(
-            "setgroups {:?}",
-            user.additional_gids().as_deref().unwrap_or(&[])
-        )
-    })?;
-    let gid = Gid::from_raw(user.gid());
-    setresgid(gid, gid, gid).or_sys(|| format!("setresgid {gid}"))?;
-    let uid = Uid::from_raw(user.uid());
-    setresuid(uid, uid, uid).or_sys(|| format!("setresuid {uid}"))?;
-    capabilities::apply(caps)?;
-    if nnp {
-        nix::sys::prctl::set_no_new_privs().or_sys(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
-        if let Some(f) = filter.take() {
-            notify_fd = f.load()?;
-        }
-    }
-    if let (Some(fd), Some(listener)) = (notify_fd, cfg.seccomp_listener_fd) {
-        // SAFETY: the parent connected this socket and passed it to us; we
-        // are its only owner.
-        let sock = unsafe { std::os::unix::net::UnixStream::from_raw_fd(listener) };
-        let metadata = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().as_ref())
-            .and_then(|s| s.listener_metadata().clone());
-        seccomp::send_to_listener(
-            &sock,
-            &cfg.state_json,
-            nix::unistd::getpid().as_raw(),
-            metadata.as_deref(),
-            fd,
-        )?;
-    }
     umask(Mode::from_bits_truncate(user.umask().unwrap_or(0o022)));
-
-    // Only stdio and the preserved descriptors reach the container.
+    // Only stdio and the preserved descriptors reach the container; the
+    // fifo (above them: every preserved one is open) closes at execve,
+    // which tells a waiting `start` the program runs.
     let first_closed = 3 + cfg.preserve_fds as RawFd;
     fds::cloexec_from(first_closed)?;
     for fd in 3..first_closed {
@@ -305,17 +259,61 @@ fn finalize(
             fds::clear_cloexec(fd)?;
         }
     }
-    // startContainer hooks with the container's final credentials, seccomp
-    // and descriptors, right before execve (as runc does).
-    if cfg.mode == InitMode::Create {
-        crate::hooks::init_start_container(cfg, released.as_ref())?;
-    }
 
+    capabilities::prepare(caps)?;
+    if let Some(policy) = &landlock {
+        landlock::apply(policy)?;
+    }
+    set_user(user)?;
+    // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN, which
+    // the container may not get: keep it for that one call. It cannot
+    // outlive the execve: a program's capabilities are computed anew from
+    // the bounding, inheritable and ambient sets set here (capabilities(7),
+    // "Transformation of capabilities during execve()"), none of which
+    // gains it, so no capset has to follow the filter.
+    let load_as_admin = filter.is_some() && !nnp;
+    capabilities::apply(caps, load_as_admin)?;
+    if nnp {
+        nix::sys::prctl::set_no_new_privs().or_sys(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
+    }
+    // What the agent is sent, encoded now: no allocation after the filter.
+    let agent = match (cfg.seccomp_listener_fd, filter.as_ref()) {
+        (Some(listener), Some(f)) if f.uses_notify() => {
+            let metadata = spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.seccomp().as_ref())
+                .and_then(|s| s.listener_metadata().clone());
+            let body = seccomp::listener_payload(
+                &cfg.state_json,
+                nix::unistd::getpid().as_raw(),
+                metadata.as_deref(),
+            )?;
+            // SAFETY: the parent connected this socket and passed it to
+            // us; we are its only owner.
+            Some((unsafe { OwnedFd::from_raw_fd(listener) }, body))
+        }
+        _ => None,
+    };
     let argv: Vec<CString> = args.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
+
+    // The filter: from here on only what the config itself asks for.
+    let notify_fd = match filter {
+        Some(f) => f.load()?,
+        None => None,
+    };
+    if let (Some(fd), Some((sock, body))) = (notify_fd, agent) {
+        seccomp::send_to_listener(&sock, &body, fd)?;
+    }
+    // startContainer hooks with the container's final credentials, seccomp
+    // and descriptors, right before execve (as runc does).
+    if cfg.mode == InitMode::Create {
+        crate::hooks::init_start_container(cfg, released.as_ref())?;
+    }
     // SAFETY: exe, argv and env are NULL-terminated arrays of valid C
     // strings that outlive the call.
     unsafe { libc::execve(exe.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
@@ -323,6 +321,18 @@ fn finalize(
         format!("exec {}", exe.to_string_lossy()),
         Errno::last(),
     ))
+}
+
+/// Supplementary groups, gid, uid: as root, before the capability sets
+/// (PR_SET_KEEPCAPS from capabilities::prepare keeps the permitted set).
+fn set_user(user: &oci_spec::runtime::User) -> Result<()> {
+    let additional = user.additional_gids().as_deref().unwrap_or(&[]);
+    let gids: Vec<Gid> = additional.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&gids).or_sys(|| format!("setgroups {additional:?}"))?;
+    let gid = Gid::from_raw(user.gid());
+    setresgid(gid, gid, gid).or_sys(|| format!("setresgid {gid}"))?;
+    let uid = Uid::from_raw(user.uid());
+    setresuid(uid, uid, uid).or_sys(|| format!("setresuid {uid}"))
 }
 
 fn cstring(s: &str) -> Result<CString> {

@@ -312,17 +312,25 @@ fn v1_devices_deny_and_allow() {
     let j = open_in(&rt, &mut b, "/mnt/fuse", "w");
     assert_eq!(j["errno"], 1, "write opened on an r rule: {j}");
 
-    // A node created by linux.devices is allowed: the spec says those
-    // devices "MUST be available in the container". (runc 1.1 creates the
-    // node but leaves it out of the allow list: EPERM; its callers add
-    // a rule themselves.)
+    // A node created by linux.devices gets no rule of its own: the
+    // config's rules decide (runc's order; containerd and podman add an
+    // allow rule for each device they pass). An explicit deny holds.
     let mut b2 = bundle(&rt, &["true"], json!({}));
+    let kmsg = json!({"allow": false, "type": "c", "major": 1, "minor": 11, "access": "rwm"});
     b2.edit(|c| {
         c["linux"]["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o620, "uid": 0, "gid": 0}]);
+        c["linux"]["resources"]["devices"].as_array_mut().unwrap().push(kmsg);
     });
     let j = open_in(&rt, &mut b2, "/dev/kmsg", "w");
-    let want = if common::is_brig() { 0 } else { 1 };
-    assert_eq!(j["errno"], want, "linux.devices node: {j}");
+    assert_eq!(j["errno"], 1, "denied linux.devices node opened: {j}");
+    // With an allow rule from the caller it opens.
+    b2.edit(|c| {
+        let rules = c["linux"]["resources"]["devices"].as_array_mut().unwrap();
+        rules.pop();
+        rules.push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"}));
+    });
+    let j = open_in(&rt, &mut b2, "/dev/kmsg", "w");
+    assert_eq!(j["errno"], 0, "allowed linux.devices node: {j}");
 
     // brig's devices.list equals runc's for the same rules.
     b.args(&["sleep", "1000"]);

@@ -8,6 +8,7 @@
 
 mod caps;
 mod exe;
+mod fds;
 mod landlock;
 mod notify;
 mod seccomp;

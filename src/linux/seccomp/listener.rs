@@ -7,7 +7,6 @@
 
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
@@ -38,23 +37,22 @@ pub(super) fn payload(
     p
 }
 
-/// Send `notify_fd` with the process state over `sock` (connected unix
-/// stream), in one SCM_RIGHTS message as runc does. The fd is closed here
-/// once sent: the agent owns its copy.
-pub fn send_to_listener(
-    sock: &UnixStream,
-    state_json: &serde_json::Value,
-    pid: i32,
-    metadata: Option<&str>,
-    notify_fd: OwnedFd,
-) -> Result<()> {
-    let body = serde_json::to_vec(&payload(state_json, pid, metadata))
-        .map_err(|e| Error::json("encode seccomp container process state", e))?;
+/// The message body for [`send_to_listener`], encoded before the filter
+/// is loaded so nothing is allocated after it.
+pub fn encode(state_json: &serde_json::Value, pid: i32, metadata: Option<&str>) -> Result<Vec<u8>> {
+    serde_json::to_vec(&payload(state_json, pid, metadata))
+        .map_err(|e| Error::json("encode seccomp container process state", e))
+}
+
+/// Send `notify_fd` with the process state `body` ([`encode`]) over `sock`
+/// (a connected unix stream), in one SCM_RIGHTS message as runc does. The
+/// fd is closed here once sent: the agent owns its copy.
+pub fn send_to_listener(sock: &impl AsRawFd, body: &[u8], notify_fd: OwnedFd) -> Result<()> {
     let fds = [notify_fd.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let mut sent = sendmsg::<()>(
         sock.as_raw_fd(),
-        &[IoSlice::new(&body)],
+        &[IoSlice::new(body)],
         &cmsg,
         MsgFlags::MSG_NOSIGNAL,
         None,

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 
 pub use bpf::Filter;
 pub use compile::build;
-pub use listener::send_to_listener;
+pub use listener::{encode as listener_payload, send_to_listener};
 pub use profile::{default_profile, default_profile_for, DEFAULT_CAPS};
 
 /// Every `SCMP_ACT_*` brig accepts (all the OCI spec names).

@@ -311,7 +311,8 @@ fn notify_fd_reaches_agent_and_answers() {
             let fd = fd.expect("notify fd");
             // SAFETY: getpid takes no arguments.
             let pid = unsafe { libc::getpid() };
-            if send_to_listener(&runtime, &state, pid, Some("meta"), fd).is_err() {
+            let body = listener_payload(&state, pid, Some("meta")).unwrap();
+            if send_to_listener(&runtime, &body, fd).is_err() {
                 return [-1; N];
             }
             // SAFETY: notified getppid; the agent answers.

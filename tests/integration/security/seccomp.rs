@@ -210,3 +210,41 @@ fn unknown_action_arch_and_flag_are_refused() {
         }
     }
 }
+
+/// A profile written for the program, not for the runtime: it kills on
+/// every call brig makes to set up descriptors, the umask and the
+/// credentials. With and without no_new_privs (which decides whether the
+/// filter is loaded before or after the user change), the container still
+/// runs: nothing but execve follows the filter. runc 1.1 calls close_range,
+/// setuid and capset after its filter, so this is brig's own guarantee.
+#[test]
+fn strict_profile_without_runtime_calls_still_starts() {
+    require_root!();
+    if !is_brig() {
+        eprintln!("SKIP strict_profile_without_runtime_calls_still_starts: runc makes these calls after its filter");
+        return;
+    }
+    let rt = Rt::new();
+    for nnp in [true, false] {
+        let mut b = Bundle::new(&rt);
+        b.edit(|c| {
+            c["process"]["noNewPrivileges"] = json!(nnp);
+            c["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [1000]});
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{
+                    // busybox itself needs brk, prctl, setuid and setgid; brig's own calls
+                    // of those come before the filter as well.
+                    "names": ["close_range", "fcntl", "umask", "capset", "setgroups",
+                              "setresuid", "setresgid", "sendmsg",
+                              "close", "dup2", "dup3", "mmap", "munmap", "openat"],
+                    "action": "SCMP_ACT_KILL_PROCESS",
+                }],
+            });
+        });
+        b.args(&["echo", "started"]);
+        let out = rt.run_bundle(&b, &unique_id("strict"), &[]);
+        assert!(out.ok(), "noNewPrivileges {nnp}: {out:?}");
+        assert_eq!(out.stdout.trim(), "started", "noNewPrivileges {nnp}");
+    }
+}
