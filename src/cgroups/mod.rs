@@ -324,9 +324,17 @@ impl Manager {
                 let procs = files::read_pids(&h.dir)?;
                 if !procs.is_empty() {
                     return Err(Error::invalid(format!(
-                        "cgroup {} already holds processes {:?}; a container needs a cgroup of its own",
+                        "container's cgroup is not empty: {} already holds processes {:?}",
                         h.dir.display(),
                         procs
+                    )));
+                }
+                // A child cloned into a frozen cgroup never runs: refuse
+                // rather than wait forever (runc's wording).
+                if is_frozen(h) {
+                    return Err(Error::invalid(format!(
+                        "container's cgroup unexpectedly frozen: {}",
+                        h.dir.display()
                     )));
                 }
             }
@@ -613,6 +621,20 @@ pub fn features() -> serde_json::Value {
     // The systemd driver talks to the system instance; a user instance
     // (rootless) is not supported.
     serde_json::json!({ "v1": v1, "v2": v2, "systemd": true, "systemdUser": false, "rdma": rdma })
+}
+
+
+/// Is an existing cgroup frozen (v1 freezer.state FROZEN or FREEZING, v2
+/// cgroup.freeze 1)?
+fn is_frozen(h: &Hierarchy) -> bool {
+    let read = |f: &str| fs::read_to_string(h.dir.join(f)).unwrap_or_default();
+    if h.unified {
+        read("cgroup.freeze").trim() == "1"
+    } else if h.controllers.iter().any(|c| c == "freezer") {
+        matches!(read("freezer.state").trim(), "FROZEN" | "FREEZING")
+    } else {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -741,9 +741,45 @@ fn busy_cgroup_is_refused() {
     let second = unique_id("busy2");
     let out = rt.create(&b, &second, &[]);
     assert!(!out.ok(), "second container in a busy cgroup: {out:?}");
-    assert!(out.stderr.contains("already holds processes"), "{out:?}");
+    assert!(out.stderr.contains("cgroup is not empty"), "{out:?}");
     let pid = pid_of(&rt, &first);
     assert!(alive(pid), "the first container was harmed");
     assert!(cgroup_dirs(pid)["memory"].exists());
     rt.run(&["delete", "--force", &first]).expect_ok("delete");
+}
+
+/// A pre-existing frozen cgroup is refused with runc's words, never waited
+/// on (a child cloned into it would never run), and is left as it was.
+#[test]
+fn frozen_cgroup_is_refused() {
+    require_root!();
+    let Some(freezer) = hierarchy_mounts().get("freezer").cloned() else {
+        eprintln!("SKIP frozen_cgroup_is_refused: no v1 freezer hierarchy on this host");
+        return;
+    };
+    let rt = Rt::new();
+    let mut b = bundle(&rt, &["true"], json!({}));
+    let name = unique_id("frozen");
+    b.edit(|c| c["linux"]["cgroupsPath"] = json!(format!("/{name}")));
+    let dir = freezer.join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+    for verb in ["create", "run"] {
+        let id = unique_id("frz");
+        rt.track(&id);
+        let mut cmd = rt.command(&[verb, "--bundle", b.path().to_str().unwrap(), &id]);
+        cmd.stdin(std::process::Stdio::null());
+        let child = rt.spawn(cmd);
+        let out = child.wait();
+        assert!(!out.ok(), "{verb} into a frozen cgroup: {out:?}");
+        if common::is_brig() {
+            assert!(out.stderr.contains("cgroup unexpectedly frozen"), "{out:?}");
+        }
+        assert!(rt.state(&id).is_none(), "{verb} left a container");
+    }
+    assert_eq!(read(&dir, "freezer.state").trim(), "FROZEN");
+    std::fs::write(dir.join("freezer.state"), "THAWED").unwrap();
+    for (_, mount) in hierarchy_mounts() {
+        let _ = std::fs::remove_dir(mount.join(&name));
+    }
 }
