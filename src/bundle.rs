@@ -30,8 +30,18 @@ impl Bundle {
         } else {
             dir.join(root.path())
         };
+        let given = Path::new("/").join(crate::linux::inroot::clean_relative(&rootfs));
         let rootfs = std::fs::canonicalize(&rootfs)
             .or_io(|| format!("root filesystem {}", rootfs.display()))?;
+        // A symlink anywhere in root.path is refused, as runc does: the
+        // rootfs is the one path brig trusts as the host gives it.
+        if rootfs != given {
+            return Err(Error::invalid(format!(
+                "root.path {}: invalid rootfs: not an absolute path, or a symlink (it resolves to {})",
+                root.path().display(),
+                rootfs.display()
+            )));
+        }
         if !rootfs.is_dir() {
             return Err(Error::invalid(format!(
                 "root filesystem {} is not a directory",

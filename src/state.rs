@@ -119,6 +119,12 @@ pub fn container_dir(root: &Path, id: &str) -> PathBuf {
     root.join(id)
 }
 
+/// A container's state directory: 0711, or stricter under the caller's
+/// umask (as runc), never group- or world-writable or listable.
+pub fn create_container_dir(dir: &Path) -> std::io::Result<()> {
+    fs::DirBuilder::new().mode(0o711).create(dir)
+}
+
 /// An exclusive lock on one container, held for the whole of a command that
 /// changes it.
 pub struct Lock {

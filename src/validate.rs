@@ -1,11 +1,11 @@
 //! Every check that can fail before any process is created. A config that
 //! fails here leaves nothing behind: no state, no cgroup, no process.
 
-use oci_spec::runtime::{Hooks, Spec};
+use oci_spec::runtime::{Hooks, Process, Spec};
 
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{Kind, NsPlan};
-use crate::linux::{capabilities, landlock, rlimits, rootfs, seccomp, sysctl, userns};
+use crate::linux::{apparmor, capabilities, landlock, rlimits, rootfs, seccomp, sysctl, userns};
 
 /// Check the whole spec; returns the namespace plan on success.
 pub fn spec(spec: &Spec) -> Result<NsPlan> {
@@ -13,16 +13,7 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
         .process()
         .as_ref()
         .ok_or_else(|| Error::invalid("config.json has no process"))?;
-    match process.args() {
-        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
-        _ => return Err(Error::invalid("process.args must name a program")),
-    }
-    if !process.cwd().is_absolute() {
-        return Err(Error::invalid(format!(
-            "process.cwd {} is not absolute",
-            process.cwd().display()
-        )));
-    }
+    self::process(process)?;
     let linux = spec
         .linux()
         .as_ref()
@@ -49,15 +40,8 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
     if let Some(h) = spec.hooks() {
         hooks(h)?;
     }
-    let user = process.user();
-    if user.uid() == u32::MAX || user.gid() == u32::MAX {
-        return Err(Error::invalid(
-            "process.user uid or gid 4294967295 is not a valid id",
-        ));
-    }
+    selinux(None, linux.mount_label().as_deref())?;
     userns::validate(spec)?;
-    capabilities::validate(process.capabilities().as_ref())?;
-    rlimits::validate(process.rlimits().as_ref())?;
     rootfs::validate(spec)?;
     sysctl::validate(spec)?;
     if let Some(s) = linux.seccomp() {
@@ -68,6 +52,77 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
         crate::cgroups::validate(r)?;
     }
     Ok(ns)
+}
+
+/// The process alone: config.json's, or the one `exec` runs.
+pub fn process(process: &Process) -> Result<()> {
+    match process.args() {
+        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+        _ => return Err(Error::invalid("process.args must name a program")),
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::invalid(format!(
+            "process.cwd {} is not absolute",
+            process.cwd().display()
+        )));
+    }
+    env(process.env().as_deref().unwrap_or(&[]))?;
+    selinux(process.selinux_label().as_deref(), None)?;
+    let user = process.user();
+    if user.uid() == u32::MAX || user.gid() == u32::MAX {
+        return Err(Error::invalid(
+            "process.user uid or gid 4294967295 is not a valid id",
+        ));
+    }
+    capabilities::validate(process.capabilities().as_ref())?;
+    rlimits::validate(process.rlimits().as_ref())?;
+    if let Some(profile) = process.apparmor_profile() {
+        apparmor::check(profile)?;
+    }
+    Ok(())
+}
+
+/// `process.env`: every entry KEY=VALUE with a name, and no NUL (runc's
+/// rules, checked before anything exists rather than in init).
+pub fn env(env: &[String]) -> Result<()> {
+    for e in env {
+        match e.split_once('=') {
+            None => {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable {e:?}: missing '='"
+                )))
+            }
+            Some(("", _)) => {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable {e:?}: name cannot be empty"
+                )))
+            }
+            Some(_) if e.contains('\0') => {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable {e:?}: contains a NUL byte"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// brig applies no SELinux labels, so a config asking for one is refused
+/// rather than run unlabelled (runc refuses a process label when SELinux
+/// is off; a mount label it would drop silently).
+fn selinux(process_label: Option<&str>, mount_label: Option<&str>) -> Result<()> {
+    for (field, label) in [
+        ("process.selinuxLabel", process_label),
+        ("linux.mountLabel", mount_label),
+    ] {
+        if let Some(l) = label.filter(|l| !l.is_empty()) {
+            return Err(Error::invalid(format!(
+                "{field} {l:?}: selinux label is specified in config, but selinux is disabled or not supported"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Every hook: an absolute path (resolved as given, never via $PATH), a
@@ -112,6 +167,25 @@ pub fn hooks(h: &Hooks) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_and_selinux_checks() {
+        let ok: &[&str] = &["A=b", "E=", "X=a=b"];
+        assert!(env(&ok.iter().map(|s| s.to_string()).collect::<Vec<_>>()).is_ok());
+        for (bad, want) in [
+            ("NOEQUALS", "missing '='"),
+            ("=v", "name cannot be empty"),
+            ("A=b\0c", "NUL"),
+        ] {
+            let e = env(&[bad.to_string()]).unwrap_err().chain();
+            assert!(e.contains(want), "{bad:?}: {e}");
+        }
+        assert!(selinux(None, Some("")).is_ok());
+        let e = selinux(Some("system_u:system_r:container_t:s0"), None).unwrap_err();
+        assert!(e.chain().contains("process.selinuxLabel"), "{}", e.chain());
+        let e = selinux(None, Some("system_u:object_r:container_file_t:s0")).unwrap_err();
+        assert!(e.chain().contains("linux.mountLabel"), "{}", e.chain());
+    }
 
     #[test]
     fn hook_checks() {

@@ -623,7 +623,6 @@ pub fn features() -> serde_json::Value {
     serde_json::json!({ "v1": v1, "v2": v2, "systemd": true, "systemdUser": false, "rdma": rdma })
 }
 
-
 /// Is an existing cgroup frozen (v1 freezer.state FROZEN or FREEZING, v2
 /// cgroup.freeze 1)?
 fn is_frozen(h: &Hierarchy) -> bool {

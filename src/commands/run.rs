@@ -53,9 +53,19 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     if !a.detach {
         forward_signals_to(created.pid)?;
     }
-    {
+    let started = {
         let _lock = Lock::acquire(&state::container_dir(&global.root, id))?;
-        super::start::start(&global.root, &created.state)?;
+        super::start::start(&global.root, &created.state)
+    };
+    if let Err(e) = started {
+        // A run that did not start leaves nothing behind (runc destroys
+        // it too): a retry with the same id must not find it.
+        let _ = nix::sys::signal::kill(created.pid, Signal::SIGKILL);
+        let _ = waitpid(created.pid, None);
+        if let Err(cleanup) = remove(global, &created.state) {
+            tracing::warn!("cleanup after a failed start: {}", cleanup.chain());
+        }
+        return Err(e);
     }
     if a.detach {
         return Ok(0);
@@ -67,14 +77,21 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     }
     let code = wait_exit_code(created.pid, "container init")?;
     if !a.keep {
-        let _lock = Lock::acquire(&state::container_dir(&global.root, id))?;
-        super::delete::destroy(&created.state)?;
-        let dir = state::container_dir(&global.root, id);
-        std::fs::remove_dir_all(&dir)
-            .map_err(|e| crate::Error::io(format!("remove {}", dir.display()), e))?;
-        super::delete::poststop(&created.state);
+        remove(global, &created.state)?;
     }
     Ok(code)
+}
+
+/// The container is gone: its cgroup, its state directory, then the
+/// poststop hooks.
+fn remove(global: &GlobalOpts, st: &state::State) -> Result<()> {
+    let dir = state::container_dir(&global.root, &st.id);
+    let _lock = Lock::acquire(&dir)?;
+    super::delete::destroy(st)?;
+    std::fs::remove_dir_all(&dir)
+        .map_err(|e| crate::Error::io(format!("remove {}", dir.display()), e))?;
+    super::delete::poststop(st);
+    Ok(())
 }
 
 /// From now on the signals a shell sends to a foreground job go to `pid`

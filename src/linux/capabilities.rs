@@ -72,7 +72,34 @@ fn sets(caps: Option<&LinuxCapabilities>) -> Result<Sets> {
 /// that is not also permitted and inheritable is skipped by apply(), as the
 /// kernel cannot raise it (runc's default spec lists such ambient caps).
 pub fn validate(caps: Option<&LinuxCapabilities>) -> Result<()> {
-    validate_with_last(caps, last_cap())
+    validate_with_last(caps, last_cap())?;
+    // A capability brig's own bounding set lacks (a host that withholds
+    // CAP_SYS_RESOURCE from root) can never be granted, in any user
+    // namespace: say so now, not when init sets the sets after `start`.
+    let own = caps::read(None, caps::CapSet::Bounding)
+        .map_err(|e| Error::invalid(format!("read brig's own bounding set: {e}")))?;
+    check_within(caps, &own)
+}
+
+/// Every capability named in any set is in `own` (brig's bounding set).
+fn check_within(caps: Option<&LinuxCapabilities>, own: &CapsHashSet) -> Result<()> {
+    let s = sets(caps)?;
+    for (set, named) in [
+        ("bounding", &s.bounding),
+        ("effective", &s.effective),
+        ("permitted", &s.permitted),
+        ("inheritable", &s.inheritable),
+        ("ambient", &s.ambient),
+    ] {
+        let mut missing: Vec<_> = named.difference(own).collect();
+        missing.sort_by_key(|c| c.index());
+        if let Some(c) = missing.first() {
+            return Err(Error::invalid(format!(
+                "process.capabilities.{set}: {c} cannot be granted: brig itself does not hold it (not in its bounding set)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn validate_with_last(caps: Option<&LinuxCapabilities>, last: u8) -> Result<()> {
@@ -277,6 +304,23 @@ mod tests {
         }
         assert!(
             serde_json::from_str::<LinuxCapabilities>(r#"{"bounding":["CAP_SYS_ADMN"]}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn capabilities_brig_lacks_are_refused() {
+        let own: CapsHashSet = [Cap::CAP_CHOWN, Cap::CAP_KILL].into_iter().collect();
+        assert!(check_within(Some(&lc(r#"{"bounding":["CAP_KILL"]}"#)), &own).is_ok());
+        let e = check_within(
+            Some(&lc(r#"{"permitted":["CAP_KILL","CAP_SYS_RESOURCE"]}"#)),
+            &own,
+        )
+        .unwrap_err();
+        assert!(
+            e.chain()
+                .contains("permitted: CAP_SYS_RESOURCE cannot be granted"),
+            "{}",
+            e.chain()
         );
     }
 

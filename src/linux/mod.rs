@@ -15,6 +15,7 @@ pub mod mountapi;
 pub mod namespaces;
 pub mod pivot;
 pub mod procfs;
+pub mod procmount;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;

@@ -22,6 +22,7 @@ use crate::linux::mount::{
     MOUNT_ATTR_RDONLY,
 };
 use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount, new_tmpfs, set_propagation};
+use crate::linux::procmount::{check_proc_mount, refuse_inside_proc};
 
 /// rootfsPropagation values. Ref: config-linux.md "Rootfs Mount Propagation".
 fn propagation_flag(value: &str) -> Option<MsFlags> {
@@ -104,6 +105,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 "mount {dest}: idmapped mounts must be bind mounts"
             )));
         }
+        check_proc_mount(m, is_bind(m, &o))?;
     }
     let Some(linux) = spec.linux() else {
         return Ok(());
@@ -288,6 +290,7 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     // symlink must not redirect it (CVE-2019-16884, CVE-2025-52565).
     let strict = matches!(typ, "proc" | "sysfs");
     let fd = ensure_mountpoint(ctx.root, dest, true, strict).context(op)?;
+    refuse_inside_proc(fd.as_fd(), dest).context(op)?;
     let data = o.data();
     let data = (!data.is_empty()).then_some(data.as_str());
     nix::mount::mount(
@@ -405,6 +408,7 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
     mount_setattr(tree.as_fd(), o.rec_set, o.rec_clr, true)
         .or_sys(|| "set recursive mount attributes".into())?;
     let dest = ensure_mountpoint(ctx.root, m.destination(), meta.is_dir(), false)?;
+    refuse_inside_proc(dest.as_fd(), m.destination())?;
     move_mount(tree.as_fd(), dest.as_fd()).or_sys(|| "move mount".into())?;
     let o = MountOptions {
         rec_set: 0,

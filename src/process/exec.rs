@@ -14,7 +14,6 @@ use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceTyp
 use crate::cgroups::{sub, Manager};
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{self, Kind, Ns, NsPlan, JOIN_ORDER};
-use crate::linux::{apparmor, capabilities, rlimits};
 use crate::process::messages::{InitConfig, InitMode, ParentPhase, ToInit, ToParent};
 use crate::process::parent::{self, ConsoleSocket, Launch};
 use crate::state::{State, Status};
@@ -87,37 +86,11 @@ fn spec_type(kind: Kind) -> LinuxNamespaceType {
     }
 }
 
-/// Checks on the exec'd process, as `create` makes on config.json's.
-pub fn validate_process(p: &Process) -> Result<()> {
-    match p.args() {
-        Some(a) if !a.is_empty() && !a[0].is_empty() => {}
-        _ => return Err(Error::invalid("process args cannot be empty")),
-    }
-    if !p.cwd().is_absolute() {
-        return Err(Error::invalid(format!(
-            "process cwd {} is not absolute",
-            p.cwd().display()
-        )));
-    }
-    let user = p.user();
-    if user.uid() == u32::MAX || user.gid() == u32::MAX {
-        return Err(Error::invalid(
-            "process user uid or gid 4294967295 is not a valid id",
-        ));
-    }
-    capabilities::validate(p.capabilities().as_ref())?;
-    rlimits::validate(p.rlimits().as_ref())?;
-    if let Some(profile) = p.apparmor_profile() {
-        apparmor::check(profile)?;
-    }
-    Ok(())
-}
-
 /// Start `process` in container `st` (with the config it was created
 /// with, not the bundle's config.json as it may be now) and return
 /// once it has reached execve, or with the error that stopped it.
 pub fn exec(st: &State, process: Process, opts: ExecOpts<'_>) -> Result<Execed> {
-    validate_process(&process)?;
+    crate::validate::process(&process)?;
     let terminal = process.terminal().unwrap_or(false);
     match (terminal, opts.console_socket.is_some()) {
         (true, false) => {

@@ -22,7 +22,7 @@ use crate::cli::GlobalOpts;
 use crate::error::{Context, Error, IoResultExt, Result, SysResultExt};
 use crate::linux::namespaces::{self, Kind, NsPlan};
 use crate::linux::procfs::ProcfsHandle;
-use crate::linux::{apparmor, exe, userns};
+use crate::linux::{exe, userns};
 use crate::process::channel::{self, Channel};
 use crate::process::child::{self, ChildPlan};
 use crate::process::clone::{clone3, Forked};
@@ -99,9 +99,6 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         }
         _ => {}
     }
-    if let Some(profile) = process.apparmor_profile() {
-        apparmor::check(profile)?;
-    }
     let cgroup = Manager::new(
         linux
             .cgroups_path()
@@ -116,7 +113,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
 
     state::ensure_root(&global.root)?;
     let dir = state::container_dir(&global.root, opts.id);
-    match std::fs::create_dir(&dir) {
+    match state::create_container_dir(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(Error::invalid(format!(

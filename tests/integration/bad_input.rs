@@ -155,3 +155,139 @@ fn duplicate_id_leaves_the_first_alone() {
     assert_eq!(st["status"], "created");
     assert_eq!(st["pid"], pid);
 }
+
+/// Inputs runc refuses are refused before anything exists: a label brig
+/// cannot apply, an env entry that is no KEY=VALUE, a non-procfs /proc, a
+/// mount over a kernel file under /proc, a root.path through a symlink.
+#[test]
+fn inputs_runc_refuses() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let good = b.config.clone();
+    let link = b.path().join("rootfs-link");
+    std::os::unix::fs::symlink("rootfs", &link).unwrap();
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let mut edits: Vec<(&str, Edit)> = vec![
+        (
+            "process.selinuxLabel without SELinux",
+            Box::new(|c| {
+                c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0:c1,c2")
+            }),
+        ),
+        (
+            "env entry without '='",
+            Box::new(|c| c["process"]["env"] = json!(["PATH=/bin", "NOEQUALS"])),
+        ),
+        (
+            "tmpfs on /proc",
+            Box::new(|c| {
+                let mounts = c["mounts"].as_array_mut().unwrap();
+                for m in mounts.iter_mut() {
+                    if m["destination"] == "/proc" {
+                        *m = json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"});
+                    }
+                }
+            }),
+        ),
+        (
+            "bind over /proc/sys/kernel/core_pattern",
+            Box::new(|c| {
+                c["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/proc/sys/kernel/core_pattern", "type": "bind",
+                    "source": "/etc/hostname", "options": ["bind"]}))
+            }),
+        ),
+        (
+            "root.path is a symlink",
+            Box::new(|c| c["root"]["path"] = json!("rootfs-link")),
+        ),
+    ];
+    if is_brig() {
+        // runc 1.1 drops a mount label silently on a host without SELinux.
+        edits.push((
+            "linux.mountLabel without SELinux",
+            Box::new(|c| {
+                c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2")
+            }),
+        ));
+    }
+    for (what, edit) in edits {
+        b.config = good.clone();
+        b.edit(edit);
+        let id = unique_id("refused");
+        let out = rt.create(&b, &id, &[]);
+        assert_clean_failure(&rt, &out, &id, what);
+        // run too: nothing may be left to trip a retry.
+        let out = rt.run_bundle(&b, &id, &[]);
+        assert_clean_failure(&rt, &out, &id, what);
+    }
+}
+
+/// A lxcfs-style bind over /proc/meminfo is allowed, as with runc.
+#[test]
+fn bind_over_lxcfs_proc_file_is_allowed() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let fake = b.path().join("meminfo");
+    std::fs::write(&fake, "MemTotal: 42 kB\n").unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/proc/meminfo", "type": "bind",
+            "source": fake.to_str().unwrap(), "options": ["bind", "ro"]}))
+    });
+    b.args(&["cat", "/proc/meminfo"]);
+    let out = rt.run_bundle(&b, &unique_id("lxcfs"), &[]).expect_ok("run");
+    assert_eq!(out.stdout.trim(), "MemTotal: 42 kB");
+}
+
+/// The state directory is 0711, or stricter under the caller's umask (as
+/// runc): never more open, even with umask 0.
+#[test]
+fn state_dir_mode_follows_runc() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["sleep", "30"]);
+    for mask in [0o000, 0o077] {
+        let id = unique_id("mode");
+        rt.track(&id);
+        let mut cmd = rt.command(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+        // SAFETY: umask is async-signal-safe and only changes the child.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                libc::umask(mask);
+                Ok(())
+            });
+        }
+        rt.run_cmd(cmd).expect_ok("create");
+        let meta = std::fs::metadata(rt.root.path().join(&id)).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o711 & !mask, "umask {mask:o}");
+        rt.run(&["delete", "--force", &id]).expect_ok("delete");
+    }
+}
+
+/// A `run` whose start fails (a failing startContainer hook) removes the
+/// container: the same id can be used again at once.
+#[test]
+fn failed_run_leaves_nothing() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["true"]);
+    b.edit(|c| c["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]}));
+    let id = unique_id("failrun");
+    for attempt in 0..2 {
+        let out = rt.run_bundle(&b, &id, &[]);
+        assert!(!out.ok(), "attempt {attempt}: {out:?}");
+        assert!(
+            !out.stderr.contains("already exists"),
+            "attempt {attempt}: {out:?}"
+        );
+        assert!(rt.state(&id).is_none(), "attempt {attempt}: container left");
+        assert!(crate::common::cgroup_leftovers(&id).is_empty());
+    }
+}
