@@ -1,5 +1,5 @@
 # Shared helpers for the real-client tests (make test-clients). Sourced by
-# ctr.sh, podman.sh and cri.sh; not run by itself.
+# each suite (ctr.sh, podman.sh, cri.sh, docker.sh, ...); not run by itself.
 #
 # BRIG: the runtime under test (absolute path). Tests must also pass with
 #   BRIG=/usr/sbin/runc, which checks the tests themselves.

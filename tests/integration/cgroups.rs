@@ -262,6 +262,30 @@ fn v1_blkio_where_the_kernel_has_it() {
     compare_with_runc(&b, "blkiorunc", &files, &got);
 }
 
+/// Docker sends `"blockIO": {"weight": 0}` for every container run without
+/// `--blkio-weight`: a weight of 0 means "not set" (as in runc), not a
+/// weight out of the kernel's range, and no blkio file is written for it.
+#[test]
+fn blkio_weight_zero_is_not_set() {
+    require_root!();
+    let rt = Rt::new();
+    let weight_file = ["blkio.weight", "blkio.bfq.weight"]
+        .into_iter()
+        .find(|f| PathBuf::from("/sys/fs/cgroup/blkio").join(f).exists());
+    let b = bundle(
+        &rt,
+        &["sleep", "1000"],
+        json!({"blockIO": {"weight": 0, "leafWeight": 0}}),
+    );
+    let files: Vec<(&str, &str)> = weight_file.iter().map(|f| ("blkio", *f)).collect();
+    let got = read_limits(&rt, &b, "blkio0", &files);
+    if let Some(f) = weight_file {
+        let parent = read(std::path::Path::new("/sys/fs/cgroup/blkio"), f);
+        assert_eq!(got[0], parent, "{f}: the parent's default");
+    }
+    compare_with_runc(&b, "blkio0runc", &files, &got);
+}
+
 /// /dev/fuse: not in the default allow list of brig or runc, and opening
 /// it needs no capability.
 pub const FUSE: (u64, u64) = (10, 229);

@@ -7,6 +7,13 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxThrottleDevice};
 use crate::cgroups::files::write;
 use crate::error::Result;
 
+/// A blkio weight that is set: 0 means "leave it alone", as in runc
+/// (Docker sends `"blockIO": {"weight": 0}` for every container run
+/// without `--blkio-weight`). Ref: runc libcontainer/cgroups/fs/blkio.go.
+fn given(w: Option<u16>) -> Option<u16> {
+    w.filter(|w| *w != 0)
+}
+
 pub(super) fn blkio_v1(d: &Path, b: &LinuxBlockIo) -> Result<()> {
     // Kernels without CFQ only have BFQ's files. Ref: runc fs/blkio.go.
     let bfq = !d.join("blkio.weight").exists() && d.join("blkio.bfq.weight").exists();
@@ -15,21 +22,21 @@ pub(super) fn blkio_v1(d: &Path, b: &LinuxBlockIo) -> Result<()> {
     } else {
         ("blkio.weight", "blkio.weight_device")
     };
-    if let Some(w) = b.weight() {
+    if let Some(w) = given(b.weight()) {
         write(d, weight, &w.to_string())?;
     }
-    if let Some(w) = b.leaf_weight() {
+    if let Some(w) = given(b.leaf_weight()) {
         write(d, "blkio.leaf_weight", &w.to_string())?;
     }
     for wd in b.weight_device().iter().flatten() {
-        if let Some(w) = wd.weight() {
+        if let Some(w) = given(wd.weight()) {
             write(
                 d,
                 weight_device,
                 &format!("{}:{} {w}", wd.major(), wd.minor()),
             )?;
         }
-        if let Some(w) = wd.leaf_weight() {
+        if let Some(w) = given(wd.leaf_weight()) {
             write(
                 d,
                 "blkio.leaf_weight_device",
@@ -77,7 +84,7 @@ pub fn blkio_to_io_weight(w: u16) -> u64 {
 
 pub(super) fn io_v2(d: &Path, b: &LinuxBlockIo) -> Result<()> {
     let bfq = d.join("io.bfq.weight").exists();
-    if let Some(w) = b.weight() {
+    if let Some(w) = given(b.weight()) {
         if bfq {
             write(d, "io.bfq.weight", &w.to_string())?;
         } else {
@@ -89,7 +96,7 @@ pub(super) fn io_v2(d: &Path, b: &LinuxBlockIo) -> Result<()> {
         }
     }
     for wd in b.weight_device().iter().flatten() {
-        if let Some(w) = wd.weight() {
+        if let Some(w) = given(wd.weight()) {
             if bfq {
                 write(
                     d,

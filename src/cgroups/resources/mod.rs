@@ -64,7 +64,8 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
                 .flatten()
                 .flat_map(|d| d.weight().into_iter().chain(d.leaf_weight())),
         );
-        for w in weights {
+        // 0 is "not set" (see blkio::given).
+        for w in weights.filter(|w| *w != 0) {
             if !(10..=1000).contains(&w) {
                 return Err(Error::invalid(format!(
                     "blockIO weight {w} is out of range 10-1000"
@@ -277,6 +278,8 @@ mod tests {
             r#"{"hugepageLimits":[{"pageSize":"2MB","limit":0}]}"#,
             r#"{"unified":{"memory.high":"100"}}"#,
             r#"{"blockIO":{"weight":500}}"#,
+            // What Docker sends without --blkio-weight.
+            r#"{"blockIO":{"weight":0,"leafWeight":0,"weightDevice":[{"major":8,"minor":0,"weight":0}]}}"#,
         ];
         for j in ok {
             let r: LinuxResources = serde_json::from_str(j).unwrap();
@@ -292,6 +295,7 @@ mod tests {
             r#"{"unified":{"../memory.max":"1"}}"#,
             r#"{"unified":{"cgroup.procs":"1"}}"#,
             r#"{"blockIO":{"weight":5}}"#,
+            r#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":1001}]}}"#,
             r#"{"devices":[{"allow":true,"access":"rwx"}]}"#,
         ];
         for j in bad {
