@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Capability, Process, Spec};
+use serde_json::Value;
 
 use crate::error::{Error, IoResultExt, Result};
 
@@ -19,8 +20,7 @@ impl Bundle {
         let dir = std::fs::canonicalize(dir).or_io(|| format!("bundle {}", dir.display()))?;
         let path = dir.join("config.json");
         let data = std::fs::read(&path).or_io(|| format!("read {}", path.display()))?;
-        let spec: Spec = serde_json::from_slice(&data)
-            .map_err(|e| Error::json(format!("parse {}", path.display()), e))?;
+        let spec = parse_spec(&data, &path)?;
         let root = spec
             .root()
             .as_ref()
@@ -49,5 +49,84 @@ impl Bundle {
             )));
         }
         Ok(Bundle { dir, spec, rootfs })
+    }
+}
+
+/// config.json's text as a Spec; capability names the kernel headers brig
+/// knows nothing of are dropped with a warning, as runc does (a newer
+/// orchestrator may name a capability this kernel and brig predate).
+pub fn parse_spec(data: &[u8], path: &Path) -> Result<Spec> {
+    let mut v: Value = serde_json::from_slice(data)
+        .map_err(|e| Error::json(format!("parse {}", path.display()), e))?;
+    if let Some(p) = v.get_mut("process") {
+        drop_unknown_capabilities(p);
+    }
+    serde_json::from_value(v).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+}
+
+/// An OCI `process` object (`exec --process`), as [`parse_spec`] does.
+pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
+    let mut v: Value = serde_json::from_slice(data)
+        .map_err(|e| Error::json(format!("parse {}", path.display()), e))?;
+    drop_unknown_capabilities(&mut v);
+    serde_json::from_value(v).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+}
+
+/// "CAP_NET_ADMIN" (or "NET_ADMIN", any case) as oci-spec's type.
+pub fn capability(name: &str) -> Option<Capability> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    serde_json::from_value(Value::String(full)).ok()
+}
+
+fn drop_unknown_capabilities(process: &mut Value) {
+    let Some(caps) = process
+        .get_mut("capabilities")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (set, names) in caps.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        names.retain(|n| {
+            let known = n.as_str().and_then(capability).is_some();
+            if !known {
+                tracing::warn!("process.capabilities.{set}: unknown capability {n}, ignored");
+            }
+            known
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_capabilities_are_dropped() {
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_CHOWN","CAP_UNKNOWN","UNKNOWN_CAP"],"ambient":[]}}}"#,
+            Path::new("config.json"),
+        )
+        .unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
+        assert_eq!(caps.bounding().as_ref().unwrap().len(), 1);
+        assert!(caps.ambient().as_ref().unwrap().is_empty());
+        assert!(parse_spec(b"{", Path::new("c")).is_err());
+        assert_eq!(capability("net_admin"), Some(Capability::NetAdmin));
+        assert_eq!(capability("CAP_NOPE"), None);
     }
 }

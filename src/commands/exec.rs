@@ -67,8 +67,7 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
 fn base_process(st: &State) -> Result<Process> {
     let path = st.bundle.join("config.json");
     let spec = match std::fs::read(&path) {
-        Ok(data) => serde_json::from_slice::<oci_spec::runtime::Spec>(&data)
-            .map_err(|e| Error::json(format!("parse {}", path.display()), e))?,
+        Ok(data) => crate::bundle::parse_spec(&data, &path)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (*st.config).clone(),
         Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
     };
@@ -81,7 +80,7 @@ fn base_process(st: &State) -> Result<Process> {
 /// the other process flags then, and so does brig).
 fn read_process(path: &Path) -> Result<Process> {
     let data = std::fs::read(path).or_io(|| format!("read {}", path.display()))?;
-    serde_json::from_slice(&data).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+    crate::bundle::parse_process(&data, path)
 }
 
 /// config.json's process changed as runc's `exec` flags say: args from the
@@ -162,8 +161,11 @@ pub fn merge_env(base: &[String], extra: &[String]) -> Vec<String> {
 }
 
 /// The spec's capabilities with `names` ("NET_ADMIN" or "CAP_NET_ADMIN")
-/// added to bounding, effective and permitted; sets the spec leaves out
-/// stay empty (never the library's defaults).
+/// added to bounding, effective and permitted, and to ambient when the
+/// spec names an inheritable set (ambient needs it; runc's rule). Never
+/// to inheritable (CVE-2022-29162). Sets the spec leaves out stay empty
+/// (never the library's defaults); an unknown name is warned about and
+/// ignored, as runc does.
 fn add_caps(base: Option<&LinuxCapabilities>, names: &[String]) -> Result<LinuxCapabilities> {
     let mut caps: LinuxCapabilities = match base {
         Some(c) => c.clone(),
@@ -171,15 +173,12 @@ fn add_caps(base: Option<&LinuxCapabilities>, names: &[String]) -> Result<LinuxC
     };
     let mut add: HashSet<Capability> = HashSet::new();
     for n in names {
-        let upper = n.to_ascii_uppercase();
-        let full = if upper.starts_with("CAP_") {
-            upper
-        } else {
-            format!("CAP_{upper}")
-        };
-        let cap: Capability = serde_json::from_value(serde_json::Value::String(full.clone()))
-            .map_err(|_| Error::invalid(format!("--cap {n:?}: unknown capability {full}")))?;
-        add.insert(cap);
+        match crate::bundle::capability(n) {
+            Some(cap) => {
+                add.insert(cap);
+            }
+            None => tracing::warn!("--cap {n:?}: unknown capability, ignored"),
+        }
     }
     let grow = |set: &Option<HashSet<Capability>>| {
         let mut s = set.clone().unwrap_or_default();
@@ -191,6 +190,10 @@ fn add_caps(base: Option<&LinuxCapabilities>, names: &[String]) -> Result<LinuxC
         grow(caps.effective()),
         grow(caps.permitted()),
     );
+    if caps.inheritable().is_some() {
+        let a = grow(caps.ambient());
+        caps.set_ambient(a);
+    }
     caps.set_bounding(b);
     caps.set_effective(e);
     caps.set_permitted(p);
@@ -267,7 +270,8 @@ mod tests {
         assert_eq!(p.terminal(), Some(false));
         assert_eq!(p.oom_score_adj(), Some(100));
         assert_eq!(p.rlimits(), base().rlimits());
-        assert_eq!(p.capabilities(), base().capabilities());
+        let bounding = |p: &Process| p.capabilities().as_ref().unwrap().bounding().clone();
+        assert_eq!(bounding(&p), bounding(&base()));
         assert_eq!(p.apparmor_profile().as_deref(), Some("spec-profile"));
 
         let p = from_flags(
@@ -325,7 +329,10 @@ mod tests {
     fn bad_flags_are_errors() {
         assert!(from_flags(&base(), &args(&["c1"])).is_err());
         assert!(from_flags(&base(), &args(&["-u", "x", "c1", "id"])).is_err());
-        assert!(from_flags(&base(), &args(&["--cap", "NOPE", "c1", "id"])).is_err());
+        // An unknown --cap is ignored with a warning (runc).
+        let p = from_flags(&base(), &args(&["--cap", "NOPE", "c1", "id"])).unwrap();
+        let bounding = |p: &Process| p.capabilities().as_ref().unwrap().bounding().clone();
+        assert_eq!(bounding(&p), bounding(&base()));
         // No capabilities in the spec: --cap gives only what it names.
         let mut b = base();
         b.set_capabilities(None);
@@ -336,5 +343,19 @@ mod tests {
             &HashSet::from([Capability::Kill])
         );
         assert!(caps.ambient().is_none());
+
+        // With an inheritable set in the spec, --cap also raises ambient,
+        // never inheritable (runc; CVE-2022-29162).
+        let mut b = base();
+        b.set_capabilities(Some(
+            serde_json::from_str(r#"{"bounding":["CAP_CHOWN"],"inheritable":[]}"#).unwrap(),
+        ));
+        let p = from_flags(&b, &args(&["--cap", "kill", "c1", "id"])).unwrap();
+        let caps = p.capabilities().as_ref().unwrap();
+        assert_eq!(
+            caps.ambient().as_ref().unwrap(),
+            &HashSet::from([Capability::Kill])
+        );
+        assert!(caps.inheritable().as_ref().unwrap().is_empty());
     }
 }

@@ -12,6 +12,7 @@ pub mod inroot;
 pub mod landlock;
 pub mod mount;
 pub mod mountapi;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod pivot;
 pub mod procfs;

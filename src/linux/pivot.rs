@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
@@ -15,6 +16,7 @@ use crate::error::{Result, SysResultExt};
 pub fn pivot_to(rootfs: &Path, no_pivot: bool) -> Result<()> {
     let shown = rootfs.display();
     if no_pivot {
+        hide_host_proc_and_sys(rootfs)?;
         chdir(rootfs).or_sys(|| format!("chdir {shown}"))?;
         nix::mount::mount(
             Some(rootfs),
@@ -46,6 +48,49 @@ pub fn pivot_to(rootfs: &Path, no_pivot: bool) -> Result<()> {
         umount2(".", MntFlags::MNT_DETACH).or_sys(|| "unmount old root".into())?;
     }
     chdir("/").or_sys(|| "chdir /".into())
+}
+
+/// Without pivot_root the host's mounts stay in the container's mount
+/// namespace, under the chroot. A full procfs or sysfs among them would
+/// let a nested user namespace mount a fresh, unmasked one (the kernel
+/// allows that while a fully visible instance exists in the namespace):
+/// detach every such mount outside the rootfs first, or cover it with an
+/// empty tmpfs where it cannot be unmounted. Ref: runc msMoveRoot;
+/// mount_namespaces(7) and the kernel's mount_too_revealing().
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<()> {
+    let mounts = super::mountinfo::read_self()
+        .map_err(|e| crate::error::Error::io("read /proc/self/mountinfo", e))?;
+    for m in mounts.iter().rev() {
+        let full = m.root == "/" && matches!(m.fs_type.as_str(), "proc" | "sysfs");
+        if !full || Path::new(&m.mount_point).starts_with(rootfs) {
+            continue;
+        }
+        let at = m.mount_point.as_str();
+        // Unmounting must not propagate to the host.
+        match nix::mount::mount(
+            None::<&str>,
+            at,
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
+            Err(Errno::ENOENT) => continue,
+            r => r.or_sys(|| format!("make {at} rslave"))?,
+        }
+        match umount2(at, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(Errno::EINVAL | Errno::EPERM) => nix::mount::mount(
+                Some("tmpfs"),
+                at,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None::<&str>,
+            )
+            .or_sys(|| format!("cover {at} with a tmpfs"))?,
+            Err(e) => return Err(crate::error::Error::sys(format!("unmount {at}"), e)),
+        }
+    }
+    Ok(())
 }
 
 /// End to end: prepare + pivot + finish on a busybox rootfs, in a forked

@@ -28,7 +28,7 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 /// Busybox applets linked into every test rootfs.
 const APPLETS: &[&str] = &[
     "sh", "ls", "cat", "true", "false", "sleep", "echo", "id", "hostname", "mount", "env", "ps",
-    "stat", "test", "grep", "touch", "mkdir", "rm", "readlink", "umask", "head", "wc",
+    "stat", "test", "grep", "touch", "mkdir", "rm", "readlink", "umask", "head", "wc", "unshare",
 ];
 
 /// Skips the calling test, with a printed reason, when not root.

@@ -279,3 +279,34 @@ fn list_of_empty_root() {
         out.stdout
     );
 }
+
+/// With --no-pivot the host's mounts stay under the chroot: no full
+/// procfs among them may let a nested user namespace mount a fresh,
+/// unmasked /proc (runc's no_pivot.bats).
+#[test]
+fn no_pivot_exposes_no_bare_proc() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| {
+        // brig's spec has a seccomp profile that refuses unshare itself.
+        c["linux"].as_object_mut().unwrap().remove("seccomp");
+        for set in ["bounding", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SETFCAP"));
+        }
+    });
+    b.args(&[
+        "unshare",
+        "-mrpf",
+        "sh",
+        "-c",
+        "mount -t proc none /proc && echo mounted",
+    ]);
+    let out = rt.run_bundle(&b, &unique_id("nopivot"), &["--no-pivot"]);
+    assert!(!out.ok(), "{out:?}");
+    assert!(!out.stdout.contains("mounted"), "{out:?}");
+    assert!(out.stderr.contains("ermission denied"), "{out:?}");
+}
