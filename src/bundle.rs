@@ -48,7 +48,40 @@ impl Bundle {
                 rootfs.display()
             )));
         }
+        let mut spec = spec;
+        normalize_mounts(&mut spec, &dir, &rootfs);
         Ok(Bundle { dir, spec, rootfs })
+    }
+}
+
+/// Mount paths as runc reads them, which works in the bundle directory:
+/// a relative bind source is relative to the bundle; a destination spelled
+/// as a host path inside the rootfs (`/bundle/rootfs/mnt`) is the
+/// container path (`/mnt`). Configs written against runc use both forms.
+fn normalize_mounts(spec: &mut Spec, bundle: &Path, rootfs: &Path) {
+    let Some(mounts) = spec.mounts_mut() else {
+        return;
+    };
+    for m in mounts.iter_mut() {
+        if let Ok(inner) = m.destination().strip_prefix(rootfs) {
+            let inner = Path::new("/").join(inner);
+            m.set_destination(inner);
+        } else if m.destination().is_relative() {
+            // Allowed by runtime-spec 1.0; runc reads it from the root.
+            tracing::warn!(
+                "mount destination {:?} is relative: taken as /{}",
+                m.destination(),
+                m.destination().display()
+            );
+            let abs = Path::new("/").join(m.destination());
+            m.set_destination(abs);
+        }
+        if crate::linux::rootfs::is_bind_mount(m) {
+            if let Some(src) = m.source().as_ref().filter(|s| s.is_relative()) {
+                let src = bundle.join(src);
+                m.set_source(Some(src));
+            }
+        }
     }
 }
 

@@ -25,7 +25,7 @@ const ALWAYS_ALLOWED: [(LinuxDeviceType, i64, i64, &str, &str); 10] = [
     (LinuxDeviceType::C, 1, 8, "rwm", "/dev/random"),
     (LinuxDeviceType::C, 1, 9, "rwm", "/dev/urandom"),
     (LinuxDeviceType::C, 5, 0, "rwm", "/dev/tty"),
-    (LinuxDeviceType::C, 5, 2, "rwm", "/dev/ptmx"),
+    (LinuxDeviceType::C, 5, 2, "rwm", ""), // /dev/ptmx: always (the symlink to pts/ptmx)
     (LinuxDeviceType::C, 136, -1, "rwm", ""), // /dev/pts/N
 ];
 

@@ -40,8 +40,18 @@ const DEFAULTS: [(&str, u64, u64); 6] = [
 
 /// The default devices, /dev/shm, and the /dev symlinks (runc's set, minus
 /// /dev/core: /proc/kcore is nothing a container should be pointed at).
-pub(crate) fn default_devices(root: BorrowedFd<'_>, userns: bool) -> Result<()> {
+/// Runs after `linux.devices` ([`create_devices`]): a default whose path
+/// the config names is the config's, and /dev/ptmx always becomes the
+/// symlink to the container's own devpts instance (runc's order).
+pub(crate) fn default_devices(
+    root: BorrowedFd<'_>,
+    userns: bool,
+    configured: &[LinuxDevice],
+) -> Result<()> {
     for (path, major, minor) in DEFAULTS {
+        if configured.iter().any(|d| d.path() == Path::new(path)) {
+            continue;
+        }
         let node = Node {
             path: Path::new(path),
             kind: SFlag::S_IFCHR,
@@ -63,6 +73,12 @@ pub(crate) fn default_devices(root: BorrowedFd<'_>, userns: bool) -> Result<()> 
         ("pts/ptmx", "ptmx"),
     ];
     for (target, name) in links {
+        if name == "ptmx" {
+            match nix::unistd::unlinkat(&dev, name, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(Error::sys("remove /dev/ptmx", e)),
+            }
+        }
         match symlinkat(target, &dev, name) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(Error::sys(format!("symlink /dev/{name} -> {target}"), e)),

@@ -28,13 +28,23 @@ pub fn idmapped_tree(
     source: &Path,
     uid: &[LinuxIdMapping],
     gid: &[LinuxIdMapping],
-    recursive: bool,
+    recursive: Recursive,
 ) -> Result<OwnedFd> {
     let what = || format!("idmapped mount of {}", source.display());
     let userns = userns_with_maps(uid, gid).map_err(|e| e.context(what()))?;
-    let tree = open_tree(source, recursive)?;
-    set_idmap(&tree, &userns, recursive).map_err(|e| e.context(what()))?;
+    let tree = open_tree(source, recursive.clone)?;
+    set_idmap(&tree, &userns, recursive.idmap).map_err(|e| e.context(what()))?;
     Ok(tree)
+}
+
+/// What of a source tree an idmapped mount takes: `rbind` clones its
+/// submounts too; `ridmap` also idmaps them, `idmap` only its top mount
+/// (runc's semantics: a submount may already be idmapped, which the kernel
+/// refuses to idmap again).
+#[derive(Debug, Clone, Copy)]
+pub struct Recursive {
+    pub clone: bool,
+    pub idmap: bool,
 }
 
 /// True when this kernel can idmap a mount (tmpfs, from 6.3). Tried once
@@ -164,6 +174,11 @@ fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Ow
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const FLAT: Recursive = Recursive {
+        clone: false,
+        idmap: false,
+    };
     use crate::linux::procfs::testutil::in_child;
     use nix::fcntl::AtFlags;
     use nix::sys::stat::fstatat;
@@ -178,7 +193,7 @@ mod tests {
 
     #[test]
     fn refuses_empty_maps() {
-        let e = idmapped_tree(Path::new("/tmp"), &[], &[m(0, 1000, 1)], false).unwrap_err();
+        let e = idmapped_tree(Path::new("/tmp"), &[], &[m(0, 1000, 1)], FLAT).unwrap_err();
         assert!(e.chain().contains("needs both"), "{}", e.chain());
     }
 
@@ -192,7 +207,7 @@ mod tests {
         let f = dir.path().join("owned-by-1000");
         std::fs::write(&f, "y").unwrap();
         nix::unistd::chown(&f, Some(1000.into()), Some(1000.into())).unwrap();
-        let tree = idmapped_tree(dir.path(), &[m(0, 1000, 1)], &[m(0, 1000, 1)], false).unwrap();
+        let tree = idmapped_tree(dir.path(), &[m(0, 1000, 1)], &[m(0, 1000, 1)], FLAT).unwrap();
         // Seen through the detached mount directly...
         let st = fstatat(&tree, "root-owned", AtFlags::AT_SYMLINK_NOFOLLOW).unwrap();
         assert_eq!((st.st_uid, st.st_gid), (1000, 1000));

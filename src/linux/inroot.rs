@@ -110,32 +110,54 @@ pub fn ensure_mountpoint(
         Ok(fd) => return Ok(fd),
         Err(Errno::ENOENT) => {}
         Err(Errno::ELOOP) if no_symlinks => {
+            // runc's words for a directory, which clients match on.
+            let what = if dir { "directory" } else { "file" };
             return Err(Error::invalid(format!(
-                "{} is or goes through a symlink",
+                "{} must be mounted on ordinary {what} (it is or goes through a symlink)",
                 shown()
-            )))
+            )));
         }
         Err(e) => return Err(Error::sys(format!("open {}", shown()), e)),
     }
     if dir {
         mkdir_all_in_root(root, dest).map_err(|e| e.context(shown()))?;
     } else {
-        let rel = clean_relative(dest);
-        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
-            return Err(Error::invalid(format!("{} is the root", shown())));
-        };
-        let parent_fd = mkdir_all_in_root(root, parent).map_err(|e| e.context(shown()))?;
-        match nix::fcntl::openat(
-            &parent_fd,
-            name,
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        ) {
-            Ok(_) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(Error::sys(format!("create {}", shown()), e)),
-        }
+        create_file_in_root(root, dest, 0).map_err(|e| e.context(shown()))?;
     }
     open_in_root(root, dest, want, no_symlinks).or_sys(|| format!("open {}", shown()))
+}
+
+/// An empty file at `path` inside the root, its parents made as by
+/// [`mkdir_all_in_root`]. A dangling symlink there has its target created
+/// instead, read as inside the root (runc does the same for a bind mount
+/// onto, say, an image's /etc/hosts -> /tmp/hosts).
+fn create_file_in_root(root: BorrowedFd<'_>, path: &Path, depth: u32) -> Result<()> {
+    let rel = clean_relative(path);
+    let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+        return Err(Error::invalid("the root is no file"));
+    };
+    let parent_fd = mkdir_all_in_root(root, parent)?;
+    match nix::fcntl::openat(
+        &parent_fd,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    ) {
+        Ok(_) => Ok(()),
+        Err(Errno::EEXIST) => match nix::fcntl::readlinkat(&parent_fd, name) {
+            // Limit as the kernel's MAXSYMLINKS (40).
+            Ok(_) if depth >= 40 => Err(Error::sys(
+                format!("create /{}", rel.display()),
+                Errno::ELOOP,
+            )),
+            Ok(target) => {
+                create_file_in_root(root, &Path::new("/").join(parent).join(target), depth + 1)
+            }
+            // Not a symlink: something is there already.
+            Err(_) => Ok(()),
+        },
+        Err(e) => Err(Error::sys(format!("create /{}", rel.display()), e)),
+    }
 }
 
 /// `/proc/self/fd/N`: how mount(2) reaches a target opened with O_PATH.

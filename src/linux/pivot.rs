@@ -335,7 +335,7 @@ mod tests {
         let out = in_container(|_| prepare(&spec, &root, None, &[]));
         assert!(
             out.contains(
-                "error: mount proc on /proc: mount point /proc is or goes through a symlink"
+                "error: mount proc on /proc: mount point /proc must be mounted on ordinary directory (it is or goes through a symlink)"
             ),
             "{out}"
         );

@@ -16,7 +16,7 @@ use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Mount, Spec};
 
 use crate::error::{Context, Error, Result, SysResultExt};
 use crate::linux::devices;
-use crate::linux::inroot::{ensure_mountpoint, fd_path, open_in_root};
+use crate::linux::inroot::{clean_relative, ensure_mountpoint, fd_path, open_in_root};
 use crate::linux::mount::{
     parse_options, MountOptions, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
     MOUNT_ATTR_RDONLY,
@@ -54,6 +54,12 @@ fn mount_options(m: &Mount) -> Result<MountOptions> {
 
 fn is_bind(m: &Mount, o: &MountOptions) -> bool {
     m.typ().as_deref() == Some("bind") || o.is_bind()
+}
+
+/// Is `m` a bind mount (by type or options)? A mount whose options do
+/// not parse is not; validation reports it.
+pub fn is_bind_mount(m: &Mount) -> bool {
+    mount_options(m).is_ok_and(|o| is_bind(m, &o))
 }
 
 fn is_idmapped(m: &Mount, o: &MountOptions) -> bool {
@@ -185,7 +191,7 @@ pub fn mounts_cgroup(spec: &Spec) -> bool {
 }
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
-/// `premade` are the idmapped trees from [`premade_idmapped`], passed by
+/// `premade` are the source trees from [`premade_sources`], passed by
 /// the parent as (index in spec.mounts, fd); this takes ownership of them.
 pub fn prepare(
     spec: &Spec,
@@ -242,11 +248,19 @@ pub fn prepare(
         mount_one(&ctx, i, m)?;
         dev_tmpfs |= m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs");
     }
+    let spec_devices = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_deref())
+        .unwrap_or(&[]);
+    devices::create_devices(ctx.root, spec_devices, ctx.userns)?;
     if dev_tmpfs {
-        devices::default_devices(ctx.root, ctx.userns)?;
+        devices::default_devices(ctx.root, ctx.userns, spec_devices)?;
+        if spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
+            // The console's mount point, while /dev may still be written.
+            ensure_mountpoint(ctx.root, Path::new("/dev/console"), false, true)?;
+        }
     }
-    let spec_devices = spec.linux().as_ref().and_then(|l| l.devices().as_deref());
-    devices::create_devices(ctx.root, spec_devices.unwrap_or(&[]), ctx.userns)?;
     if let Some(flag) = prop_flag {
         set_propagation(ctx.root, flag).or_sys(|| format!("set rootfs propagation {prop:?}"))?;
     }
@@ -293,11 +307,17 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     refuse_inside_proc(fd.as_fd(), dest).context(op)?;
     let data = o.data();
     let data = (!data.is_empty()).then_some(data.as_str());
+    let mut flags = o.flags;
+    if is_readonly_dev(m) {
+        // /dev/pts, the devices and the console go in first; finish()
+        // makes it read-only (runc's order).
+        flags.remove(MsFlags::MS_RDONLY);
+    }
     nix::mount::mount(
         Some(src.as_str()),
         fd_path(fd.as_fd()).as_str(),
         Some(typ),
-        o.flags,
+        flags,
         data,
     )
     .or_sys(op)?;
@@ -341,27 +361,49 @@ fn idmapped_source(spec: &Spec, m: &Mount, o: &MountOptions, userns: bool) -> Re
     let (Some(uid), Some(gid)) = (uid, gid) else {
         return Err(Error::invalid("idmap without uidMappings/gidMappings"));
     };
+    let recursive = crate::linux::idmap::Recursive {
+        clone: recursive,
+        idmap: o.idmap == Some(true),
+    };
     crate::linux::idmap::idmapped_tree(src, uid, gid, recursive)
 }
 
-/// For a container with a new user namespace, the parent makes every
-/// idmapped tree on the host, before clone: inside the container's user
-/// namespace the helper namespace's maps (host ids) cannot be written and
-/// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source filesystem's owner
-/// (the initial user namespace). Ref: mount_setattr(2) "EPERM".
+/// For a container with a new user namespace, the parent opens every bind
+/// source outside the rootfs on the host, before clone, as runc does:
+/// the container's root may not be able to reach it (a directory only
+/// the host's owner may search), and an idmapped tree cannot be made at
+/// all in there (the helper namespace's maps are host ids, and
+/// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source filesystem's
+/// owner, the initial user namespace; Ref: mount_setattr(2) "EPERM").
 /// Returns (index in spec.mounts, tree) for init's [`prepare`].
-pub fn premade_idmapped(spec: &Spec) -> Result<Vec<(usize, OwnedFd)>> {
+pub fn premade_sources(spec: &Spec, rootfs: &Path) -> Result<Vec<(usize, OwnedFd)>> {
     if !has_namespace(spec, LinuxNamespaceType::User) {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
     for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
         let o = mount_options(m)?;
-        if is_idmapped(m, &o) {
-            let tree = idmapped_source(spec, m, &o, true)
-                .context(|| format!("mount on {}", m.destination().display()))?;
-            out.push((i, tree));
+        let Some(src) = m
+            .source()
+            .as_deref()
+            .filter(|_| is_bind(m, &o) || is_idmapped(m, &o))
+        else {
+            continue;
+        };
+        // A source inside the rootfs may be made by an earlier mount of
+        // the container's: it is resolved there, in mount order.
+        if src.starts_with(rootfs) {
+            continue;
         }
+        let what = || format!("mount on {}", m.destination().display());
+        let tree = if is_idmapped(m, &o) {
+            idmapped_source(spec, m, &o, true).context(what)?
+        } else {
+            clone_tree(nix::fcntl::AT_FDCWD, src, o.is_recursive_bind())
+                .or_sys(|| format!("open bind source {}", src.display()))
+                .context(what)?
+        };
+        out.push((i, tree));
     }
     Ok(out)
 }
@@ -374,7 +416,6 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
         .source()
         .as_deref()
         .ok_or_else(|| Error::invalid("bind mount has no source"))?;
-    let meta = std::fs::metadata(src).map_err(|e| Error::io("stat source", e))?;
     let recursive = o.is_recursive_bind() || o.idmap == Some(true);
     let premade = ctx.premade.iter().find(|(i, _)| *i == index);
     let tree = if let Some(&(_, fd)) = premade {
@@ -407,7 +448,11 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
     mount_setattr(tree.as_fd(), set, clr, false).or_sys(|| "set mount flags".into())?;
     mount_setattr(tree.as_fd(), o.rec_set, o.rec_clr, true)
         .or_sys(|| "set recursive mount attributes".into())?;
-    let dest = ensure_mountpoint(ctx.root, m.destination(), meta.is_dir(), false)?;
+    // The tree itself tells file from directory: its source may be out of
+    // reach by path for us (a user namespace's root, premade by the parent).
+    let st = nix::sys::stat::fstat(&tree).or_sys(|| "stat source tree".into())?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT) == SFlag::S_IFDIR;
+    let dest = ensure_mountpoint(ctx.root, m.destination(), is_dir, false)?;
     refuse_inside_proc(dest.as_fd(), m.destination())?;
     move_mount(tree.as_fd(), dest.as_fd()).or_sys(|| "move mount".into())?;
     let o = MountOptions {
@@ -423,7 +468,15 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     crate::linux::pivot::pivot_to(rootfs, no_pivot)
 }
 
-/// After pivot and sysctls: maskedPaths, readonlyPaths, root.readonly.
+/// A read-only tmpfs on /dev: mounted writable, made read-only last.
+fn is_readonly_dev(m: &Mount) -> bool {
+    clean_relative(m.destination()) == Path::new("dev")
+        && m.typ().as_deref() == Some("tmpfs")
+        && mount_options(m).is_ok_and(|o| o.flags.contains(MsFlags::MS_RDONLY))
+}
+
+/// After pivot and sysctls: maskedPaths, readonlyPaths, /dev and
+/// root.readonly.
 pub fn finish(spec: &Spec) -> Result<()> {
     let root = open(
         "/",
@@ -443,6 +496,12 @@ pub fn finish(spec: &Spec) -> Result<()> {
         .unwrap_or(&[])
     {
         readonly_path(root.as_fd(), p).context(|| format!("make {p} read-only"))?;
+    }
+    if spec.mounts().iter().flatten().any(is_readonly_dev) {
+        let dev = open_in_root(root.as_fd(), Path::new("/dev"), OFlag::O_DIRECTORY, true)
+            .or_sys(|| "open /dev".into())?;
+        mount_setattr(dev.as_fd(), MOUNT_ATTR_RDONLY, 0, false)
+            .or_sys(|| "remount /dev read-only".into())?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
         // Non-recursive, and only the rdonly bit: nosuid etc. stay as they are.

@@ -185,8 +185,9 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
     let fifo = open_path(&fifo_path)?;
     let (console, listener) = connect_sockets(opts.console_socket.as_ref(), linux)?;
     // Made here, on the host, and inherited by the child: inside the new
-    // user namespace an idmapped mount cannot be made.
-    let idmapped = crate::linux::rootfs::premade_idmapped(spec)?;
+    // user namespace a source may be out of reach, and an idmapped mount
+    // cannot be made.
+    let idmapped = crate::linux::rootfs::premade_sources(spec, &bundle.rootfs)?;
     let mut keep_fds: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
     keep_fds.push(fifo.as_raw_fd());
     keep_fds.extend(console.as_ref().map(|c| c.as_raw_fd()));

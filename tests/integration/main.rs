@@ -13,4 +13,5 @@ mod container;
 mod exec;
 mod hooks;
 mod lifecycle;
+mod mounts;
 mod security;

@@ -322,3 +322,37 @@ fn oom_score_adj_in_a_user_namespace() {
         }
     }
 }
+
+/// A bind source only the host's owner may search is opened by the
+/// runtime on the host, before the user namespace, so the container gets
+/// it (runc's "userns with 2 inaccessible mounts"); its relative path is
+/// read from the bundle directory, whatever the caller's cwd.
+#[test]
+fn bind_source_the_container_root_cannot_reach() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = userns_bundle(&rt);
+    for n in ["1", "2"] {
+        let dir = b.path().join(format!("private-{n}/dir"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("foo.txt"), n).unwrap();
+        fs::set_permissions(dir.parent().unwrap(), fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for n in ["1", "2"] {
+            mounts.push(json!({"source": format!("private-{n}/dir"),
+                "destination": format!("/tmp/mount-{n}"), "options": ["bind"]}));
+        }
+    });
+    b.args(&["cat", "/tmp/mount-1/foo.txt", "/tmp/mount-2/foo.txt"]);
+    let mut cmd = rt.command(&[
+        "run",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &unique_id("priv"),
+    ]);
+    cmd.current_dir("/");
+    let out = rt.run_cmd(cmd).expect_ok("run");
+    assert_eq!(out.stdout, "12");
+}

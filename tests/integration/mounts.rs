@@ -1,0 +1,94 @@
+//! Mounts as runc makes them, from inside the container: a read-only
+//! /dev that still gets /dev/pts, a /dev/ptmx named in linux.devices,
+//! bind mounts through an image's dangling symlinks, destinations written
+//! as host paths inside the rootfs, and mount order.
+
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt};
+
+use serde_json::json;
+
+use crate::common::{require_root, unique_id, Bundle, Rt};
+
+fn run_ok(rt: &Rt, b: &mut Bundle, args: &[&str]) -> String {
+    b.args(args);
+    rt.run_bundle(b, &unique_id("mnt"), &[])
+        .expect_ok("run")
+        .stdout
+}
+
+#[test]
+fn read_only_dev_still_gets_pts_and_devices() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+    });
+    let out = run_ok(&rt, &mut b, &["sh", "-c", "grep '^tmpfs /dev ' /proc/mounts; test -c /dev/null && test -d /dev/pts && echo ok; touch /dev/x || echo refused"]);
+    assert!(out.lines().next().unwrap().contains(" ro,"), "{out}");
+    assert!(out.contains("\nok\n"), "{out}");
+    assert!(out.contains("refused"), "{out}");
+}
+
+#[test]
+fn ptmx_in_linux_devices_is_the_devpts_one() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| {
+        c["linux"]["devices"] = json!([{"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2}]);
+    });
+    let out = run_ok(&rt, &mut b, &["readlink", "/dev/ptmx"]);
+    assert_eq!(out.trim(), "pts/ptmx");
+}
+
+/// The image's /etc/hosts -> /jump/baz/hosts, /jump -> /tmp/foo/bar, none
+/// of it there: the target is made inside the rootfs and mounted on.
+#[test]
+fn bind_mount_through_dangling_symlinks() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let root = b.rootfs();
+    symlink("/tmp/foo/bar", root.join("jump")).unwrap();
+    symlink("/jump/baz/hosts", root.join("etc/hosts")).unwrap();
+    let src = b.path().join("config.json");
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"source": "config.json", "destination": "/etc/hosts", "options": ["bind"]}),
+        );
+    });
+    let out = run_ok(&rt, &mut b, &["stat", "-c", "%i", "/tmp/foo/bar/baz/hosts"]);
+    assert_eq!(out.trim(), fs::metadata(&src).unwrap().ino().to_string());
+    assert!(root.join("tmp/foo/bar/baz/hosts").is_file());
+}
+
+/// Destinations written as host paths inside the rootfs, and sources
+/// inside it made by earlier mounts (runc's "mount order").
+#[test]
+fn rootfs_paths_and_mount_order() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let outside = b.path().join("outside");
+    fs::create_dir_all(outside.join("x")).unwrap();
+    fs::write(outside.join("x/file"), "from-outside").unwrap();
+    let root = b.rootfs();
+    // runc 1.1 wants a destination given this way to exist.
+    fs::create_dir(root.join("final")).unwrap();
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"source": outside, "destination": "/mnt", "options": ["rbind"]}));
+        mounts.push(
+            json!({"source": root.join("mnt/x"), "destination": root.join("final"),
+            "options": ["rbind"]}),
+        );
+    });
+    let out = run_ok(&rt, &mut b, &["cat", "/final/file"]);
+    assert_eq!(out, "from-outside");
+}
