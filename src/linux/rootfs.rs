@@ -303,9 +303,16 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     // Only real procfs/sysfs on a real directory: an image whose /proc is a
     // symlink must not redirect it (CVE-2019-16884, CVE-2025-52565).
     let strict = matches!(typ, "proc" | "sysfs");
+    let inherited = tmpfs_inherited_mode(ctx, typ, dest, &o);
     let fd = ensure_mountpoint(ctx.root, dest, true, strict).context(op)?;
     refuse_inside_proc(fd.as_fd(), dest).context(op)?;
-    let data = o.data();
+    let mut data = o.data();
+    if let Some(mode) = inherited {
+        if !data.is_empty() {
+            data.push(',');
+        }
+        data.push_str(&format!("mode={mode:o}"));
+    }
     let data = (!data.is_empty()).then_some(data.as_str());
     let mut flags = o.flags;
     if is_readonly_dev(m) {
@@ -322,6 +329,19 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     )
     .or_sys(op)?;
     after_mount(ctx, dest, &o).context(op)
+}
+
+/// A tmpfs over a directory the image has, without `mode=`, takes that
+/// directory's mode (runc 1.3): the image's /tmp stays 1777, a 0710
+/// directory stays 0710. A directory made for the mount gets tmpfs's own
+/// default (1777).
+fn tmpfs_inherited_mode(ctx: &Ctx<'_>, typ: &str, dest: &Path, o: &MountOptions) -> Option<u32> {
+    if typ != "tmpfs" || o.data.iter().any(|d| d.starts_with("mode=")) {
+        return None;
+    }
+    let fd = open_in_root(ctx.root, dest, OFlag::O_DIRECTORY, false).ok()?;
+    let st = nix::sys::stat::fstat(&fd).ok()?;
+    Some(st.st_mode & 0o7777)
 }
 
 /// Recursive attributes and propagation, on the mount now at `dest`.

@@ -8,7 +8,7 @@ use std::os::unix::fs::{symlink, MetadataExt};
 
 use serde_json::json;
 
-use crate::common::{require_root, unique_id, Bundle, Rt};
+use crate::common::{is_brig, require_root, unique_id, Bundle, Rt};
 
 fn run_ok(rt: &Rt, b: &mut Bundle, args: &[&str]) -> String {
     b.args(args);
@@ -91,4 +91,51 @@ fn rootfs_paths_and_mount_order() {
     });
     let out = run_ok(&rt, &mut b, &["cat", "/final/file"]);
     assert_eq!(out, "from-outside");
+}
+
+/// A tmpfs over an existing directory takes its mode unless `mode=` is
+/// given; over a directory made for it, tmpfs's own 1777 (runc 1.3).
+#[test]
+fn tmpfs_mode_follows_the_directory_it_covers() {
+    require_root!();
+    if !is_brig() {
+        eprintln!(
+            "SKIP tmpfs_mode_follows_the_directory_it_covers: runc 1.1 gives every tmpfs 1777"
+        );
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let dir = b.rootfs().join("tmpfs");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o710)).unwrap();
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(
+            json!({"type": "tmpfs", "source": "tmpfs", "destination": "/tmpfs",
+            "options": ["nodev"]}),
+        );
+        mounts.push(
+            json!({"type": "tmpfs", "source": "tmpfs", "destination": "/made/here",
+            "options": ["nodev"]}),
+        );
+        mounts.push(
+            json!({"type": "tmpfs", "source": "tmpfs", "destination": "/etc",
+            "options": ["mode=1500"]}),
+        );
+    });
+    let out = run_ok(
+        &rt,
+        &mut b,
+        &["stat", "-c", "%a", "/tmpfs", "/made/here", "/etc"],
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["710", "1777", "1500"]
+    );
+    assert_eq!(
+        fs::metadata(&dir).unwrap().mode() & 0o7777,
+        0o710,
+        "the image's dir was changed"
+    );
 }
