@@ -12,14 +12,21 @@ use nix::errno::Errno;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Os(pub Errno);
 
-impl fmt::Display for Os {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Os {
+    /// strerror(3) as Go and runc print it: "no such file or directory".
+    pub fn text(&self) -> String {
         let desc = self.0.desc();
         let mut chars = desc.chars();
-        if let Some(first) = chars.next() {
-            write!(f, "{}{}", first.to_lowercase(), chars.as_str())?;
+        match chars.next() {
+            Some(first) => format!("{}{}", first.to_lowercase(), chars.as_str()),
+            None => String::new(),
         }
-        write!(f, " ({:?})", self.0)
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({:?})", self.text(), self.0)
     }
 }
 

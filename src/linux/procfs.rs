@@ -71,6 +71,21 @@ impl ProcfsHandle {
         Ok(fd)
     }
 
+    /// Re-open one of our own descriptors (an `O_PATH` fd of a fifo, say)
+    /// with new `flags`, through this instance's `self/fd/N`: it needs no
+    /// /proc in the process's root (a container without a mount namespace
+    /// is chrooted before it waits for `start`).
+    pub fn reopen(&self, fd: std::os::fd::RawFd, flags: OFlag) -> Result<OwnedFd> {
+        let path = self.resolve_self(&format!("self/fd/{fd}"))?;
+        nix::fcntl::openat(
+            self.root.as_fd(),
+            path.as_str(),
+            flags | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .or_sys(|| format!("reopen fd {fd}"))
+    }
+
     /// `open(rel, O_WRONLY)` and one `write()` of `data`: never split, since
     /// procfs files parse each write on its own (uid_map must arrive whole).
     pub fn write(&self, rel: &str, data: &[u8]) -> Result<()> {

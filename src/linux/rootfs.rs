@@ -488,6 +488,13 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     crate::linux::pivot::pivot_to(rootfs, no_pivot)
 }
 
+/// chroot(2) into the rootfs, for a container without a mount namespace
+/// of its own.
+pub fn chroot_into(rootfs: &Path) -> Result<()> {
+    nix::unistd::chroot(rootfs).or_sys(|| format!("chroot {}", rootfs.display()))?;
+    nix::unistd::chdir("/").or_sys(|| "chdir /".into())
+}
+
 /// A read-only tmpfs on /dev: mounted writable, made read-only last.
 fn is_readonly_dev(m: &Mount) -> bool {
     clean_relative(m.destination()) == Path::new("dev")

@@ -44,8 +44,10 @@ pub fn main() -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    // Before sync 2 the parent is listening; after it, only `run` in the
-    // foreground is, and the container's stderr is the one place left.
+    // Before sync 2 the parent is listening; after it, the container's
+    // stderr is the one place left, where the message reads as runc's
+    // (`exec /run.sh: no such file or directory`), the one line a caller
+    // of `run` sees.
     if ch
         .send(&ToParent::Failed {
             chain: err.chain(),
@@ -53,7 +55,7 @@ pub fn main() -> ! {
         })
         .is_err()
     {
-        eprintln!("brig: init: {}", err.chain());
+        eprintln!("{}", err.chain());
     }
     std::process::exit(127)
 }
@@ -141,6 +143,10 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
     if new_mnt {
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
+    } else if !cfg.ns.has_own(Kind::Mount) {
+        // No mount namespace: the host's mounts, but root.path as the
+        // root, as runc does (config.md: root is the container's root).
+        rootfs::chroot_into(&cfg.rootfs)?;
     }
 
     // A private procfs made inside the container's namespaces: sysctl and
@@ -198,7 +204,6 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     if let Some(profile) = process.apparmor_profile() {
         apparmor::apply_on_exec(&procfs, profile)?;
     }
-    drop(procfs);
 
     let released = if create {
         // sync 2: set up; wait for start.
@@ -206,7 +211,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
         // sync 3: `start` opens exec.fifo for reading; our blocking open for
         // writing returns then.
         let released = match cfg.fifo_fd {
-            Some(fifo) => Some(wait_for_start(fifo)?),
+            Some(fifo) => Some(wait_for_start(fifo, &procfs)?),
             None => None,
         };
         // The fifo stays open (close-on-exec) when `start` waits for the
@@ -215,6 +220,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     } else {
         None
     };
+    drop(procfs);
 
     // finalize() marks the channel close-on-exec with every fd above the
     // preserved ones (the parent checked those are open, so the channel is
@@ -317,10 +323,12 @@ fn finalize(
     // SAFETY: exe, argv and env are NULL-terminated arrays of valid C
     // strings that outlive the call.
     unsafe { libc::execve(exe.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
-    Err(Error::sys(
-        format!("exec {}", exe.to_string_lossy()),
-        Errno::last(),
-    ))
+    let errno = crate::error::Os(Errno::last());
+    Err(Error::invalid(format!(
+        "exec {}: {}",
+        exe.to_string_lossy(),
+        errno.text()
+    )))
 }
 
 /// Supplementary groups, gid, uid: as root, before the capability sets
@@ -449,12 +457,12 @@ fn check_exec(p: &Path) -> Result<CString> {
 
 /// Block until `start` opens the fifo, then tell it we are going (one byte).
 /// Returns the fifo, open for writing and close-on-exec.
-fn wait_for_start(fifo: RawFd) -> Result<std::fs::File> {
-    let path = format!("/proc/self/fd/{fifo}");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io("open exec fifo", e))?;
+fn wait_for_start(fifo: RawFd, procfs: &ProcfsHandle) -> Result<std::fs::File> {
+    let mut f = std::fs::File::from(
+        procfs
+            .reopen(fifo, nix::fcntl::OFlag::O_WRONLY)
+            .map_err(|e| e.context("open exec fifo"))?,
+    );
     std::io::Write::write_all(&mut f, b"0").map_err(|e| Error::io("write exec fifo", e))?;
     // SAFETY: fifo is the O_PATH fd the parent passed; we own it and drop it here.
     drop(unsafe { OwnedFd::from_raw_fd(fifo) });

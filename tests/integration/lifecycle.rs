@@ -310,3 +310,35 @@ fn no_pivot_exposes_no_bare_proc() {
     assert!(!out.stdout.contains("mounted"), "{out:?}");
     assert!(out.stderr.contains("ermission denied"), "{out:?}");
 }
+
+/// Without a mount namespace the container still has root.path as its
+/// root (chroot, as runc), for run and exec.
+#[test]
+fn no_mount_namespace_still_roots_at_root_path() {
+    require_root!();
+    if !crate::common::is_brig() {
+        // runc 1.1 reopens the fifo and closes fds through /proc/self/fd,
+        // which a bare root.path lacks.
+        eprintln!("SKIP no_mount_namespace_still_roots_at_root_path: runc 1.1 needs /proc inside root.path here");
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        c["mounts"] = json!([]);
+        c["linux"].as_object_mut().unwrap().remove("maskedPaths");
+        c["linux"].as_object_mut().unwrap().remove("readonlyPaths");
+    });
+    fs::write(b.rootfs().join("marker"), "inside").unwrap();
+    b.args(&["cat", "/marker"]);
+    let out = rt.run_bundle(&b, &unique_id("nomnt"), &[]).expect_ok("run");
+    assert_eq!(out.stdout, "inside");
+
+    b.args(&["sleep", "30"]);
+    let id = unique_id("nomntx");
+    rt.run_bundle(&b, &id, &["-d"]).expect_ok("run -d");
+    let out = rt.run(&["exec", &id, "cat", "/marker"]).expect_ok("exec");
+    assert_eq!(out.stdout, "inside");
+}
