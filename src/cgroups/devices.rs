@@ -66,13 +66,26 @@ pub fn with_default_devices(
     out
 }
 
-/// The line a v1 devices.allow/deny file takes: `c 1:3 rwm`, `a *:* rwm`.
-pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
-    let access = d
+/// A rule's access as the kernel and systemd take it: only r, w and m
+/// (other letters are ignored, as runc does); none given means all three.
+pub fn access(d: &LinuxDeviceCgroup) -> String {
+    let given: String = d
         .access()
         .as_deref()
-        .filter(|a| !a.is_empty())
-        .unwrap_or("rwm");
+        .unwrap_or("")
+        .chars()
+        .filter(|c| "rwm".contains(*c))
+        .collect();
+    if given.is_empty() {
+        "rwm".into()
+    } else {
+        given
+    }
+}
+
+/// The line a v1 devices.allow/deny file takes: `c 1:3 rwm`, `a *:* rwm`.
+pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
+    let access = access(d);
     let num = |n: Option<i64>| {
         n.filter(|n| *n >= 0)
             .map_or("*".to_string(), |n| n.to_string())

@@ -285,6 +285,19 @@ impl Manager {
         self.hierarchies.iter().find(|h| h.unified)
     }
 
+    /// What this host can never apply, refused before anything is made:
+    /// `unified` keys on a host with v1 hierarchies (runc's rule: its
+    /// controllers are bound to v1 there).
+    pub fn check(&self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let unified = r.unified().as_ref().is_some_and(|u| !u.is_empty());
+        if unified && self.hierarchies.iter().any(|h| !h.unified) {
+            return Err(Error::invalid(
+                "invalid configuration: linux.resources.unified needs a cgroup v2 host, and this one mounts cgroup v1 hierarchies",
+            ));
+        }
+        Ok(())
+    }
+
     /// The directory whose cgroup.procs lists the container's processes.
     fn primary(&self) -> Option<&Path> {
         if self.layout == Layout::V2 {

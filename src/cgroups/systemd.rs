@@ -256,11 +256,7 @@ pub fn device_properties(rules: &[LinuxDeviceCgroup], proc_devices: &str) -> Vec
     let mut allow_all = false;
     let mut list: Vec<(String, String)> = Vec::new();
     for rule in rules {
-        let access = rule
-            .access()
-            .clone()
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| "rwm".into());
+        let access = super::devices::access(rule);
         let everything = matches!(rule.typ(), None | Some(LinuxDeviceType::A))
             && rule.major().is_none_or(|m| m < 0)
             && rule.minor().is_none_or(|m| m < 0);

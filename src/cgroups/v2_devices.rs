@@ -62,14 +62,19 @@ fn access_bits(rule: &LinuxDeviceCgroup) -> Result<i32> {
         .as_deref()
         .filter(|a| !a.is_empty())
         .unwrap_or("rwm");
-    a.chars().try_fold(0, |acc, c| match c {
-        'r' => Ok(acc | ACC_READ),
-        'w' => Ok(acc | ACC_WRITE),
-        'm' => Ok(acc | ACC_MKNOD),
-        _ => Err(Error::invalid(format!(
-            "device rule access {a:?} may only hold r, w and m"
-        ))),
-    })
+    // Other letters are ignored, as runc does; none of the three is an error.
+    let bits = a.chars().fold(0, |acc, c| match c {
+        'r' => acc | ACC_READ,
+        'w' => acc | ACC_WRITE,
+        'm' => acc | ACC_MKNOD,
+        _ => acc,
+    });
+    if bits == 0 {
+        return Err(Error::invalid(format!(
+            "device rule access {a:?} holds none of r, w and m"
+        )));
+    }
+    Ok(bits)
 }
 
 fn number(n: Option<i64>, what: &str) -> Result<Option<i32>> {

@@ -14,6 +14,7 @@ pub fn run(global: &GlobalOpts, args: &UpdateArgs) -> Result<i32> {
     let r = resources(args)?;
     let (st, _lock) = locked_state(global, &args.id)?;
     let m = manager(&st)?;
+    m.check(&r).context(|| format!("update {}", args.id))?;
     m.set(&r).context(|| format!("update {}", args.id))?;
     Ok(0)
 }

@@ -108,19 +108,14 @@ pub struct NsPlan {
 }
 
 impl NsPlan {
-    /// Pure: reject duplicates; the rest is what the config says.
+    /// Pure: what the config says. A kind listed twice the same way is
+    /// taken once (runc does, and configs edited by appending do it);
+    /// listed twice differently it is an error.
     pub fn from_spec(list: &[LinuxNamespace]) -> Result<NsPlan> {
         let mut entries: Vec<(Kind, Ns)> = JOIN_ORDER.iter().map(|k| (*k, Ns::Host)).collect();
-        let mut seen = Vec::new();
+        let mut seen: Vec<(Kind, Ns)> = Vec::new();
         for ns in list {
             let kind = Kind::from_spec(ns.typ());
-            if seen.contains(&kind) {
-                return Err(Error::invalid(format!(
-                    "namespace {} is listed more than once",
-                    kind.spec_name()
-                )));
-            }
-            seen.push(kind);
             let what = match ns.path() {
                 Some(p) if p.as_os_str().is_empty() => Ns::New,
                 Some(p) if !p.is_absolute() => {
@@ -133,6 +128,16 @@ impl NsPlan {
                 Some(p) => Ns::Join(p.clone()),
                 None => Ns::New,
             };
+            match seen.iter().find(|(k, _)| *k == kind) {
+                Some((_, earlier)) if *earlier == what => continue,
+                Some(_) => {
+                    return Err(Error::invalid(format!(
+                        "namespace {} is listed more than once, with different paths",
+                        kind.spec_name()
+                    )))
+                }
+                None => seen.push((kind, what.clone())),
+            }
             if let Some(e) = entries.iter_mut().find(|(k, _)| *k == kind) {
                 e.1 = what;
             }
@@ -274,9 +279,14 @@ mod tests {
 
     #[test]
     fn duplicates_and_relative_paths_are_errors() {
+        let same = NsPlan::from_spec(&[
+            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Pid, None),
+        ]);
+        assert!(same.unwrap().is_new(Kind::Pid), "the same twice is once");
         let dup = NsPlan::from_spec(&[
             ns(LinuxNamespaceType::Pid, None),
-            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Pid, Some("/proc/1/ns/pid")),
         ]);
         assert!(dup.unwrap_err().chain().contains("more than once"));
         let rel = NsPlan::from_spec(&[ns(LinuxNamespaceType::Network, Some("x/net"))]);

@@ -45,9 +45,9 @@ pub fn main() -> ! {
         Err(e) => e,
     };
     // Before sync 2 the parent is listening; after it, the container's
-    // stderr is the one place left, where the message reads as runc's
-    // (`exec /run.sh: no such file or directory`), the one line a caller
-    // of `run` sees.
+    // stderr is the one place left. A failed execve reads there as runc's
+    // (`exec /run.sh: no such file or directory`: callers match it), any
+    // other failure as brig's one line.
     if ch
         .send(&ToParent::Failed {
             chain: err.chain(),
@@ -55,7 +55,12 @@ pub fn main() -> ! {
         })
         .is_err()
     {
-        eprintln!("{}", err.chain());
+        let chain = err.chain();
+        if chain.starts_with("exec ") {
+            eprintln!("{chain}");
+        } else {
+            eprintln!("brig: init: {chain}");
+        }
     }
     std::process::exit(127)
 }

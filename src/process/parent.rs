@@ -108,6 +108,9 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         opts.id,
         global.systemd_cgroup,
     )?;
+    if let Some(r) = linux.resources() {
+        cgroup.check(r)?;
+    }
     let (listen_fds, preserve_fds) = listen_fds(opts.preserve_fds);
     check_preserved(preserve_fds)?;
 

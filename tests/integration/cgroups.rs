@@ -807,3 +807,40 @@ fn frozen_cgroup_is_refused() {
         let _ = std::fs::remove_dir(mount.join(&name));
     }
 }
+
+/// A limit for a controller the host does not have (net_cls is mounted
+/// nowhere here) fails create with one line and leaves nothing, as runc;
+/// `unified` keys on a host with v1 hierarchies are refused the same way.
+#[test]
+fn limits_the_host_cannot_apply_are_errors() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = bundle(&rt, &["true"], json!({}));
+    let net_cls_mounted = hierarchy_mounts()
+        .keys()
+        .any(|k| k.split(',').any(|c| c == "net_cls"));
+    if net_cls_mounted {
+        eprintln!("SKIP net_cls part: this host mounts net_cls");
+    } else {
+        b.edit(|c| c["linux"]["resources"]["network"] = json!({"classID": 1048577}));
+        let id = unique_id("netcls");
+        let out = rt.create(&b, &id, &[]);
+        common::assert_clean_failure(&rt, &out, &id, "net_cls classID");
+    }
+    let v1 = hierarchy_mounts().keys().any(|k| !k.is_empty());
+    if !v1 {
+        eprintln!("SKIP unified part: this host has no v1 hierarchies");
+        return;
+    }
+    let mut b = bundle(&rt, &["true"], json!({"unified": {"pids.max": "10"}}));
+    b.edit(|c| {
+        c["linux"]["resources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("network");
+    });
+    let id = unique_id("unifv1");
+    let out = rt.create(&b, &id, &[]);
+    common::assert_clean_failure(&rt, &out, &id, "unified on v1");
+    assert!(out.stderr.contains("invalid configuration"), "{out:?}");
+}

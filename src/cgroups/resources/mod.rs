@@ -77,10 +77,12 @@ pub fn validate(r: &LinuxResources) -> Result<()> {
         hugepage_size(h.page_size())?;
     }
     for d in r.devices().iter().flatten() {
+        // Letters other than r, w and m are ignored, as runc does ("rwa"
+        // is seen in the wild); a rule with none of the three is an error.
         let access = d.access().as_deref().unwrap_or("");
-        if access.chars().any(|c| !"rwm".contains(c)) {
+        if !access.is_empty() && !access.chars().any(|c| "rwm".contains(c)) {
             return Err(Error::invalid(format!(
-                "device rule {d}: access {access:?} may only hold r, w and m"
+                "device rule {d}: access {access:?} holds none of r, w and m"
             )));
         }
     }
@@ -132,14 +134,14 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
         match m.dir_for("memory") {
             Some((d, false)) => memory_v1(d, mem)?,
             Some((d, true)) => memory_v2(d, mem)?,
-            None => skip("memory"),
+            None => missing("memory")?,
         }
     }
     if let Some(cpu) = r.cpu() {
         match m.dir_for("cpu") {
             Some((d, false)) => cpu_v1(d, cpu)?,
             Some((d, true)) => cpu_v2(d, cpu)?,
-            None => skip("cpu"),
+            None => missing("cpu")?,
         }
         for (file, v) in [("cpuset.cpus", cpu.cpus()), ("cpuset.mems", cpu.mems())] {
             let Some(v) = v.as_deref().filter(|v| !v.is_empty()) else {
@@ -147,7 +149,7 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
             };
             match m.dir_for("cpuset") {
                 Some((d, _)) => write(d, file, v)?,
-                None => skip("cpuset"),
+                None => missing("cpuset")?,
             }
         }
     }
@@ -161,7 +163,7 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
             };
             match m.dir_for("pids") {
                 Some((d, _)) => write(d, "pids.max", &v)?,
-                None => skip("pids"),
+                None => missing("pids")?,
             }
         }
     }
@@ -169,7 +171,7 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
         match m.dir_for("blkio").or_else(|| m.dir_for("io")) {
             Some((d, false)) => blkio_v1(d, b)?,
             Some((d, true)) => io_v2(d, b)?,
-            None => skip("blkio"),
+            None => missing("blkio")?,
         }
     }
     for h in r.hugepage_limits().iter().flatten() {
@@ -188,14 +190,14 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
                 };
                 write(d, &format!("hugetlb.{size}.max"), &v)?
             }
-            None => skip("hugetlb"),
+            None => missing("hugetlb")?,
         }
     }
     if let Some(n) = r.network() {
         if let Some(id) = n.class_id() {
             match m.dir_for("net_cls") {
                 Some((d, _)) => write(d, "net_cls.classid", &id.to_string())?,
-                None => skip("net_cls"),
+                None => missing("net_cls")?,
             }
         }
         for p in n.priorities().iter().flatten() {
@@ -205,7 +207,7 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
                     "net_prio.ifpriomap",
                     &format!("{} {}", p.name(), p.priority()),
                 )?,
-                None => skip("net_prio"),
+                None => missing("net_prio")?,
             }
         }
     }
@@ -219,7 +221,7 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
         }
         match m.dir_for("rdma") {
             Some((d, _)) => write(d, "rdma.max", &v)?,
-            None => skip("rdma"),
+            None => missing("rdma")?,
         }
     }
     if let Some(u) = r.unified().as_ref().filter(|u| !u.is_empty()) {
@@ -258,15 +260,48 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn skip(controller: &str) {
-    tracing::warn!(
-        "cgroup controller {controller} is not available on this host; its limits are skipped"
-    );
+/// A limit whose controller this cgroup view lacks. The host lacking it
+/// (the kernel has it in no hierarchy: net_cls unmounted on a v1 host, a
+/// controller a v2 host does not offer) is an error, as runc makes it: a
+/// limit the config asks for is never dropped. A controller bound to a v1
+/// hierarchy outside this view (a systemd node on a cgroup2 subtree of a
+/// hybrid host) cannot be reached from here at all: that is warned about.
+pub(super) fn missing(controller: &str) -> Result<()> {
+    let proc_cgroups = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
+    if bound_to_v1_elsewhere(&proc_cgroups, controller) {
+        tracing::warn!(
+            "cgroup controller {controller} is bound to a cgroup v1 hierarchy this view does not show; its limits are skipped"
+        );
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "cannot apply the {controller} limits: this host has no {controller} cgroup controller"
+    )))
+}
+
+/// /proc/cgroups: is `controller` attached to a v1 hierarchy (id != 0)?
+fn bound_to_v1_elsewhere(proc_cgroups: &str, controller: &str) -> bool {
+    proc_cgroups.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 4 && f[0] == controller && f[1] != "0" && f[3] == "1"
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controller_bound_elsewhere_or_missing() {
+        let text = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpu\t1\t4\t1\nnet_cls\t0\t7\t1\nmemory\t4\t8\t0\n";
+        assert!(bound_to_v1_elsewhere(text, "cpu"));
+        assert!(!bound_to_v1_elsewhere(text, "net_cls"), "mounted nowhere");
+        assert!(!bound_to_v1_elsewhere(text, "memory"), "disabled");
+        assert!(
+            !bound_to_v1_elsewhere(text, "rdma"),
+            "unknown to the kernel"
+        );
+    }
 
     #[test]
     fn validation() {
@@ -296,7 +331,7 @@ mod tests {
             r#"{"unified":{"cgroup.procs":"1"}}"#,
             r#"{"blockIO":{"weight":5}}"#,
             r#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":1001}]}}"#,
-            r#"{"devices":[{"allow":true,"access":"rwx"}]}"#,
+            r#"{"devices":[{"allow":true,"access":"x"}]}"#,
         ];
         for j in bad {
             let r: LinuxResources = serde_json::from_str(j).unwrap();
