@@ -199,18 +199,7 @@ pub fn prepare(
     cgroups: Option<&CgroupView>,
     premade: &[(usize, RawFd)],
 ) -> Result<()> {
-    let prop = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .filter(|p| !p.is_empty());
-    let prop_flag = match prop {
-        Some(p) => Some(
-            propagation_flag(p)
-                .ok_or_else(|| Error::invalid(format!("invalid rootfsPropagation {p:?}")))?,
-        ),
-        None => None,
-    };
+    let prop_flag = root_propagation(spec)?;
     // Nothing done below may propagate back to the host.
     let root_flag = prop_flag.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     nix::mount::mount(None::<&str>, "/", None::<&str>, root_flag, None::<&str>)
@@ -261,10 +250,22 @@ pub fn prepare(
             ensure_mountpoint(ctx.root, Path::new("/dev/console"), false, true)?;
         }
     }
-    if let Some(flag) = prop_flag {
-        set_propagation(ctx.root, flag).or_sys(|| format!("set rootfs propagation {prop:?}"))?;
-    }
     Ok(())
+}
+
+/// `linux.rootfsPropagation` as mount flags (None: not given).
+fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>> {
+    let prop = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty());
+    match prop {
+        Some(p) => propagation_flag(p)
+            .map(Some)
+            .ok_or_else(|| Error::invalid(format!("invalid rootfsPropagation {p:?}"))),
+        None => Ok(None),
+    }
 }
 
 /// Make the mount holding `rootfs` private (runc rootfsParentMountPrivate).
@@ -511,6 +512,13 @@ pub fn finish(spec: &Spec) -> Result<()> {
         Mode::empty(),
     )
     .or_sys(|| "open /".into())?;
+    // The root's propagation once it is the root: pivot_root(2) refuses a
+    // shared new root, and before the pivot a shared rootfs would carry
+    // the container's mounts to the host's peer group.
+    if let Some(flag) = root_propagation(spec)? {
+        set_propagation(root.as_fd(), flag)
+            .or_sys(|| format!("set rootfs propagation {flag:?}"))?;
+    }
     let linux = spec.linux().as_ref();
     for p in linux
         .and_then(|l| l.masked_paths().as_deref())

@@ -139,3 +139,23 @@ fn tmpfs_mode_follows_the_directory_it_covers() {
         "the image's dir was changed"
     );
 }
+
+/// `rootfsPropagation: shared` gives a shared root inside the container
+/// (pivot_root refuses a shared new root, so it is applied after it).
+#[test]
+fn shared_root_propagation() {
+    require_root!();
+    if !is_brig() {
+        eprintln!("SKIP shared_root_propagation: runc 1.1 leaves the root private");
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| c["linux"]["rootfsPropagation"] = json!("shared"));
+    let out = run_ok(&rt, &mut b, &["cat", "/proc/self/mountinfo"]);
+    let root = out
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/"))
+        .unwrap_or_else(|| panic!("no / in {out}"));
+    assert!(root.contains(" shared:"), "{root}");
+}
