@@ -10,14 +10,14 @@ PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}
 [ "$(id -u)" = 0 ] || { echo "demo: needs root" >&2; exit 1; }
 bundle=$OUT/demo-bundle root=$OUT/demo-root
 mkdir -p "$OUT"
-scripts/make-bundle.sh "$BRIG" "$bundle" "$PROBE" /bin/sh -c \
+SPEC_FLAGS=--seccomp scripts/make-bundle.sh "$BRIG" "$bundle" "$PROBE" /bin/sh -c \
     '/probe; for s in net.ipv4.ip_unprivileged_port_start kernel.hostname net.core.somaxconn; do /probe sysctl $s; done'
 python3 - "$bundle/config.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1])); c["hostname"] = "brig-demo"
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
-echo "== bundle: $bundle (busybox rootfs, config from '$BRIG spec')"
+echo "== bundle: $bundle (busybox rootfs, config from '$BRIG spec --seccomp')"
 "$BRIG" --root "$root" run --bundle "$bundle" "demo-$$" >"$OUT/demo.out"
 python3 - "$OUT/demo.out" <<'PY'
 import json, os, sys

@@ -2,6 +2,7 @@
 # make-bundle.sh RUNTIME DIR PROBE: a busybox bundle in DIR (rootfs + the
 # probe at /probe) with config.json from `RUNTIME spec`, set to run without
 # a terminal. Extra args replace process.args (default: /probe).
+# SPEC_FLAGS: more flags for `spec` (the demo passes --seccomp).
 set -euo pipefail
 runtime=$1 dir=$2 probe=$3
 shift 3
@@ -14,7 +15,7 @@ done
 cp "$probe" "$dir/rootfs/probe"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/rootfs/etc/passwd"
 echo 'root:x:0:' >"$dir/rootfs/etc/group"
-"$runtime" spec --bundle "$dir"
+"$runtime" spec --bundle "$dir" ${SPEC_FLAGS:-}
 [ $# -gt 0 ] || set -- /probe
 python3 - "$dir/config.json" "$@" <<'PY'
 import json, sys

@@ -171,6 +171,10 @@ pub struct SpecArgs {
     /// Write a spec for a rootless container.
     #[arg(long)]
     pub rootless: bool,
+    /// Also embed brig's default seccomp profile (a brig extension; the
+    /// spec is otherwise runc's, which has none).
+    #[arg(long)]
+    pub seccomp: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,6 +1,7 @@
-//! `spec`: write a default config.json, safe by default: runc's layout,
-//! with brig's default seccomp profile, no_new_privs, and the minimal
-//! capability set.
+//! `spec`: write the default config.json runc writes (runc's layout,
+//! no_new_privs, the minimal capability set, a cgroup namespace on a
+//! cgroup v2 host), so bundles and test suites made from it behave alike;
+//! `--seccomp` adds brig's default seccomp profile.
 
 use std::path::Path;
 
@@ -17,26 +18,25 @@ pub fn run(a: &SpecArgs) -> Result<i32> {
             path.display()
         )));
     }
-    let spec = default_spec(a.rootless);
+    let spec = default_spec(a.rootless, a.seccomp);
     let data = serde_json::to_string_pretty(&spec).expect("json");
     std::fs::write(&path, data + "\n").or_io(|| format!("write {}", path.display()))?;
     Ok(0)
 }
 
-pub fn default_spec(rootless: bool) -> serde_json::Value {
+pub fn default_spec(rootless: bool, seccomp: bool) -> serde_json::Value {
     const CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let caps = json!(CAPS);
-    // The default profile, resolved for exactly these capabilities.
-    let caps_owned: Vec<String> = CAPS.iter().map(|c| c.to_string()).collect();
-    let seccomp = serde_json::to_value(crate::linux::seccomp::default_profile_for(&caps_owned))
-        .expect("json");
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
         json!({"type": "uts"}),
         json!({"type": "mount"}),
-        json!({"type": "cgroup"}),
     ];
+    // runc's rule: a cgroup namespace where the host is pure cgroup v2.
+    if crate::cgroups::host_is_unified() {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc"}),
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
@@ -56,9 +56,14 @@ pub fn default_spec(rootless: bool) -> serde_json::Value {
         "readonlyPaths": [
             "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
         ],
-        "seccomp": seccomp,
         "resources": {"devices": [{"allow": false, "access": "rwm"}]},
     });
+    if seccomp {
+        // The default profile, resolved for exactly these capabilities.
+        let names: Vec<String> = CAPS.iter().map(|c| c.to_string()).collect();
+        linux["seccomp"] =
+            serde_json::to_value(crate::linux::seccomp::default_profile_for(&names)).expect("json");
+    }
     if rootless {
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
@@ -110,7 +115,7 @@ pub fn write_default(dir: &Path) -> Result<()> {
     let path = dir.join("config.json");
     std::fs::write(
         &path,
-        serde_json::to_string_pretty(&default_spec(false)).expect("json"),
+        serde_json::to_string_pretty(&default_spec(false, true)).expect("json"),
     )
     .or_io(|| format!("write {}", path.display()))
 }
@@ -122,7 +127,7 @@ mod tests {
     #[test]
     fn default_spec_parses_and_validates() {
         for rootless in [false, true] {
-            let v = default_spec(rootless);
+            let v = default_spec(rootless, rootless);
             let spec: oci_spec::runtime::Spec =
                 serde_json::from_value(v).expect("parses as a Spec");
             crate::validate::spec(&spec).expect("validates");

@@ -586,9 +586,7 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
 /// the mount asks for rw: the container sees every controller it is limited
 /// by, as under runc. Ref: runc mountCgroupV1/mountCgroupV2.
 fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    let v2_only =
-        statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    let v2_only = crate::cgroups::host_is_unified();
     let fd = ensure_mountpoint(ctx.root, dest, true, true)?;
     if v2_only {
         nix::mount::mount(

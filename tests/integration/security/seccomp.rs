@@ -100,12 +100,17 @@ fn argument_conditions() {
     );
 }
 
-/// brig's default profile, as `brig spec` writes it (with its capabilities),
+/// brig's default profile, as `brig spec --seccomp` writes it (with its capabilities),
 /// whatever runtime runs it.
 fn default_profile() -> (Value, Value) {
     let dir = tempfile::tempdir().unwrap();
     let st = Command::new(env!("CARGO_BIN_EXE_brig"))
-        .args(["spec", "--bundle", dir.path().to_str().unwrap()])
+        .args([
+            "spec",
+            "--seccomp",
+            "--bundle",
+            dir.path().to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(st.success());
