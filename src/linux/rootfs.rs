@@ -582,8 +582,8 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
 
 /// A "cgroup" mount. On a v2-only host it is cgroup2. Otherwise (v1 or
 /// hybrid, with or without a cgroup namespace) it is a tmpfs holding a bind
-/// of the container's own cgroup from each host hierarchy, read-only unless
-/// the mount asks for rw: the container sees every controller it is limited
+/// of the container's own cgroup from each host hierarchy, read-only when
+/// the mount says "ro": the container sees every controller it is limited
 /// by, as under runc. Ref: runc mountCgroupV1/mountCgroupV2.
 fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
     let v2_only = crate::cgroups::host_is_unified();
@@ -617,7 +617,9 @@ fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
                 .map_err(|e| Error::io("read /proc/self/cgroup", e))?,
         ),
     };
-    let ro = !o.cleared.contains(MsFlags::MS_RDONLY);
+    // The binds take the mount's own "ro" (runc's spec has it; a config
+    // without it asks for writable cgroups, to make sub-cgroups).
+    let ro = o.flags.contains(MsFlags::MS_RDONLY);
     let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if ro {
         attrs |= MOUNT_ATTR_RDONLY;

@@ -844,3 +844,40 @@ fn limits_the_host_cannot_apply_are_errors() {
     common::assert_clean_failure(&rt, &out, &id, "unified on v1");
     assert!(out.stderr.contains("invalid configuration"), "{out:?}");
 }
+
+/// A v1 cgroup mount without "ro" is writable: the container can make a
+/// sub-cgroup and move a process there, and `delete --force` still
+/// removes everything (runc's "delete --force in cgroupv1 with
+/// subcgroups").
+#[test]
+fn writable_v1_cgroup_mount_and_sub_cgroups() {
+    require_root!();
+    if !hierarchy_mounts().contains_key("memory") {
+        eprintln!("SKIP writable_v1_cgroup_mount_and_sub_cgroups: no v1 memory hierarchy");
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = bundle(&rt, &["sleep", "1000"], json!({}));
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "cgroup" {
+                m["options"].as_array_mut().unwrap().retain(|o| o != "ro");
+            }
+        }
+    });
+    let id = unique_id("subcg");
+    rt.run_bundle(&b, &id, &["-d"]).expect_ok("run -d");
+    let out = rt.run(&[
+        "exec", &id, "sh", "-c",
+        "mkdir /sys/fs/cgroup/memory/foo && (sleep 1000 >/dev/null 2>&1 &) && echo $$ > /sys/fs/cgroup/memory/foo/tasks && cat /sys/fs/cgroup/memory/foo/tasks",
+    ]);
+    assert!(out.ok(), "{out:?}");
+    assert!(cgroup_dirs(pid_of(&rt, &id))["memory"].join("foo").is_dir());
+    rt.run(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+    assert!(
+        common::cgroup_leftovers(&id).is_empty(),
+        "{:?}",
+        common::cgroup_leftovers(&id)
+    );
+}
