@@ -619,6 +619,13 @@ fn pause_resume_ps_and_events() {
     let ev = rt
         .run(&["events", "--stats", &id])
         .expect_ok("events --stats");
+    // Clients (and runc's own tests) match the line's prefix: runc's key
+    // order, type then id then data.
+    assert!(
+        ev.stdout
+            .starts_with(&format!(r#"{{"type":"stats","id":"{id}","data":{{"#)),
+        "{ev:?}"
+    );
     let ev = ev.json();
     assert_eq!(ev["type"], "stats", "{ev}");
     assert_eq!(ev["id"], id.as_str(), "{ev}");
@@ -644,6 +651,40 @@ fn pause_resume_ps_and_events() {
     assert_eq!(rt.state(&id).unwrap()["status"], "running");
     wait_for("counter to move after resume", || count() > frozen_at);
     rt.run(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// `events` (streaming) prints stats lines and `{"type":"oom","id":ID}`,
+/// exactly, when the OOM killer hits a process of
+/// the container; it ends when the container is gone.
+#[test]
+fn events_stream_stats_then_oom() {
+    require_root!();
+    let rt = Rt::new();
+    let b = bundle(
+        &rt,
+        &[
+            "sh",
+            "-c",
+            "sleep 1; sh -c 'x=$(dd if=/dev/urandom bs=1M count=100)'; sleep 1000",
+        ],
+        json!({"memory": {"limit": 33554432, "swap": 33554432}}),
+    );
+    let id = unique_id("oom");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    let events = rt.spawn(rt.command(&["events", &id]));
+    rt.run(&["start", &id]).expect_ok("start");
+    let want = format!(r#"{{"type":"oom","id":"{id}"}}"#);
+    let log = || fs::read_to_string(&events.out).unwrap_or_default();
+    wait_for("an oom event", || log().lines().any(|l| l == want));
+    rt.run(&["delete", "--force", &id]).expect_ok("delete");
+    let out = events.wait();
+    assert!(out.ok(), "{out:?}");
+    // runc prints its first stats line only after an interval; brig at
+    // once. Either way every line is one of the two shapes.
+    let stats = format!(r#"{{"type":"stats","id":"{id}","data":{{"#);
+    for line in out.stdout.lines() {
+        assert!(line == want || line.starts_with(&stats), "{line}");
+    }
 }
 
 /// Without its own pid namespace, killing init leaves its children:
