@@ -84,6 +84,8 @@ fn receive_and_run(ch: &Channel) -> Result<Infallible> {
     });
     let logger = crate::logging::Logger::from_fd(log, cfg.log.format, cfg.log.debug);
     let _ = tracing::subscriber::set_global_default(logger);
+    // runc's words for this point (`--debug`), which its users look for.
+    tracing::debug!("child process in init()");
     init(ch, &cfg)
 }
 
@@ -207,6 +209,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
 
     let released = if create {
         // sync 2: set up; wait for start.
+        tracing::debug!("init: closing the pipe to signal completion");
         ch.send(&ToParent::Ready)?;
         // sync 3: `start` opens exec.fifo for reading; our blocking open for
         // writing returns then.
@@ -307,6 +310,10 @@ fn finalize(
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
 
+    if cfg.mode == InitMode::Exec {
+        // Before the filter: the profile may deny the write of this line.
+        tracing::debug!("setns_init: about to exec");
+    }
     // The filter: from here on only what the config itself asks for.
     let notify_fd = match filter {
         Some(f) => f.load()?,
