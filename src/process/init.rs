@@ -101,6 +101,12 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // before execve (CVE-2019-5736 class); execve resets this.
     nix::sys::prctl::set_dumpable(false).or_sys(|| "prctl PR_SET_DUMPABLE 0".into())?;
 
+    // Whether the container has a mount namespace of its own is decided
+    // here, while we still see the host's: once we are in it, its path
+    // (/proc/<init>/ns/mnt for exec) is our own, and with the host's pid
+    // namespace the container's /proc shows that path too, so it would
+    // look like the host's.
+    let own_mnt = cfg.ns.has_own(Kind::Mount);
     // A mount namespace given by path (always for exec) is entered first,
     // now that brig's image is loaded: every later file access is the
     // container's. The child left it for us (see child.rs).
@@ -145,7 +151,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
     if new_mnt {
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
-    } else if !cfg.ns.has_own(Kind::Mount) {
+    } else if !own_mnt {
         // No mount namespace: the host's mounts, but root.path as the
         // root, as runc does (config.md: root is the container's root).
         rootfs::chroot_into(&cfg.rootfs)?;
