@@ -89,6 +89,9 @@ pub enum Command {
     Ps(PsArgs),
     /// Print container events and statistics.
     Events(EventsArgs),
+    /// Checkpoint a running container (needs criu; brig checks the
+    /// arguments as runc does, then refuses).
+    Checkpoint(CheckpointArgs),
     /// The container's init (internal; started by brig itself).
     #[command(hide = true)]
     Init,
@@ -275,5 +278,44 @@ pub struct EventsArgs {
     /// Interval between stats events (e.g. 5s, 500ms).
     #[arg(long, default_value = "5s")]
     pub interval: String,
+    pub id: String,
+}
+
+/// runc's `checkpoint` flags, so that callers get the same argument errors.
+#[derive(Debug, Clone, Args)]
+pub struct CheckpointArgs {
+    /// Path for saving criu image files (default: ./checkpoint).
+    #[arg(long)]
+    pub image_path: Option<std::path::PathBuf>,
+    /// Path for saving work files and logs.
+    #[arg(long)]
+    pub work_path: Option<std::path::PathBuf>,
+    /// Path of the previous criu images (pre-dump), relative to --image-path.
+    #[arg(long)]
+    pub parent_path: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub leave_running: bool,
+    #[arg(long)]
+    pub tcp_established: bool,
+    #[arg(long)]
+    pub ext_unix_sk: bool,
+    #[arg(long)]
+    pub shell_job: bool,
+    #[arg(long)]
+    pub lazy_pages: bool,
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub status_fd: i32,
+    #[arg(long)]
+    pub page_server: Option<String>,
+    #[arg(long)]
+    pub file_locks: bool,
+    #[arg(long)]
+    pub pre_dump: bool,
+    #[arg(long)]
+    pub manage_cgroups_mode: Option<String>,
+    #[arg(long)]
+    pub empty_ns: Vec<String>,
+    #[arg(long)]
+    pub auto_dedup: bool,
     pub id: String,
 }

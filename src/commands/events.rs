@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::pause::manager;
 use crate::cgroups::Manager;
@@ -22,7 +22,7 @@ pub fn run(global: &GlobalOpts, args: &EventsArgs) -> Result<i32> {
     let m = manager(&st)?;
     let interval = parse_duration(&args.interval)?;
     if args.stats {
-        emit(&json!({"type": "stats", "id": args.id, "data": m.stats()?}))?;
+        emit(&Event::stats(&args.id, m.stats()?))?;
         return Ok(0);
     }
     let mut ooms = m.oom_count()?;
@@ -33,7 +33,7 @@ pub fn run(global: &GlobalOpts, args: &EventsArgs) -> Result<i32> {
         }
         let now = Instant::now();
         if now >= next_stats {
-            emit(&json!({"type": "stats", "id": args.id, "data": m.stats()?}))?;
+            emit(&Event::stats(&args.id, m.stats()?))?;
             next_stats = now + interval;
         }
         check_oom(&m, &mut ooms, &args.id)?;
@@ -45,14 +45,42 @@ fn check_oom(m: &Manager, seen: &mut u64, id: &str) -> Result<()> {
     let now = m.oom_count()?;
     if now > *seen {
         *seen = now;
-        emit(&json!({"type": "oom", "id": id}))?;
+        emit(&Event {
+            kind: "oom",
+            id,
+            data: None,
+        })?;
     }
     Ok(())
 }
 
-fn emit(v: &serde_json::Value) -> Result<()> {
+/// One event line. A struct, not a `json!` map, so the keys come out in
+/// runc's order (`type`, `id`, `data`): clients and runc's own tests match
+/// the line's prefix, not only its parsed value.
+#[derive(Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<serde_json::Value>,
+}
+
+impl<'a> Event<'a> {
+    fn stats(id: &'a str, data: serde_json::Value) -> Self {
+        Event {
+            kind: "stats",
+            id,
+            data: Some(data),
+        }
+    }
+}
+
+fn emit(ev: &Event<'_>) -> Result<()> {
+    let line =
+        serde_json::to_string(ev).map_err(|e| Error::invalid(format!("encode event: {e}")))?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{v}")
+    writeln!(out, "{line}")
         .and_then(|_| out.flush())
         .or_io(|| "write event to stdout".into())
 }
@@ -100,6 +128,24 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_keys_in_runc_order() {
+        let stats = Event::stats("c1", serde_json::json!({"pids": {"current": 1}}));
+        assert_eq!(
+            serde_json::to_string(&stats).unwrap(),
+            r#"{"type":"stats","id":"c1","data":{"pids":{"current":1}}}"#
+        );
+        let oom = Event {
+            kind: "oom",
+            id: "c1",
+            data: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&oom).unwrap(),
+            r#"{"type":"oom","id":"c1"}"#
+        );
+    }
 
     #[test]
     fn durations() {

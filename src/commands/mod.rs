@@ -1,5 +1,6 @@
 //! One file per verb. Each returns the exit code; errors go up to main.
 
+pub mod checkpoint;
 pub mod console;
 pub mod create;
 pub mod delete;
@@ -37,6 +38,7 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Resume(a) => resume::run(global, a),
         Command::Ps(a) => ps::run(global, a),
         Command::Events(a) => events::run(global, a),
+        Command::Checkpoint(a) => checkpoint::run(global, a),
         Command::Init => crate::process::init::main(),
     }
 }
@@ -56,6 +58,7 @@ pub fn subject(cmd: &Command) -> String {
         Command::Resume(a) => ("resume", a.id.as_str()),
         Command::Ps(a) => ("ps", a.id.as_str()),
         Command::Events(a) => ("events", a.id.as_str()),
+        Command::Checkpoint(a) => ("checkpoint", a.id.as_str()),
         Command::List(_) => ("list", ""),
         Command::Spec(_) => ("spec", ""),
         Command::Features => ("features", ""),

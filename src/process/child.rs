@@ -56,6 +56,12 @@ pub fn run(ch: Channel, plan: ChildPlan<'_>, exe: &OwnedFd) -> ! {
 }
 
 fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible> {
+    // This role is what runc calls nsexec; `--debug` traces it in runc's
+    // words, which users and runc's tests look for. Logging here is safe:
+    // the parent that cloned us is single-threaded, so no lock is held, and
+    // its logger (and the --log file) is ours until the re-exec.
+    let pid = std::process::id();
+    tracing::debug!("nsexec[{pid}]: => nsexec container setup");
     // sync 1: the parent has put us in the cgroup and written the id maps.
     match ch.recv::<ToInit>()? {
         Some(ToInit::Go) => {}
@@ -105,6 +111,7 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         }
     }
     fds::clear_cloexec(ch.raw_fd())?;
+    tracing::debug!("nsexec[{pid}]: <= nsexec container setup, re-exec as init");
     let argv = [
         c"brig:[2:INIT]".as_ptr(),
         c"init".as_ptr(),

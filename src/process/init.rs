@@ -89,6 +89,8 @@ fn receive_and_run(ch: &Channel) -> Result<Infallible> {
     });
     let logger = crate::logging::Logger::from_fd(log, cfg.log.format, cfg.log.debug);
     let _ = tracing::subscriber::set_global_default(logger);
+    // runc's words for this point (`--debug`), which its users look for.
+    tracing::debug!("child process in init()");
     init(ch, &cfg)
 }
 
@@ -104,6 +106,12 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // before execve (CVE-2019-5736 class); execve resets this.
     nix::sys::prctl::set_dumpable(false).or_sys(|| "prctl PR_SET_DUMPABLE 0".into())?;
 
+    // Whether the container has a mount namespace of its own is decided
+    // here, while we still see the host's: once we are in it, its path
+    // (/proc/<init>/ns/mnt for exec) is our own, and with the host's pid
+    // namespace the container's /proc shows that path too, so it would
+    // look like the host's.
+    let own_mnt = cfg.ns.has_own(Kind::Mount);
     // A mount namespace given by path (always for exec) is entered first,
     // now that brig's image is loaded: every later file access is the
     // container's. The child left it for us (see child.rs).
@@ -148,7 +156,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
     if new_mnt {
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
-    } else if !cfg.ns.has_own(Kind::Mount) {
+    } else if !own_mnt {
         // No mount namespace: the host's mounts, but root.path as the
         // root, as runc does (config.md: root is the container's root).
         rootfs::chroot_into(&cfg.rootfs)?;
@@ -212,6 +220,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
 
     let released = if create {
         // sync 2: set up; wait for start.
+        tracing::debug!("init: closing the pipe to signal completion");
         ch.send(&ToParent::Ready)?;
         // sync 3: `start` opens exec.fifo for reading; our blocking open for
         // writing returns then.
@@ -312,6 +321,10 @@ fn finalize(
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
 
+    if cfg.mode == InitMode::Exec {
+        // Before the filter: the profile may deny the write of this line.
+        tracing::debug!("setns_init: about to exec");
+    }
     // The filter: from here on only what the config itself asks for.
     let notify_fd = match filter {
         Some(f) => f.load()?,

@@ -451,13 +451,17 @@ pub(crate) fn connect_sockets(
         }
         None => None,
     };
+    // Only a profile with an SCMP_ACT_NOTIFY rule has anything to send to
+    // the agent; otherwise its listenerPath is ignored (as runc does).
     let listener = match linux
         .seccomp()
         .as_ref()
+        .filter(|s| crate::linux::seccomp::uses_notify(s))
         .and_then(|s| s.listener_path().as_ref())
     {
         Some(p) => Some(
-            UnixStream::connect(p).or_io(|| format!("connect to seccomp agent {}", p.display()))?,
+            UnixStream::connect(p)
+                .or_io(|| format!("failed to connect with seccomp agent {}", p.display()))?,
         ),
         None => None,
     };

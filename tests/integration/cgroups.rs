@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use serde_json::{json, Value};
 
 use crate::common::{self, require_root, unique_id, Bundle, Rt, DEADLINE};
@@ -619,6 +621,13 @@ fn pause_resume_ps_and_events() {
     let ev = rt
         .run(&["events", "--stats", &id])
         .expect_ok("events --stats");
+    // Clients (and runc's own tests) match the line's prefix: runc's key
+    // order, type then id then data.
+    assert!(
+        ev.stdout
+            .starts_with(&format!(r#"{{"type":"stats","id":"{id}","data":{{"#)),
+        "{ev:?}"
+    );
     let ev = ev.json();
     assert_eq!(ev["type"], "stats", "{ev}");
     assert_eq!(ev["id"], id.as_str(), "{ev}");
@@ -644,6 +653,74 @@ fn pause_resume_ps_and_events() {
     assert_eq!(rt.state(&id).unwrap()["status"], "running");
     wait_for("counter to move after resume", || count() > frozen_at);
     rt.run(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// `events` (streaming) prints stats lines and `{"type":"oom","id":ID}`,
+/// exactly, when the OOM killer hits a process of
+/// the container; it ends when the container is gone.
+#[test]
+fn events_stream_stats_then_oom() {
+    require_root!();
+    let rt = Rt::new();
+    let b = bundle(
+        &rt,
+        &[
+            "sh",
+            "-c",
+            "sleep 1; sh -c 'x=$(dd if=/dev/urandom bs=1M count=100)'; sleep 1000",
+        ],
+        json!({"memory": {"limit": 33554432, "swap": 33554432}}),
+    );
+    let id = unique_id("oom");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    let events = rt.spawn(rt.command(&["events", &id]));
+    rt.run(&["start", &id]).expect_ok("start");
+    let want = format!(r#"{{"type":"oom","id":"{id}"}}"#);
+    let log = || fs::read_to_string(&events.out).unwrap_or_default();
+    wait_for("an oom event", || log().lines().any(|l| l == want));
+    rt.run(&["delete", "--force", &id]).expect_ok("delete");
+    let out = events.wait();
+    assert!(out.ok(), "{out:?}");
+    // runc prints its first stats line only after an interval; brig at
+    // once. Either way every line is one of the two shapes.
+    let stats = format!(r#"{{"type":"stats","id":"{id}","data":{{"#);
+    for line in out.stdout.lines() {
+        assert!(line == want || line.starts_with(&stats), "{line}");
+    }
+}
+
+/// With the host's pid namespace the container outlives its init: `exec`
+/// still enters the container (its /proc then shows the path of the
+/// container's mount namespace, which must not be taken for the host's),
+/// and `delete` of the container whose init is gone kills what is left and
+/// removes it.
+#[test]
+fn exec_and_delete_with_host_pid_namespace_after_init_is_gone() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = bundle(&rt, &["sleep", "1000"], json!({}));
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    let id = unique_id("hostpid");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    rt.run(&["start", &id]).expect_ok("start");
+    let init = pid_of(&rt, &id);
+    let out = rt.run(&["exec", &id, "test", "-x", "/probe"]);
+    assert!(out.ok(), "exec does not see the container's root: {out:?}");
+    for _ in 0..3 {
+        rt.run(&["exec", "-d", &id, "sleep", "1001"])
+            .expect_ok("exec -d");
+    }
+    wait_for("four processes", || ps_json(&rt, &id).len() >= 4);
+    let pids = ps_json(&rt, &id);
+    kill(Pid::from_raw(init as i32), Signal::SIGKILL).unwrap();
+    wait_for("init to die", || !alive(init));
+    assert!(pids.iter().any(|p| *p != init && alive(*p)), "{pids:?}");
+    rt.run(&["delete", &id]).expect_ok("delete");
+    assert!(rt.state(&id).is_none(), "state left after delete");
+    wait_for("every process to die", || pids.iter().all(|p| !alive(*p)));
 }
 
 /// Without its own pid namespace, killing init leaves its children:

@@ -342,3 +342,39 @@ fn no_mount_namespace_still_roots_at_root_path() {
     let out = rt.run(&["exec", &id, "cat", "/marker"]).expect_ok("exec");
     assert_eq!(out.stdout, "inside");
 }
+
+/// `checkpoint --parent-path` is checked as runc checks it, before criu
+/// would run: it must be relative, and an existing directory under
+/// `--image-path`. (brig then refuses, having no criu support.)
+#[test]
+fn checkpoint_rejects_a_bad_parent_path() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["sleep", "600"]);
+    let id = unique_id("ckpt");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    rt.run(&["start", &id]).expect_ok("start");
+    rt.wait_status(&id, "running");
+    let dir = b.path();
+    let image = dir.join("image-dir");
+    let abs_parent = dir.join("parent-dir");
+    for parent in [abs_parent.to_str().unwrap(), "./parent-dir"] {
+        let out = rt.run(&[
+            "checkpoint",
+            "--parent-path",
+            parent,
+            "--work-path",
+            dir.join("work-dir").to_str().unwrap(),
+            "--image-path",
+            image.to_str().unwrap(),
+            "--manage-cgroups-mode",
+            "ignore",
+            &id,
+        ]);
+        assert!(!out.ok(), "{parent}: {out:?}");
+        assert!(out.stderr.contains("--parent-path"), "{parent}: {out:?}");
+    }
+    rt.wait_status(&id, "running");
+    rt.run(&["delete", "--force", &id]).expect_ok("delete");
+}

@@ -10,6 +10,7 @@ mod cgroups_v2;
 mod cli;
 mod console;
 mod container;
+mod debug_log;
 mod exec;
 mod hooks;
 mod lifecycle;

@@ -179,9 +179,10 @@ pub fn validate(s: &LinuxSeccomp) -> Result<()> {
             && call.names().iter().any(|n| n == "write")
         {
             // init reports errors to the parent with write(2) after the
-            // filter is loaded; notifying it could deadlock (runc refuses too).
+            // filter is loaded; notifying it could deadlock (runc refuses
+            // too, in these words).
             return Err(Error::invalid(format!(
-                "{}: SCMP_ACT_NOTIFY cannot be used for write",
+                "{}: SCMP_ACT_NOTIFY cannot be used for the write syscall",
                 what()
             )));
         }
@@ -203,15 +204,13 @@ pub fn validate(s: &LinuxSeccomp) -> Result<()> {
             }
         }
     }
+    // A listenerPath without any SCMP_ACT_NOTIFY rule is ignored, as runc
+    // ignores it: nothing would ever be sent to the agent.
     let notify = uses_notify(s);
     match (notify, s.listener_path()) {
         (true, None) => Err(Error::invalid(
             "seccomp uses SCMP_ACT_NOTIFY but listenerPath is not set",
         )),
-        (false, Some(p)) => Err(Error::invalid(format!(
-            "seccomp listenerPath {} given but no syscall uses SCMP_ACT_NOTIFY",
-            p.display()
-        ))),
         (true, Some(p)) if !p.is_absolute() => Err(Error::invalid(format!(
             "seccomp listenerPath {} is not absolute",
             p.display()
@@ -288,10 +287,8 @@ mod validate_tests {
                 {"names": ["getpid"], "action": "SCMP_ACT_NOTIFY"}]}),
                 "listenerPath is not set",
             ),
-            bad(
-                json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/a.sock"}),
-                "no syscall uses SCMP_ACT_NOTIFY",
-            ),
+            ok(json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/a.sock"})),
+            ok(json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "a.sock"})),
             bad(
                 json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "a.sock", "syscalls": [
                 {"names": ["getpid"], "action": "SCMP_ACT_NOTIFY"}]}),
@@ -300,7 +297,7 @@ mod validate_tests {
             bad(
                 json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/a", "syscalls": [
                 {"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),
-                "cannot be used for write",
+                "SCMP_ACT_NOTIFY cannot be used for the write syscall",
             ),
             bad(
                 json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [

@@ -213,3 +213,69 @@ fn notify_agent_answers_mkdir() {
     assert_eq!(p["state"]["id"], id.as_str(), "{p}");
     assert!(p["ociVersion"].is_string(), "{p}");
 }
+
+/// A bundle running `/bin/true` under `seccomp`, with `agent.sock` (never
+/// bound) as its listenerPath unless the profile names another.
+fn bundle_with_seccomp(rt: &Rt, mut seccomp: Value) -> Bundle {
+    let mut b = Bundle::new(rt);
+    if seccomp.get("listenerPath").is_none() {
+        seccomp["listenerPath"] = json!(b.path().join("agent.sock"));
+    }
+    b.edit(|c| c["linux"]["seccomp"] = seccomp);
+    b.args(&["true"]);
+    b
+}
+
+/// Without any SCMP_ACT_NOTIFY rule the listenerPath is ignored, as runc
+/// ignores it: nothing connects to it, so no agent is needed.
+#[test]
+fn listener_path_without_notify_rule_is_ignored() {
+    require_root!();
+    let rt = Rt::new();
+    let b = bundle_with_seccomp(
+        &rt,
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerMetadata": "bar"}),
+    );
+    let out = rt.run_bundle(&b, &unique_id("nolistener"), &[]);
+    assert!(out.ok(), "{out:?}");
+}
+
+/// Notify rules with no agent listening fail in runc's words, before any
+/// container process exists.
+#[test]
+fn notify_without_agent_fails_in_runc_words() {
+    require_root!();
+    let rt = Rt::new();
+    let b = bundle_with_seccomp(
+        &rt,
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+    );
+    let id = unique_id("noagent");
+    let out = rt.run_bundle(&b, &id, &[]);
+    assert!(!out.ok(), "{out:?}");
+    assert!(
+        out.stderr.contains("failed to connect with seccomp agent"),
+        "{out:?}"
+    );
+}
+
+/// Notifying write(2) is refused (the runtime itself writes after the
+/// filter is loaded), in runc's words.
+#[test]
+fn notify_on_write_is_refused_in_runc_words() {
+    require_root!();
+    let rt = Rt::new();
+    let b = bundle_with_seccomp(
+        &rt,
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),
+    );
+    let out = rt.run_bundle(&b, &unique_id("notifywrite"), &[]);
+    assert!(!out.ok(), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+        "{out:?}"
+    );
+}
