@@ -87,12 +87,15 @@ fn normalize_mounts(spec: &mut Spec, bundle: &Path, rootfs: &Path) {
 
 /// config.json's text as a Spec; capability names the kernel headers brig
 /// knows nothing of are dropped with a warning, as runc does (a newer
-/// orchestrator may name a capability this kernel and brig predate).
+/// orchestrator may name a capability this kernel and brig predate). A
+/// `process` without `user` runs as uid 0, gid 0, as runc reads it
+/// (oci-spec would refuse it).
 pub fn parse_spec(data: &[u8], path: &Path) -> Result<Spec> {
     let mut v: Value = serde_json::from_slice(data)
         .map_err(|e| Error::json(format!("parse {}", path.display()), e))?;
     if let Some(p) = v.get_mut("process") {
         drop_unknown_capabilities(p);
+        default_user(p);
     }
     serde_json::from_value(v).map_err(|e| Error::json(format!("parse {}", path.display()), e))
 }
@@ -102,7 +105,14 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
     let mut v: Value = serde_json::from_slice(data)
         .map_err(|e| Error::json(format!("parse {}", path.display()), e))?;
     drop_unknown_capabilities(&mut v);
+    default_user(&mut v);
     serde_json::from_value(v).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+}
+
+fn default_user(process: &mut Value) {
+    if let Some(o) = process.as_object_mut() {
+        o.entry("user").or_insert_with(|| serde_json::json!({}));
+    }
 }
 
 /// "CAP_NET_ADMIN" (or "NET_ADMIN", any case) as oci-spec's type.
@@ -161,5 +171,27 @@ mod tests {
         assert!(parse_spec(b"{", Path::new("c")).is_err());
         assert_eq!(capability("net_admin"), Some(Capability::NetAdmin));
         assert_eq!(capability("CAP_NOPE"), None);
+    }
+
+    #[test]
+    fn process_user_defaults_to_root() {
+        let at = Path::new("process.json");
+        let p = parse_process(br#"{"args": ["/bin/env"], "cwd": "/"}"#, at).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        assert!(p.user().additional_gids().is_none());
+        let p = parse_process(br#"{"args": ["id"], "cwd": "/", "user": {"uid": 5}}"#, at).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (5, 0));
+        let s = parse_spec(
+            br#"{"ociVersion": "1.0.2", "process": {"args": ["sh"], "cwd": "/"}}"#,
+            at,
+        )
+        .unwrap();
+        assert_eq!(s.process().as_ref().unwrap().user().uid(), 0);
+        // Still refused: what runc refuses too.
+        assert!(
+            parse_process(br#"{"args": ["id"], "user": {}}"#, at).is_err(),
+            "no cwd"
+        );
+        assert!(parse_process(b"[]", at).is_err());
     }
 }

@@ -10,8 +10,9 @@
 //! | poststop        | `delete` / `run`| runtime    | after the container was deleted       |
 //!
 //! Each hook is executed as given (no shell): `path`, `args` (args[0] is
-//! argv[0]), exactly `env` (empty when absent), the container state JSON on
-//! stdin, killed at `timeout` seconds. A failing hook of the first four kinds
+//! argv[0]), exactly `env` (empty when absent; a startContainer hook without
+//! `env` gets the container process's environment, as runc gives it), the
+//! container state JSON on stdin, killed at `timeout` seconds. A failing hook of the first four kinds
 //! fails the operation; poststart and poststop failures are logged and the
 //! rest continue.
 //! Ref: runtime-spec config.md "POSIX-platform Hooks", runtime.md "Lifecycle".
@@ -94,7 +95,7 @@ impl Kind {
 /// Run every hook of `kind` in order; the first failure is the error.
 /// `state` is the OCI state; its status is set to the kind's.
 pub fn run(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) -> Result<()> {
-    run_in(kind, hooks, state, None)
+    run_in(kind, hooks, state, None, &[])
 }
 
 /// Run every hook of `kind`; a failure is logged as a warning and the rest
@@ -102,7 +103,9 @@ pub fn run(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) -> Resu
 pub fn run_warn(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) {
     let input = stdin_for(kind, state);
     for (i, hook) in kind.list(hooks).iter().enumerate() {
-        if let Err(e) = run_one(hook, &input, None).map_err(|e| e.context(label(kind, i, hook))) {
+        if let Err(e) =
+            run_one(hook, &input, None, &[]).map_err(|e| e.context(label(kind, i, hook)))
+        {
             tracing::warn!("{}", e.chain());
         }
     }
@@ -113,10 +116,11 @@ fn run_in(
     hooks: Option<&Hooks>,
     state: &serde_json::Value,
     cwd: Option<&Path>,
+    default_env: &[String],
 ) -> Result<()> {
     let input = stdin_for(kind, state);
     for (i, hook) in kind.list(hooks).iter().enumerate() {
-        run_one(hook, &input, cwd).map_err(|e| e.context(label(kind, i, hook)))?;
+        run_one(hook, &input, cwd, default_env).map_err(|e| e.context(label(kind, i, hook)))?;
     }
     Ok(())
 }
@@ -163,6 +167,7 @@ pub fn init_before_pivot(ch: &Channel, cfg: &InitConfig) -> Result<()> {
             hooks,
             &cfg.state_json,
             Some(&cfg.rootfs),
+            &[],
         )?;
     }
     Ok(())
@@ -178,10 +183,26 @@ pub fn start_waits_for_exec(hooks: Option<&Hooks>) -> bool {
 /// INIT, after sync 3, with the final credentials, right before execve
 /// (where runc runs them). The exec fifo is still open for writing: a
 /// failure is written into it for `start` to report, and it closes at
-/// execve, which tells `start` the user process runs.
-pub fn init_start_container(cfg: &InitConfig, fifo: Option<&std::fs::File>) -> Result<()> {
+/// execve, which tells `start` the user process runs. A hook without `env`
+/// of its own gets `process_env`, the environment the container's process
+/// is about to get (runc's de facto behaviour, kept by its tests).
+pub fn init_start_container(
+    cfg: &InitConfig,
+    fifo: Option<&std::fs::File>,
+    process_env: &[std::ffi::CString],
+) -> Result<()> {
     let hooks = cfg.spec.hooks().as_ref();
-    let result = run(Kind::StartContainer, hooks, &cfg.state_json);
+    let default_env: Vec<String> = process_env
+        .iter()
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    let result = run_in(
+        Kind::StartContainer,
+        hooks,
+        &cfg.state_json,
+        None,
+        &default_env,
+    );
     if let (Err(e), Some(mut f)) = (&result, fifo) {
         let _ = f.write_all(e.chain().as_bytes());
     }
@@ -194,13 +215,17 @@ enum Outcome {
     TimedOut(Duration),
 }
 
-fn run_one(hook: &Hook, input: &[u8], cwd: Option<&Path>) -> Result<()> {
+fn run_one(hook: &Hook, input: &[u8], cwd: Option<&Path>, default_env: &[String]) -> Result<()> {
     let mut cmd = Command::new(hook.path());
     if let Some(args) = hook.args().as_deref().filter(|a| !a.is_empty()) {
         cmd.arg0(&args[0]).args(&args[1..]);
     }
     cmd.env_clear();
-    for e in hook.env().as_deref().unwrap_or(&[]) {
+    let env = match hook.env().as_deref() {
+        Some(e) if !e.is_empty() => e,
+        _ => default_env,
+    };
+    for e in env {
         // validate::hooks checked every entry is KEY=VALUE.
         if let Some((k, v)) = e.split_once('=') {
             cmd.env(k, v);

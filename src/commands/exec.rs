@@ -77,7 +77,8 @@ fn base_process(st: &State) -> Result<Process> {
 }
 
 /// `--process FILE`: an OCI `process` object, used as it is (runc ignores
-/// the other process flags then, and so does brig).
+/// the other process flags then, and so does brig). `user` may be left
+/// out: uid 0, gid 0, as runc takes it.
 fn read_process(path: &Path) -> Result<Process> {
     let data = std::fs::read(path).or_io(|| format!("read {}", path.display()))?;
     crate::bundle::parse_process(&data, path)
@@ -142,22 +143,12 @@ pub fn parse_user(s: &str) -> Result<(u32, Option<u32>)> {
     }
 }
 
-/// `base` with each `K=V` of `extra` replacing the entries of key K, or
-/// appended when there is none.
+/// `base` followed by `extra`, each key once with its last value, where
+/// it was given last: as runc appends `--env` to config.json's env and
+/// its init reduces duplicates (the init does the same to any env).
 pub fn merge_env(base: &[String], extra: &[String]) -> Vec<String> {
-    let key = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
-    let mut out = base.to_vec();
-    for e in extra {
-        let k = key(e);
-        match out.iter().position(|b| key(b) == k) {
-            Some(i) => {
-                out[i] = e.clone();
-                out.retain(|b| key(b) != k || b == e);
-            }
-            None => out.push(e.clone()),
-        }
-    }
-    out
+    let all: Vec<String> = base.iter().chain(extra).cloned().collect();
+    crate::process::env::dedup(&all)
 }
 
 /// The spec's capabilities with `names` ("NET_ADMIN" or "CAP_NET_ADMIN")
@@ -251,11 +242,13 @@ mod tests {
     fn env_merge_overrides_by_key() {
         let base = vec!["PATH=/bin".to_string(), "A=1".into(), "A=dup".into()];
         for (extra, want) in [
-            (vec![], vec!["PATH=/bin", "A=1", "A=dup"]),
-            (vec!["B=2"], vec!["PATH=/bin", "A=1", "A=dup", "B=2"]),
+            (vec![], vec!["PATH=/bin", "A=dup"]),
+            (vec!["B=2"], vec!["PATH=/bin", "A=dup", "B=2"]),
             (vec!["A=9"], vec!["PATH=/bin", "A=9"]),
             (vec!["PATH=/x", "A="], vec!["PATH=/x", "A="]),
-            (vec!["B=1", "B=2"], vec!["PATH=/bin", "A=1", "A=dup", "B=2"]),
+            (vec!["B=1", "B=2"], vec!["PATH=/bin", "A=dup", "B=2"]),
+            // runc's order: a key given again moves to where it was last.
+            (vec!["PATH=/y", "C=3"], vec!["A=dup", "PATH=/y", "C=3"]),
         ] {
             let extra: Vec<String> = extra.into_iter().map(String::from).collect();
             assert_eq!(merge_env(&base, &extra), want, "{extra:?}");

@@ -336,7 +336,7 @@ fn finalize(
     // startContainer hooks with the container's final credentials, seccomp
     // and descriptors, right before execve (as runc does).
     if cfg.mode == InitMode::Create {
-        crate::hooks::init_start_container(cfg, released.as_ref())?;
+        crate::hooks::init_start_container(cfg, released.as_ref(), &env)?;
     }
     // SAFETY: exe, argv and env are NULL-terminated arrays of valid C
     // strings that outlive the call.
@@ -407,16 +407,11 @@ fn verify_cwd() -> Result<()> {
     Ok(())
 }
 
-/// process.env verbatim, plus HOME when missing (from the container's
-/// /etc/passwd, else "/") and LISTEN_FDS/LISTEN_PID for socket activation.
+/// process.env as runc prepares it (one entry per key, the last one
+/// wins; HOME from the container's /etc/passwd when missing or empty,
+/// else "/"; see env.rs), plus LISTEN_FDS/LISTEN_PID for socket activation.
 fn build_env(env: &[String], uid: u32, cfg: &InitConfig) -> Result<Vec<CString>> {
-    let mut out: Vec<String> = env.to_vec();
-    if !out.iter().any(|e| e.starts_with("HOME=")) {
-        out.push(format!(
-            "HOME={}",
-            home_of(uid).unwrap_or_else(|| "/".into())
-        ));
-    }
+    let mut out = crate::process::env::prepare(env, || home_of(uid).unwrap_or_else(|| "/".into()));
     if let Some(n) = cfg.listen_fds {
         out.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
         out.push(format!("LISTEN_FDS={n}"));
@@ -427,10 +422,7 @@ fn build_env(env: &[String], uid: u32, cfg: &InitConfig) -> Result<Vec<CString>>
 
 fn home_of(uid: u32) -> Option<String> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
-    })
+    crate::process::env::home_in_passwd(&passwd, uid)
 }
 
 /// Resolve args[0] as execvp would, with the container's PATH, so a

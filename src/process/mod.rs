@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod child;
 pub mod clone;
+pub mod env;
 pub mod exec;
 pub mod init;
 pub mod messages;

@@ -11,6 +11,7 @@ mod cli;
 mod console;
 mod container;
 mod debug_log;
+mod env;
 mod exec;
 mod hooks;
 mod lifecycle;
