@@ -131,8 +131,14 @@ fn stdin_for(kind: Kind, state: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&state).expect("a JSON value encodes")
 }
 
+/// runc's words, which its tests and users grep for: "error running
+/// prestart hook #1: ...".
 fn label(kind: Kind, i: usize, hook: &Hook) -> String {
-    format!("{} hook #{i} {}", kind.name(), hook.path().display())
+    format!(
+        "error running {} hook #{i}: {}",
+        kind.name(),
+        hook.path().display()
+    )
 }
 
 /// INIT, after the mounts and before pivot_root. sync 1c: ask the parent to

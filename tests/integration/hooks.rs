@@ -192,7 +192,7 @@ fn failing_create_runtime_fails_create_and_leaves_nothing() {
     assert_clean_failure(&rt, &out, &id, "failing createRuntime hook");
     if is_brig() {
         for part in [
-            "createRuntime hook #0 /bin/busybox",
+            "error running createRuntime hook #0: /bin/busybox",
             "exit status 3",
             "boom",
         ] {
@@ -215,7 +215,7 @@ fn failing_create_container_fails_create() {
     if is_brig() {
         assert!(
             out.stderr
-                .contains("createContainer hook #0 /bin/busybox: exit status 7"),
+                .contains("error running createContainer hook #0: /bin/busybox: exit status 7"),
             "{out:?}"
         );
     }
@@ -247,7 +247,7 @@ fn timeout_kills_a_sleeping_hook_and_fails_create() {
             .wait();
         assert_clean_failure(&rt, &out, &id, "hook past its timeout");
         if is_brig() {
-            let want = format!("{kind} hook #0 /bin/busybox: timed out after 1s");
+            let want = format!("error running {kind} hook #0: /bin/busybox: timed out after 1s");
             assert!(out.stderr.contains(&want), "{want:?} not in {out:?}");
         }
         fs::read_to_string(&pidfile).expect("the hook ran");
@@ -290,8 +290,8 @@ fn failing_poststart_and_poststop_only_warn() {
     if is_brig() {
         assert_eq!(out.code(), Some(0), "run: {out:?}");
         for part in [
-            "poststart hook #0 /bin/busybox: exit status 4",
-            "poststop hook #0",
+            "error running poststart hook #0: /bin/busybox: exit status 4",
+            "error running poststop hook #0",
         ] {
             assert!(out.stderr.contains(part), "{part:?} not in {out:?}");
         }
@@ -327,8 +327,9 @@ fn failing_start_container_fails_start() {
         "start with a failing startContainer hook: {out:?}"
     );
     assert!(
-        out.stderr
-            .contains("startContainer hook #0 /bin/busybox: exit status 5: stderr: nope"),
+        out.stderr.contains(
+            "error running startContainer hook #0: /bin/busybox: exit status 5: stderr: nope"
+        ),
         "{out:?}"
     );
     rt.wait_status(&id, "stopped");
@@ -354,4 +355,39 @@ fn features_lists_the_six_kinds() {
             "poststop"
         ])
     );
+}
+
+/// `run` whose startContainer hook fails: the hook's argv reaches it as
+/// given (busybox runs the applet args[0] names), its error is the run's,
+/// and no container is left, so the same id runs again (runc's
+/// hooks.bats "hook's argv is preserved").
+#[test]
+fn run_with_a_failing_start_container_hook_leaves_nothing() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    for args in [
+        json!(["cat", "/nosuchfile"]),
+        json!(["busybox", "cat", "/nosuchfile"]),
+    ] {
+        b.args(&["/bin/true"]).edit(|c| {
+            c["hooks"] = json!({"startContainer": [{"path": "/bin/busybox", "args": args}]})
+        });
+        let id = unique_id("hookargv");
+        for attempt in 0..2 {
+            let out = rt.run_bundle(&b, &id, &[]);
+            assert!(!out.ok(), "{args} #{attempt}: {out:?}");
+            assert!(
+                out.stderr.contains("cat: can't open") && out.stderr.contains("/nosuchfile"),
+                "{args} #{attempt}: {out:?}"
+            );
+            if is_brig() {
+                assert!(
+                    out.stderr.contains("error running startContainer hook #0:"),
+                    "{out:?}"
+                );
+            }
+            assert!(rt.state(&id).is_none(), "{args} #{attempt}: container left");
+        }
+    }
 }
