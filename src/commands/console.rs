@@ -1,10 +1,13 @@
 //! `run` in the foreground with a terminal and no --console-socket: brig
 //! receives the pty master itself and copies between it and its own stdio,
-//! with the host terminal in raw mode, as runc does.
+//! with the host terminal in raw mode and ONLCR off on the pty (init
+//! clears it: output reaches brig's stdout with `\n`, not `\r\n`) and the
+//! pty sized as the host terminal, as runc does.
 
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -12,6 +15,7 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
 use crate::error::{Error, Result, SysResultExt};
+use crate::linux::tty;
 
 /// Receive the pty master sent by the container's init.
 pub fn receive_master(sock: &UnixStream) -> Result<OwnedFd> {
@@ -36,6 +40,41 @@ pub fn receive_master(sock: &UnixStream) -> Result<OwnedFd> {
     Err(Error::invalid(
         "console socket message carried no descriptor",
     ))
+}
+
+/// The pty master brig copies, and the host terminal whose size it
+/// follows, for the SIGWINCH handler (-1: none).
+static MASTER: AtomicI32 = AtomicI32::new(-1);
+static HOST: AtomicI32 = AtomicI32::new(-1);
+
+/// Size the container's terminal as brig's own (the first of stderr,
+/// stdout, stdin that is a terminal), now and at every SIGWINCH until the
+/// guard drops, as runc does; without a host terminal it keeps the size
+/// it has (process.consoleSize).
+pub fn follow_host_size(master: &OwnedFd) -> SizeGuard {
+    if let Some(host) = [2, 1, 0].into_iter().find(|fd| tty::is_terminal(*fd)) {
+        tty::copy_size(host, master.as_raw_fd());
+        HOST.store(host, Ordering::Relaxed);
+        MASTER.store(master.as_raw_fd(), Ordering::Relaxed);
+    }
+    SizeGuard
+}
+
+/// For the SIGWINCH handler (run.rs): async-signal-safe.
+pub fn on_window_change() {
+    let (host, master) = (HOST.load(Ordering::Relaxed), MASTER.load(Ordering::Relaxed));
+    if host >= 0 && master >= 0 {
+        tty::copy_size(host, master);
+    }
+}
+
+/// Stops the size following before the master is closed.
+pub struct SizeGuard;
+
+impl Drop for SizeGuard {
+    fn drop(&mut self) {
+        MASTER.store(-1, Ordering::Relaxed);
+    }
 }
 
 /// Restores the host terminal on drop.

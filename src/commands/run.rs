@@ -20,6 +20,13 @@ use crate::state::{self, Lock};
 static INIT_PID: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(sig: libc::c_int) {
+    // A resized host terminal resizes the container's (whose kernel then
+    // tells its foreground processes); the signal itself is not forwarded,
+    // as with runc.
+    if sig == libc::SIGWINCH {
+        super::console::on_window_change();
+        return;
+    }
     let pid = INIT_PID.load(Ordering::Relaxed);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
@@ -72,6 +79,7 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     }
     if let Some(sock) = own_console {
         let master = super::console::receive_master(&sock)?;
+        let _size = super::console::follow_host_size(&master);
         let _raw = super::console::RawMode::enter();
         super::console::proxy(&master, created.pidfd.as_fd())?;
     }

@@ -7,7 +7,7 @@
 
 use std::ffi::CString;
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
@@ -84,6 +84,42 @@ pub fn set_size(fd: RawFd, height: u16, width: u16) -> Result<()> {
     Ok(())
 }
 
+/// Output as written: no `\n` to `\r\n` (ONLCR) on the pty. Set on the
+/// master, it applies to the slave the process writes to.
+/// Ref: tty_ioctl(4), termios(3).
+pub fn clear_onlcr(master: &OwnedFd) -> Result<()> {
+    let mut t = nix::sys::termios::tcgetattr(master.as_fd())
+        .or_sys(|| "get the pty's attributes".into())?;
+    t.output_flags.remove(nix::sys::termios::OutputFlags::ONLCR);
+    nix::sys::termios::tcsetattr(master.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t)
+        .or_sys(|| "clear ONLCR on the pty".into())
+}
+
+/// Copy the window size of terminal `from` to terminal `to` (a pty
+/// master: the size is its slave's, and the kernel sends SIGWINCH to the
+/// slave's foreground process group). Two ioctls and no allocation, so it
+/// may run in a signal handler. False when either is not a terminal.
+pub fn copy_size(from: RawFd, to: RawFd) -> bool {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into ws, which outlives it.
+    if unsafe { libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) } < 0 {
+        return false;
+    }
+    // SAFETY: TIOCSWINSZ reads the winsize filled above.
+    unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &ws) >= 0 }
+}
+
+/// Is `fd` open on a terminal?
+pub fn is_terminal(fd: RawFd) -> bool {
+    // SAFETY: isatty only inspects the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
 /// Send the master over the console socket, payload "/dev/ptmx" as runc.
 pub fn send_master(console: RawFd, master: &OwnedFd) -> Result<()> {
     let fds = [master.as_raw_fd()];
@@ -133,4 +169,70 @@ pub fn make_stdio(slave: OwnedFd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Make the process's user the owner of the pty slave brig made for it
+/// (its group stays the devpts `gid=` option's: the tty group 5 in the
+/// default spec), as runc does before it switches to that user, so the
+/// user controls its terminal (`stat $(tty)` shows its uid).
+/// Ref: runc libcontainer/init_linux.go fixStdioPermissions (behaviour).
+pub fn give_slave_to(slave: &OwnedFd, uid: u32) -> Result<()> {
+    chown_to(slave.as_fd(), uid, "the pty slave")
+}
+
+/// Make the process's user the owner of those of its stdio that are pipes
+/// or sockets, so it can reopen them (`/dev/stdout` as a log file, as in
+/// many images): runc chowns every stdio but /dev/null. brig leaves the
+/// rest alone: a host terminal or file the caller passed is a host object,
+/// and giving it to a container uid would hand it to whoever has that uid
+/// on the host.
+pub fn give_stdio_to(uid: u32) -> Result<()> {
+    for fd in 0..3 {
+        // SAFETY: fd 0..2 are this process's stdio for the whole call.
+        let stdio = unsafe { BorrowedFd::borrow_raw(fd) };
+        match nix::sys::stat::fstat(stdio) {
+            Ok(st) if is_pipe_or_socket(st.st_mode) => {
+                chown_to(stdio, uid, &format!("stdio fd {fd}"))?
+            }
+            // A closed stdio has no owner.
+            Ok(_) | Err(Errno::EBADF) => {}
+            Err(e) => return Err(Error::sys(format!("fstat stdio fd {fd}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// fchown(fd, uid, unchanged). Where the owner cannot be changed (the
+/// current owner is not mapped in a user namespace, a read-only /dev) it
+/// stays as it is, as with runc.
+fn chown_to(fd: BorrowedFd<'_>, uid: u32, what: &str) -> Result<()> {
+    match nix::unistd::fchown(fd, Some(nix::unistd::Uid::from_raw(uid)), None) {
+        Ok(()) | Err(Errno::EPERM | Errno::EROFS | Errno::EINVAL) => Ok(()),
+        Err(e) => Err(Error::sys(format!("chown {what} to uid {uid}"), e)),
+    }
+}
+
+/// Pure.
+fn is_pipe_or_socket(mode: libc::mode_t) -> bool {
+    matches!(mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pipes_and_sockets_among_stdio() {
+        for (mode, want) in [
+            (libc::S_IFIFO | 0o600, true),
+            (libc::S_IFSOCK | 0o777, true),
+            // /dev/null, a host terminal, a file, a directory.
+            (libc::S_IFCHR | 0o666, false),
+            (libc::S_IFCHR | 0o620, false),
+            (libc::S_IFREG | 0o644, false),
+            (libc::S_IFDIR | 0o755, false),
+        ] {
+            assert_eq!(is_pipe_or_socket(mode), want, "mode {mode:o}");
+        }
+    }
 }

@@ -159,6 +159,7 @@ pub fn exec(st: &State, process: Process, opts: ExecOpts<'_>) -> Result<Execed> 
         listen_fds: None,
         fifo_fd: None,
         console_fd: console.as_ref().map(|c| c.as_raw_fd()),
+        console_raw_output: matches!(opts.console_socket, Some(ConsoleSocket::Connected(_))),
         seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
         cgroup_view: None,
         state_json: st.to_oci(Status::Running, st.pid),

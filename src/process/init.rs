@@ -181,6 +181,9 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
             .console_fd
             .ok_or_else(|| Error::invalid("terminal is true but there is no console socket"))?;
         let pty = tty::open_pty()?;
+        if cfg.console_raw_output {
+            tty::clear_onlcr(&pty.master)?;
+        }
         if let Some(size) = process.console_size() {
             tty::set_size(
                 std::os::fd::AsRawFd::as_raw_fd(&pty.slave),
@@ -192,8 +195,11 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
         if new_mnt {
             tty::mount_console(&pty.slave_path)?;
         }
+        tty::give_slave_to(&pty.slave, process.user().uid())?;
         tty::make_stdio(pty.slave)?;
     }
+    // While still root: the user the process runs as owns its stdio.
+    tty::give_stdio_to(process.user().uid())?;
 
     rlimits::apply(process.rlimits().as_ref())?;
     if !cfg.no_new_keyring {

@@ -99,6 +99,12 @@ pub struct InitConfig {
     pub fifo_fd: Option<i32>,
     /// Connected console socket (terminal: true).
     pub console_fd: Option<i32>,
+    /// brig itself copies the pty to a raw host terminal (`run`/`exec` in
+    /// the foreground): ONLCR off before the process can write, as runc
+    /// clears it on the consoles it holds. A console socket's receiver
+    /// decides for itself.
+    #[serde(default)]
+    pub console_raw_output: bool,
     /// Connected seccomp agent socket (SCMP_ACT_NOTIFY).
     pub seccomp_listener_fd: Option<i32>,
     /// The host's view of the container's cgroups, for a "cgroup" mount.

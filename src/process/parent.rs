@@ -245,6 +245,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
         listen_fds,
         fifo_fd: Some(fifo.as_raw_fd()),
         console_fd: console.as_ref().map(|c| c.as_raw_fd()),
+        console_raw_output: matches!(opts.console_socket, Some(ConsoleSocket::Connected(_))),
         seccomp_listener_fd: listener.as_ref().map(|c| c.as_raw_fd()),
         cgroup_view,
         state_json,

@@ -17,3 +17,4 @@ mod hooks;
 mod lifecycle;
 mod mounts;
 mod security;
+mod tty;
