@@ -1,8 +1,14 @@
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+//! `kill ID [SIGNAL]`: a signal to the container's init, as runc sends it.
+//! Any signal number goes (0 only checks that the init is there; the
+//! real-time ones by number); a stopped container is an error ("container
+//! not running"), except with `--all`, which signals every process of the
+//! container's cgroup and finds nothing to signal then.
+
+use nix::sys::signal::Signal;
 
 use crate::cli::{GlobalOpts, KillArgs};
-use crate::error::{Error, Result, SysResultExt};
+use crate::error::{Error, Result};
+use crate::linux::signal;
 use crate::process;
 use crate::state::{State, Status};
 
@@ -16,21 +22,49 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
             // Init is in the cgroup too; signalling it again after
             // cgroup.kill could race its exit (ESRCH). runc signals only
             // the cgroup as well.
-            cg.kill_all(sig)?;
+            match Signal::try_from(sig) {
+                Ok(named) => cg.kill_all(named)?,
+                // 0: every process is there or gone; nothing to deliver.
+                Err(_) if sig == 0 => {}
+                Err(_) => {
+                    for pid in cg.pids()? {
+                        match signal::send(pid, sig) {
+                            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                            Err(e) => return Err(Error::sys(format!("kill {pid} with {sig}"), e)),
+                        }
+                    }
+                }
+            }
             return Ok(0);
         }
     }
     if status == Status::Stopped {
         return Err(Error::invalid("container not running"));
     }
-    kill(Pid::from_raw(st.pid), sig).or_sys(|| format!("kill {} with {}", st.pid, sig.as_str()))?;
+    signal::send(st.pid, sig).map_err(|e| {
+        Error::sys(
+            format!("unable to signal init {} with {}", st.pid, name(sig)),
+            e,
+        )
+    })?;
     Ok(0)
 }
 
-/// "KILL", "SIGKILL", "kill" or "9".
-pub fn parse_signal(s: &str) -> Result<Signal> {
+fn name(sig: i32) -> String {
+    match Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => sig.to_string(),
+    }
+}
+
+/// "KILL", "SIGKILL", "kill" or a number 0..=64 (runc takes any number and
+/// lets kill(2) refuse it; brig refuses it here, with the same outcome).
+pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| Error::invalid(format!("unknown signal {s:?}")));
+        if (0..=signal::MAX).contains(&n) {
+            return Ok(n);
+        }
+        return Err(Error::invalid(format!("unknown signal {s:?}")));
     }
     let upper = s.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -39,6 +73,7 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         format!("SIG{upper}")
     };
     name.parse::<Signal>()
+        .map(|s| s as i32)
         .map_err(|_| Error::invalid(format!("unknown signal {s:?}")))
 }
 
@@ -49,16 +84,19 @@ mod tests {
     #[test]
     fn signals() {
         for (s, want) in [
-            ("KILL", Signal::SIGKILL),
-            ("SIGKILL", Signal::SIGKILL),
-            ("9", Signal::SIGKILL),
-            ("term", Signal::SIGTERM),
-            ("SIGUSR1", Signal::SIGUSR1),
-            ("15", Signal::SIGTERM),
+            ("KILL", 9),
+            ("SIGKILL", 9),
+            ("9", 9),
+            ("term", 15),
+            ("SIGUSR1", 10),
+            ("15", 15),
+            ("0", 0),
+            ("37", 37),
+            ("64", 64),
         ] {
             assert_eq!(parse_signal(s).unwrap(), want, "{s}");
         }
-        for bad in ["", "NOPE", "999", "-1", "SIG"] {
+        for bad in ["", "NOPE", "999", "65", "-1", "SIG"] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
     }

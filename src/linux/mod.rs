@@ -20,6 +20,7 @@ pub mod procmount;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod signal;
 pub mod sysctl;
 pub mod tty;
 pub mod userns;
