@@ -20,10 +20,13 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The state root when --root is not given.
+pub const DEFAULT_ROOT: &str = "/run/brig";
+
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
     /// Directory holding container state.
-    #[arg(long, global = true, default_value = "/run/brig")]
+    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
     pub root: PathBuf,
     /// Write logs to this file instead of stderr.
     #[arg(long, global = true)]

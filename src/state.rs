@@ -6,7 +6,7 @@
 //! made, so a `create` killed at any point can still be cleaned by
 //! `delete --force`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -231,9 +231,67 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// One container as runc's `state` and `list --format json` print it:
+/// runc's fields in runc's order, `annotations` only when there are some
+/// (sorted, as Go prints a map), `created` in Go's RFC3339Nano (no
+/// trailing zeros in the fraction), the pid 0 once stopped. `state` gives
+/// an empty owner, `list` the state directory's owner (runc does both).
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: &'static str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<&'a str, &'a str>,
+    pub owner: String,
+}
+
+/// An RFC 3339 time with nanoseconds as Go's RFC3339Nano prints it: the
+/// fraction without trailing zeros, no fraction when it is 0. Pure.
+pub fn go_rfc3339_nano(t: &str) -> String {
+    let Some((whole, rest)) = t.split_once('.') else {
+        return t.to_string();
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (frac, zone) = rest.split_at(digits);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{whole}{zone}")
+    } else {
+        format!("{whole}.{frac}{zone}")
+    }
+}
+
 impl State {
-    /// The OCI state JSON, as `brig state` prints it and hooks and seccomp
-    /// agents receive it.
+    /// What `state` (owner "") and `list` print for this container.
+    pub fn report(&self, status: Status, owner: String) -> Report<'_> {
+        Report {
+            oci_version: &self.oci_version,
+            id: &self.id,
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            status: status.as_str(),
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: go_rfc3339_nano(&self.created),
+            annotations: self
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            owner,
+        }
+    }
+
+    /// The OCI state JSON hooks and seccomp agents receive.
     pub fn to_oci(&self, status: Status, pid: i32) -> serde_json::Value {
         serde_json::json!({
             "ociVersion": self.oci_version,
@@ -271,6 +329,48 @@ mod tests {
         ] {
             assert!(validate_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn go_time_format() {
+        for (t, want) in [
+            (
+                "2026-12-02T06:10:13.834446059Z",
+                "2026-12-02T06:10:13.834446059Z",
+            ),
+            (
+                "2026-12-02T06:10:13.834446050Z",
+                "2026-12-02T06:10:13.83444605Z",
+            ),
+            ("2026-12-02T06:10:13.100000000Z", "2026-12-02T06:10:13.1Z"),
+            ("2026-12-02T06:10:13.000000000Z", "2026-12-02T06:10:13Z"),
+            ("2026-12-02T06:10:13Z", "2026-12-02T06:10:13Z"),
+        ] {
+            assert_eq!(go_rfc3339_nano(t), want, "{t}");
+        }
+    }
+
+    #[test]
+    fn report_is_runc_shaped() {
+        let mut st: State = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.1", "id": "c1", "status": "created", "pid": 42,
+            "bundle": "/b", "rootfs": "/b/rootfs",
+            "created": "2026-12-02T06:10:13.500000000Z", "owner": "",
+            "config": {"ociVersion": "1.2.1"}
+        }))
+        .unwrap();
+        let text = serde_json::to_string(&st.report(Status::Running, String::new())).unwrap();
+        assert_eq!(
+            text,
+            r#"{"ociVersion":"1.2.1","id":"c1","pid":42,"status":"running","bundle":"/b","rootfs":"/b/rootfs","created":"2026-12-02T06:10:13.5Z","owner":""}"#
+        );
+        st.annotations = HashMap::from([("z".into(), "1".into()), ("a".into(), "2".into())]);
+        let text = serde_json::to_string(&st.report(Status::Stopped, "root".into())).unwrap();
+        assert!(
+            text.contains(r#""pid":0,"status":"stopped""#)
+                && text.ends_with(r#""annotations":{"a":"2","z":"1"},"owner":"root"}"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The "data" object of runc's `events` stats, read from v1 or v2 files.
-//! Field names and omissions follow runc's types/events.go so clients that
-//! parse runc's output parse brig's.
+//! Field names, their order and omissions follow runc's types/events.go
+//! (as runc 1.1 prints it: every section present, a struct's zero fields
+//! without `omitempty` printed as 0), so clients that parse runc's output,
+//! as JSON or as text, parse brig's. Objects are built in runc's field
+//! order (serde_json keeps it: `preserve_order`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,10 +20,14 @@ const NS_PER_TICK: u64 = 1_000_000_000 / 100;
 pub fn collect(m: &Manager) -> Result<Value> {
     let mut data = Map::new();
     data.insert("cpu".into(), cpu(m));
+    data.insert("cpuset".into(), cpuset(m));
     data.insert("memory".into(), memory(m));
     data.insert("pids".into(), pids(m));
     data.insert("blkio".into(), blkio(m));
     data.insert("hugetlb".into(), hugetlb(m)?);
+    // No Intel RDT (README), no network statistics: what runc prints then.
+    data.insert("intel_rdt".into(), json!({}));
+    data.insert("network_interfaces".into(), Value::Null);
     Ok(Value::Object(data))
 }
 
@@ -87,22 +94,42 @@ fn cpu(m: &Manager) -> Value {
     json!({"usage": usage, "throttling": omit_empty(throttling)})
 }
 
+/// runc's MemoryEntry: limit, usage, max, failcnt (usage and max left
+/// out when 0).
 fn entry(limit: Option<u64>, usage: Option<u64>, max: Option<u64>, failcnt: Option<u64>) -> Value {
-    let mut e = omit_empty(json!({"usage": usage.unwrap_or(0), "max": max.unwrap_or(0)}));
-    let o = e.as_object_mut().expect("object");
-    o.insert("limit".into(), json!(limit.unwrap_or(0)));
-    o.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
-    e
+    let mut e = Map::new();
+    e.insert("limit".into(), json!(limit.unwrap_or(0)));
+    for (k, v) in [("usage", usage), ("max", max)] {
+        if let Some(v) = v.filter(|v| *v != 0) {
+            e.insert(k.into(), json!(v));
+        }
+    }
+    e.insert("failcnt".into(), json!(failcnt.unwrap_or(0)));
+    Value::Object(e)
 }
 
+/// cache (when not 0), usage, swap, kernel, kernelTCP, raw (when there is
+/// a memory.stat): runc's order; the four entries are always there.
 fn memory(m: &Manager) -> Value {
+    let zero = || entry(None, None, None, None);
+    let mut out = Map::new();
     let Some((d, v2)) = m.dir_for("memory") else {
-        return json!({});
+        for k in ["usage", "swap", "kernel", "kernelTCP"] {
+            out.insert(k.into(), zero());
+        }
+        return Value::Object(out);
     };
     let raw: BTreeMap<String, u64> = keyed(&read_opt(d, "memory.stat").unwrap_or_default())
         .into_iter()
         .collect();
-    let mut out = Map::new();
+    let cache = if v2 {
+        raw.get("file")
+    } else {
+        raw.get("cache")
+    };
+    if let Some(c) = cache.filter(|c| **c != 0) {
+        out.insert("cache".into(), json!(c));
+    }
     if v2 {
         let events = keyed(&read_opt(d, "memory.events").unwrap_or_default());
         out.insert(
@@ -126,9 +153,9 @@ fn memory(m: &Manager) -> Value {
                 None,
             ),
         );
-        if let Some(c) = raw.get("file") {
-            out.insert("cache".into(), json!(c));
-        }
+        // v2 has no kernel memory accounting of its own.
+        out.insert("kernel".into(), zero());
+        out.insert("kernelTCP".into(), zero());
     } else {
         let e = |p: &str| {
             entry(
@@ -142,14 +169,72 @@ fn memory(m: &Manager) -> Value {
         out.insert("swap".into(), e("memory.memsw"));
         out.insert("kernel".into(), e("memory.kmem"));
         out.insert("kernelTCP".into(), e("memory.kmem.tcp"));
-        if let Some(c) = raw.get("cache").filter(|c| **c != 0) {
-            out.insert("cache".into(), json!(c));
-        }
     }
     if !raw.is_empty() {
         out.insert("raw".into(), json!(raw));
     }
     Value::Object(out)
+}
+
+/// runc's CPUSet: the v1 cpuset files (runc reads none on v2); lists
+/// expanded ("0-2,4" -> [0,1,2,4]) and left out when empty, the numbers
+/// always there.
+fn cpuset(m: &Manager) -> Value {
+    let v1 = m.dir_for("cpuset").filter(|(_, v2)| !v2).map(|(d, _)| d);
+    let num = |name: &str| -> Value {
+        let v = v1.and_then(|d| read_opt(d, &format!("cpuset.{name}")));
+        match v.as_deref().map(str::trim) {
+            Some(s) if name == "sched_relax_domain_level" => json!(s.parse::<i64>().unwrap_or(0)),
+            Some(s) => json!(s.parse::<u64>().unwrap_or(0)),
+            None => json!(0),
+        }
+    };
+    let list = |name: &str| -> Vec<u16> {
+        v1.and_then(|d| read_opt(d, &format!("cpuset.{name}")))
+            .map(|s| cpu_list(s.trim()))
+            .unwrap_or_default()
+    };
+    let mut out = Map::new();
+    for (key, file, is_list) in [
+        ("cpus", "cpus", true),
+        ("cpu_exclusive", "cpu_exclusive", false),
+        ("mems", "mems", true),
+        ("mem_hardwall", "mem_hardwall", false),
+        ("mem_exclusive", "mem_exclusive", false),
+        ("memory_migrate", "memory_migrate", false),
+        ("memory_spread_page", "memory_spread_page", false),
+        ("memory_spread_slab", "memory_spread_slab", false),
+        ("memory_pressure", "memory_pressure", false),
+        ("sched_load_balance", "sched_load_balance", false),
+        (
+            "sched_relax_domain_level",
+            "sched_relax_domain_level",
+            false,
+        ),
+    ] {
+        if is_list {
+            let l = list(file);
+            if !l.is_empty() {
+                out.insert(key.into(), json!(l));
+            }
+        } else {
+            out.insert(key.into(), num(file));
+        }
+    }
+    Value::Object(out)
+}
+
+/// A cpuset list ("0-2,4") expanded; what does not parse is left out.
+/// Pure.
+pub fn cpu_list(s: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let (from, to) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(from), Ok(to)) = (from.parse::<u16>(), to.parse::<u16>()) {
+            out.extend(from..=to);
+        }
+    }
+    out
 }
 
 fn pids(m: &Manager) -> Value {
@@ -325,6 +410,31 @@ mod tests {
             ]
         );
         assert_eq!(i.len(), 2);
+    }
+
+    #[test]
+    fn cpu_lists() {
+        for (s, want) in [
+            ("0-1", vec![0, 1]),
+            ("0-2,4", vec![0, 1, 2, 4]),
+            ("3", vec![3]),
+            ("", vec![]),
+            ("x,5", vec![5]),
+        ] {
+            assert_eq!(cpu_list(s), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn memory_entry_order() {
+        let e = entry(Some(10), Some(5), None, Some(0));
+        let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["limit", "usage", "failcnt"]);
+        let e = entry(Some(10), Some(5), Some(7), Some(1));
+        assert_eq!(
+            e.to_string(),
+            r#"{"limit":10,"usage":5,"max":7,"failcnt":1}"#
+        );
     }
 
     #[test]

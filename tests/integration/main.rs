@@ -16,5 +16,6 @@ mod exec;
 mod hooks;
 mod lifecycle;
 mod mounts;
+mod output;
 mod security;
 mod tty;
