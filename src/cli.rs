@@ -95,9 +95,18 @@ pub enum Command {
     /// Checkpoint a running container (needs criu; brig checks the
     /// arguments as runc does, then refuses).
     Checkpoint(CheckpointArgs),
+    /// Restore a container from a checkpoint (not supported: brig has no CRIU support).
+    Restore(UnsupportedArgs),
     /// The container's init (internal; started by brig itself).
     #[command(hide = true)]
     Init,
+}
+
+/// Whatever runc's verb takes: brig refuses the verb itself.
+#[derive(Debug, Clone, Args)]
+pub struct UnsupportedArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

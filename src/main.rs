@@ -1,10 +1,12 @@
 //! `brig`: parse the command line, set up logging, run, print the error
 //! chain once, exit. Exit codes are decided here and only here.
 
-use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::FromArgMatches;
 
 use brig::cli::{Cli, Command};
 use brig::commands;
+use brig::commands::help;
 use brig::logging::Logger;
 
 fn main() {
@@ -13,19 +15,22 @@ fn main() {
     if std::env::args_os().nth(1).is_some_and(|a| a == "init") {
         brig::process::init::main();
     }
-    let cli = Cli::parse();
+    let program = help::program_name(&std::env::args_os().next().unwrap_or_default());
+    let cli = match help::command(&program)
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(usage_error(&program, e)),
+    };
     if cli.version {
-        println!(
-            "brig version {}\nspec: {}\nlibseccomp: {}",
-            env!("CARGO_PKG_VERSION"),
-            brig::OCI_VERSION,
-            libseccomp_version()
-        );
+        print!("{}", help::version_text(help::version_name(&program)));
         std::process::exit(0);
     }
     let Some(cmd) = cli.command.as_ref() else {
-        eprintln!("brig: no command given; see brig --help");
-        std::process::exit(1);
+        // As runc: no command prints the help.
+        let _ = help::command(&program).print_help();
+        std::process::exit(0);
     };
     let g = &cli.global;
     let logger = Logger::new(g.log.as_deref(), g.log_format, g.debug);
@@ -55,10 +60,27 @@ fn main() {
     std::process::exit(code);
 }
 
-fn libseccomp_version() -> String {
-    match libseccomp::ScmpVersion::current() {
-        Ok(v) => format!("{}.{}.{}", v.major, v.minor, v.micro),
-        Err(_) => "unknown".into(),
+/// What clap could not parse, as runc reports it: help on stdout (exit
+/// 0); an unknown command is "No help topic" (exit 3); any other misuse
+/// is clap's message on stderr, exit 1 (runc's exit status for it).
+fn usage_error(name: &str, e: clap::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
+        ErrorKind::InvalidSubcommand => {
+            let topic = match e.get(ContextKind::InvalidSubcommand) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            eprintln!("{name}: No help topic for '{topic}'");
+            3
+        }
+        _ => {
+            let _ = e.print();
+            1
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod features;
+pub mod help;
 pub mod kill;
 pub mod list;
 pub mod pause;
@@ -39,6 +40,9 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Ps(a) => ps::run(global, a),
         Command::Events(a) => events::run(global, a),
         Command::Checkpoint(a) => checkpoint::run(global, a),
+        Command::Restore(_) => Err(crate::Error::invalid(
+            "not supported: brig has no checkpoint/restore (CRIU) support",
+        )),
         Command::Init => crate::process::init::main(),
     }
 }
@@ -62,6 +66,7 @@ pub fn subject(cmd: &Command) -> String {
         Command::List(_) => ("list", ""),
         Command::Spec(_) => ("spec", ""),
         Command::Features => ("features", ""),
+        Command::Restore(_) => ("restore", ""),
         Command::Init => ("init", ""),
     };
     if id.is_empty() {

@@ -6,15 +6,120 @@ use serde_json::Value;
 
 use crate::common::{is_brig, require_root, unique_id, Bundle, Rt};
 
+/// `--version` as containerd's go-runc, Docker and runc's version.bats
+/// read it: `NAME version X.Y.Z`, `commit: ...`, `spec: X.Y.Z`.
 #[test]
 fn version_names_the_runtime_and_spec() {
     let rt = Rt::new();
-    let out = rt.run(&["--version"]).expect_ok("--version");
-    let first = out.stdout.lines().next().unwrap_or_default();
-    assert!(first.contains(" version "), "{:?}", out.stdout);
-    assert!(out.stdout.contains("spec: 1."), "{:?}", out.stdout);
+    for flag in ["--version", "-v"] {
+        let out = rt.run(&[flag]).expect_ok(flag);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let (name, version) = lines[0].split_once(" version ").unwrap_or_default();
+        assert!(
+            !name.is_empty() && dotted(version),
+            "{flag}: {:?}",
+            out.stdout
+        );
+        assert!(lines[1].starts_with("commit: "), "{flag}: {:?}", out.stdout);
+        let spec = lines[2].strip_prefix("spec: ").unwrap_or_default();
+        assert!(
+            spec.starts_with("1.") && dotted(spec),
+            "{flag}: {:?}",
+            out.stdout
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("libseccomp: ")),
+            "{:?}",
+            out.stdout
+        );
+        if is_brig() {
+            assert_eq!(name, "brig", "brig-only: {:?}", out.stdout);
+        }
+    }
     if is_brig() {
-        assert!(first.starts_with("brig version "), "brig-only: {first:?}");
+        // brig-only: installed as runc, it answers as runc, which is what
+        // clients and runc's own tests look for.
+        let dir = tempfile::tempdir().unwrap();
+        let runc = dir.path().join("runc");
+        fs::copy(&rt.bin, &runc).unwrap();
+        let out = Rt::with_bin(runc)
+            .run(&["--version"])
+            .expect_ok("runc --version");
+        assert!(out.stdout.starts_with("runc version "), "{:?}", out.stdout);
+    }
+}
+
+/// "1.2.3", "1.0.2-dev", "1.1.5+ds1": three dotted numbers first.
+fn dotted(v: &str) -> bool {
+    let nums: Vec<&str> = v.splitn(3, '.').collect();
+    nums.len() == 3
+        && nums[..2]
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && nums[2].starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// runc's help.bats: `-h`/`--help` (and no command at all) print help that
+/// starts `NAME:` / `   PROGRAM - Open Container Initiative runtime`;
+/// every verb's starts `NAME:` / `   PROGRAM VERB - ...`; an unknown verb
+/// is "No help topic", exit status 3.
+#[test]
+fn help_and_unknown_commands_as_runc_prints_them() {
+    let rt = Rt::new();
+    let program = rt.bin.file_name().unwrap().to_string_lossy().into_owned();
+    for args in [&["-h"][..], &["--help"], &[]] {
+        let out = rt.run(args).expect_ok("help");
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines[0], "NAME:", "{args:?}: {:?}", out.stdout);
+        assert_eq!(
+            lines[1],
+            format!("   {program} - Open Container Initiative runtime"),
+            "{args:?}"
+        );
+    }
+    for verb in [
+        "checkpoint",
+        "create",
+        "delete",
+        "events",
+        "exec",
+        "kill",
+        "list",
+        "pause",
+        "ps",
+        "restore",
+        "resume",
+        "run",
+        "spec",
+        "start",
+        "state",
+        "update",
+        "features",
+    ] {
+        for flag in ["-h", "--help"] {
+            let out = rt.run(&[verb, flag]).expect_ok("verb help");
+            let lines: Vec<&str> = out.stdout.lines().collect();
+            assert_eq!(lines[0], "NAME:", "{verb} {flag}: {:?}", out.stdout);
+            assert!(
+                lines[1].starts_with(&format!("   {program} {verb} - ")),
+                "{verb} {flag}: {:?}",
+                out.stdout
+            );
+        }
+    }
+    for args in [&["foo"][..], &["foo", "-h"], &["help", "foo"]] {
+        let out = rt.run(args);
+        assert_eq!(out.code(), Some(3), "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains("No help topic for 'foo'"),
+            "{args:?}: {out:?}"
+        );
+    }
+    if is_brig() {
+        // Refused with a reason, not taken for an unknown command.
+        let out = rt.run(&["restore", "c1"]);
+        assert_eq!(out.code(), Some(1), "{out:?}");
+        assert!(out.stderr.contains("not supported"), "{out:?}");
     }
 }
 
