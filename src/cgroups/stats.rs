@@ -84,12 +84,17 @@ fn cpu(m: &Manager) -> Value {
             throttling = json!({"periods": g("nr_periods"), "throttledPeriods": g("nr_throttled"), "throttledTime": g("throttled_time")});
         }
     }
-    // kernel and user are not omitempty in runc.
+    // kernel and user are not omitempty in runc: always there, last.
+    let (kernel, user) = (usage["kernel"].take(), usage["user"].take());
     let mut usage = omit_empty(usage);
     if let Some(o) = usage.as_object_mut() {
-        for k in ["kernel", "user"] {
-            o.entry(k).or_insert(json!(0));
-        }
+        o.remove("kernel");
+        o.remove("user");
+        o.insert(
+            "kernel".into(),
+            if kernel.is_null() { json!(0) } else { kernel },
+        );
+        o.insert("user".into(), if user.is_null() { json!(0) } else { user });
     }
     json!({"usage": usage, "throttling": omit_empty(throttling)})
 }
