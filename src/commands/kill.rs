@@ -2,7 +2,9 @@
 //! Any signal number goes (0 only checks that the init is there; the
 //! real-time ones by number); a stopped container is an error ("container
 //! not running"), except with `--all`, which signals every process of the
-//! container's cgroup and finds nothing to signal then.
+//! container's cgroup and finds nothing to signal then. SIGKILL to a
+//! container without a pid namespace of its own goes to every process of
+//! its cgroup, also once its init is gone (as runc since 1.2).
 
 use nix::sys::signal::Signal;
 
@@ -36,6 +38,21 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
                 }
             }
             return Ok(0);
+        }
+    }
+    // Killing the init of a pid namespace kills everything in it
+    // (pid_namespaces(7)); without one of its own, the other processes
+    // would be left running.
+    if sig == libc::SIGKILL && !st.own_pid_ns {
+        if let Some(path) = &st.cgroup_path {
+            match crate::cgroups::Manager::open(path, st.systemd_cgroup) {
+                Ok(cg) => {
+                    cg.kill_all(Signal::SIGKILL)?;
+                    return Ok(0);
+                }
+                Err(_) if status == Status::Stopped => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     if status == Status::Stopped {

@@ -253,3 +253,76 @@ fn kill_takes_signal_0_and_numbers() {
         .expect_ok("kill --all 0 of a stopped container");
     rt.run(&["delete", &id]).expect_ok("delete");
 }
+
+fn gone_or_zombie(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s[s.rfind(')').unwrap() + 2..].starts_with('Z'),
+    }
+}
+
+/// runc's kill.bats "kill KILL [host pidns]" and "[host pidns + init
+/// gone]": without a pid namespace of its own, SIGKILL reaches every
+/// process of the container, also after its init died.
+#[test]
+fn kill_without_own_pid_namespace_kills_every_process() {
+    require_root!();
+    if !is_brig() {
+        eprintln!("SKIP kill_without_own_pid_namespace_kills_every_process: runc 1.1 kills only the init (runc 1.2 kills all, as brig)");
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = sleeping_bundle(&rt);
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    for init_gone in [false, true] {
+        let id = sleeping(&rt, &b);
+        let init = rt.state(&id).unwrap()["pid"].as_i64().unwrap();
+        let mut pids = Vec::new();
+        for n in 0..3 {
+            let pidfile = b.path().join(format!("{id}-{n}.pid"));
+            rt.run(&[
+                "exec",
+                "-d",
+                "--pid-file",
+                pidfile.to_str().unwrap(),
+                &id,
+                "/probe",
+                "sleep",
+                "600",
+            ])
+            .expect_ok("exec -d");
+            pids.push(
+                std::fs::read_to_string(&pidfile)
+                    .unwrap()
+                    .trim()
+                    .parse::<i64>()
+                    .unwrap(),
+            );
+        }
+        if init_gone {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(init as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            rt.wait_status(&id, "stopped");
+        }
+        rt.run(&["kill", &id, "KILL"])
+            .expect_ok("kill KILL without a pid namespace");
+        let start = std::time::Instant::now();
+        for pid in &pids {
+            while !gone_or_zombie(*pid) {
+                assert!(
+                    start.elapsed() < crate::common::DEADLINE,
+                    "init gone: {init_gone}: {pid} survived kill KILL"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        rt.wait_status(&id, "stopped");
+        rt.run(&["delete", &id]).expect_ok("delete");
+    }
+}
