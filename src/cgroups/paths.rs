@@ -40,28 +40,6 @@ pub struct Mounts {
     pub unified: Option<CgroupMount>,
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-/// Ref: proc(5), /proc/pid/mountinfo.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parse the cgroup mounts of a mountinfo text and decide the layout.
 ///
 /// A v1 mount counts only if it carries a real controller (`name=systemd`
@@ -69,18 +47,10 @@ fn unescape(s: &str) -> String {
 pub fn parse_mountinfo(text: &str) -> Result<Mounts> {
     let mut v1: Vec<CgroupMount> = Vec::new();
     let mut unified: Option<CgroupMount> = None;
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else {
-            continue;
-        };
-        if fields.len() < 5 || fields.len() < sep + 4 {
-            continue;
-        }
-        let fstype = fields[sep + 1];
-        let root = unescape(fields[3]);
-        let mountpoint = PathBuf::from(unescape(fields[4]));
-        match fstype {
+    for m in crate::linux::mountinfo::parse(text) {
+        let root = m.root;
+        let mountpoint = PathBuf::from(m.mount_point);
+        match m.fs_type.as_str() {
             "cgroup2" => {
                 // Prefer /sys/fs/cgroup itself; otherwise the first one seen.
                 let better = match &unified {
@@ -100,7 +70,8 @@ pub fn parse_mountinfo(text: &str) -> Result<Mounts> {
                 }
             }
             "cgroup" => {
-                let controllers: Vec<String> = fields[sep + 3]
+                let controllers: Vec<String> = m
+                    .super_options
                     .split(',')
                     .filter(|o| {
                         !matches!(*o, "rw" | "ro") && (!o.contains('=') || o.starts_with("name="))

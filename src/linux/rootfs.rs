@@ -270,11 +270,11 @@ fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>> {
 
 /// Make the mount holding `rootfs` private (runc rootfsParentMountPrivate).
 fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
+    let mounts = crate::linux::mountinfo::read_self()
         .map_err(|e| Error::io("read /proc/self/mountinfo", e))?;
-    let parent = info
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
+    let parent = mounts
+        .iter()
+        .map(|m| m.mount_point.as_str())
         .filter(|mp| rootfs.starts_with(mp))
         .max_by_key(|mp| mp.len())
         .unwrap_or("/");
@@ -650,20 +650,16 @@ fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
 /// for each hierarchy mounted under /sys/fs/cgroup.
 fn cgroup_binds(mountinfo: &str, self_cgroup: &str) -> Vec<(String, std::path::PathBuf)> {
     let mut out: Vec<(String, std::path::PathBuf)> = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let f: Vec<&str> = pre.split(' ').collect();
-        let p: Vec<&str> = post.split(' ').collect();
-        if f.len() < 5 || p.len() < 3 {
-            continue;
-        }
-        let (root, mp, fstype) = (f[3], Path::new(f[4]), p[0]);
+    for m in crate::linux::mountinfo::parse(mountinfo) {
+        let (root, mp, fstype) = (
+            m.root.as_str(),
+            Path::new(&m.mount_point),
+            m.fs_type.as_str(),
+        );
         if mp.parent() != Some(Path::new("/sys/fs/cgroup")) {
             continue;
         }
-        let opts: Vec<&str> = p[2].split(',').collect();
+        let opts: Vec<&str> = m.super_options.split(',').collect();
         let path = self_cgroup.lines().find_map(|l| {
             let mut it = l.splitn(3, ':');
             let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
