@@ -299,7 +299,7 @@ fn supervise(
     stderr: &mut Vec<u8>,
 ) -> Result<Outcome> {
     let deadline = timeout.map(|t| (Instant::now() + t, t));
-    let pidfd: Option<OwnedFd> = crate::commands::start::pidfd_open(child.id() as i32).ok();
+    let pidfd: Option<OwnedFd> = crate::linux::pid::pidfd_open(child.id() as i32).ok();
     let mut stdin = child.stdin.take();
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();

@@ -307,6 +307,51 @@ impl State {
     }
 }
 
+impl State {
+    /// Is the recorded init still the same live process (not a zombie, not
+    /// a recycled pid)?
+    pub fn init_alive(&self) -> bool {
+        if self.pid <= 0 {
+            return false;
+        }
+        let pid = nix::unistd::Pid::from_raw(self.pid);
+        if nix::sys::signal::kill(pid, None).is_err() {
+            return false;
+        }
+        match crate::linux::pid::stat(pid) {
+            None => false,
+            Some(s) if matches!(s.state, 'Z' | 'X') => false,
+            Some(s) => self.pid_start_time == 0 || s.start_time == self.pid_start_time,
+        }
+    }
+
+    /// The status `state` reports, derived from the record, the process,
+    /// the exec fifo and the freezer.
+    pub fn current_status(&self, root: &Path) -> Status {
+        if !self.init_alive() {
+            return if self.status == Status::Creating && self.pid == 0 {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
+        if self.status == Status::Creating {
+            return Status::Creating;
+        }
+        if container_dir(root, &self.id).join(EXEC_FIFO).exists() {
+            return Status::Created;
+        }
+        if let Some(path) = &self.cgroup_path {
+            if let Ok(cg) = crate::cgroups::Manager::open(path, self.systemd_cgroup) {
+                if cg.is_frozen().unwrap_or(false) {
+                    return Status::Paused;
+                }
+            }
+        }
+        Status::Running
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,12 +10,11 @@ use nix::errno::Errno;
 
 use crate::cli::{CheckpointArgs, GlobalOpts};
 use crate::error::{Error, Result};
-use crate::process;
 use crate::state::{State, Status};
 
 pub fn run(global: &GlobalOpts, args: &CheckpointArgs) -> Result<i32> {
     let st = State::load(&global.root, &args.id)?;
-    match process::status(&global.root, &st) {
+    match st.current_status(&global.root) {
         Status::Running | Status::Paused => {}
         s => {
             return Err(Error::invalid(format!(

@@ -10,7 +10,6 @@ use nix::unistd::Pid;
 
 use crate::cli::{DeleteArgs, GlobalOpts};
 use crate::error::{Error, IoResultExt, Result};
-use crate::process;
 use crate::state::{self, Lock, State, Status};
 
 pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
@@ -30,7 +29,7 @@ pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
         Err(e) => return Err(e),
     };
     if let Some(st) = &st {
-        let status = process::status(&global.root, st);
+        let status = st.current_status(&global.root);
         match status {
             Status::Stopped => {}
             // runc deletes a created container without --force.
@@ -80,10 +79,10 @@ fn kill_and_wait(st: &State) -> Result<()> {
             let _ = cg.kill_all(Signal::SIGKILL);
         }
     }
-    if !process::init_alive(st) {
+    if !st.init_alive() {
         return Ok(());
     }
-    let pidfd = super::start::pidfd_open(st.pid);
+    let pidfd = crate::linux::pid::pidfd_open(st.pid);
     let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
     let Ok(pidfd) = pidfd else { return Ok(()) };
     // The init is not our child: wait on its pidfd (readable on exit).

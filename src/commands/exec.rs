@@ -19,7 +19,7 @@ use crate::state::State;
 
 pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     let st = State::load(&global.root, &a.id)?;
-    exec::check_status(crate::process::status(&global.root, &st), a.ignore_paused)?;
+    exec::check_status(st.current_status(&global.root), a.ignore_paused)?;
     let process = match &a.process {
         Some(p) => read_process(p)?,
         None => from_flags(&base_process(&st)?, a)?,

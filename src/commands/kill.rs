@@ -11,13 +11,12 @@ use nix::sys::signal::Signal;
 use crate::cli::{GlobalOpts, KillArgs};
 use crate::error::{Error, Result};
 use crate::linux::signal;
-use crate::process;
 use crate::state::{State, Status};
 
 pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
     let sig = parse_signal(a.signal.as_deref().unwrap_or("SIGTERM"))?;
     let st = State::load(&global.root, &a.id)?;
-    let status = process::status(&global.root, &st);
+    let status = st.current_status(&global.root);
     if a.all {
         if let Some(path) = &st.cgroup_path {
             let cg = crate::cgroups::Manager::open(path, st.systemd_cgroup)?;

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use crate::cli::{GlobalOpts, ListArgs, ListFormat, DEFAULT_ROOT};
 use crate::error::{IoResultExt, Result};
-use crate::process;
 use crate::state::{self, State, Status};
 
 pub fn run(global: &GlobalOpts, a: &ListArgs) -> Result<i32> {
@@ -22,7 +21,7 @@ pub fn run(global: &GlobalOpts, a: &ListArgs) -> Result<i32> {
         let Ok(st) = State::load(&global.root, &id) else {
             continue;
         };
-        let status = process::status(&global.root, &st);
+        let status = st.current_status(&global.root);
         let owner = owner_of(&state::container_dir(&global.root, &id));
         rows.push((st, status, owner));
     }

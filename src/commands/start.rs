@@ -1,7 +1,7 @@
 //! `start`: release the init blocked on exec.fifo (sync 3).
 
 use std::io::Read;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 
 use nix::errno::Errno;
@@ -9,7 +9,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::cli::GlobalOpts;
 use crate::error::{Error, IoResultExt, Result, SysResultExt};
-use crate::process;
 use crate::state::{self, Lock, State, Status};
 
 pub fn run(global: &GlobalOpts, id: &str) -> Result<i32> {
@@ -21,7 +20,7 @@ pub fn run(global: &GlobalOpts, id: &str) -> Result<i32> {
 }
 
 pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
-    match process::status(root, st) {
+    match st.current_status(root) {
         Status::Created => {}
         Status::Stopped => return Err(Error::invalid("cannot start a container that has stopped")),
         s => {
@@ -34,7 +33,7 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
     // The pidfd before the fifo: opening the fifo releases the init, which
     // may exec, exit and be reaped (by containerd's shim, a subreaper) at
     // once; a pidfd taken after that would fail with ESRCH.
-    let pidfd = match pidfd_open(st.pid) {
+    let pidfd = match crate::linux::pid::pidfd_open(st.pid) {
         Err(e) if e.errno() == Some(Errno::ESRCH) => {
             return Err(Error::invalid(
                 "container init exited before it was started",
@@ -122,14 +121,4 @@ fn read_to_eof(fifo: &mut std::fs::File) -> Result<String> {
         }
     }
     Ok(String::from_utf8_lossy(&data).trim().to_string())
-}
-
-pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(Error::sys(format!("pidfd_open {pid}"), Errno::last()));
-    }
-    // SAFETY: fd is fresh and ours.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }

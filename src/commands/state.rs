@@ -5,12 +5,11 @@ use std::io::Write;
 
 use crate::cli::GlobalOpts;
 use crate::error::{IoResultExt, Result};
-use crate::process;
 use crate::state::State;
 
 pub fn run(global: &GlobalOpts, id: &str) -> Result<i32> {
     let st = State::load(&global.root, id)?;
-    let status = process::status(&global.root, &st);
+    let status = st.current_status(&global.root);
     let out = serde_json::to_string_pretty(&st.report(status, String::new())).expect("json");
     let mut stdout = std::io::stdout().lock();
     stdout

@@ -14,6 +14,7 @@ pub mod mount;
 pub mod mountapi;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod pid;
 pub mod pivot;
 pub mod procfs;
 pub mod procmount;

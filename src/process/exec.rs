@@ -133,7 +133,7 @@ pub fn exec(st: &State, process: Process, opts: ExecOpts<'_>) -> Result<Execed> 
 
     // The /proc/PID/ns paths above must still be this container's: its
     // init must be the same live process right before the clone.
-    if !crate::process::init_alive(st) {
+    if !st.init_alive() {
         return Err(Error::invalid("cannot exec in a stopped container"));
     }
     let mut spawned = parent::spawn(Launch {

@@ -278,7 +278,7 @@ pub fn create(global: &GlobalOpts, opts: &CreateOpts<'_>) -> Result<Created> {
 
     st.status = Status::Created;
     st.pid = pid.as_raw();
-    st.pid_start_time = start_time(pid).unwrap_or(0);
+    st.pid_start_time = crate::linux::pid::stat(pid).map_or(0, |s| s.start_time);
     st.save(&global.root)?;
     if let Some(p) = opts.pid_file {
         write_pid_file(p, pid)?;
@@ -528,18 +528,4 @@ pub(crate) fn write_pid_file(p: &Path, pid: Pid) -> Result<()> {
     };
     state::write_atomic(&p, pid.to_string().as_bytes(), 0o644)
         .context(|| format!("write pid file {}", p.display()))
-}
-
-/// Field 22 of /proc/PID/stat: the process start time in clock ticks.
-pub fn start_time(pid: Pid) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The comm field may hold spaces and parens: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
-}
-
-/// The process state letter of /proc/PID/stat (R, S, Z, ...).
-pub fn proc_state(pid: Pid) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].chars().next()
 }

@@ -1,0 +1,72 @@
+//! Processes by pid: pidfds and /proc/PID/stat.
+//! Ref: pidfd_open(2), proc_pid_stat(5).
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+
+/// A pidfd for `pid`: readable once the process exits, and immune to pid
+/// reuse.
+pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Error::sys(format!("pidfd_open {pid}"), Errno::last()));
+    }
+    // SAFETY: fd is fresh and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// What brig reads of /proc/PID/stat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// The state letter (R, S, Z, ...).
+    pub state: char,
+    /// Field 22: the start time in clock ticks since boot, which tells a
+    /// recycled pid from the process recorded.
+    pub start_time: u64,
+}
+
+/// /proc/PID/stat of `pid`, or None when it is gone.
+pub fn stat(pid: Pid) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Pure: the comm field may hold spaces and parens, so fields are counted
+/// after the last ')'.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = text.get(text.rfind(')')? + 2..)?;
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    let start_time = fields.nth(18)?.parse().ok()?;
+    Some(Stat { state, start_time })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_after_the_comm() {
+        let line = "42 (a) b (c)) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 50";
+        assert_eq!(
+            parse_stat(line),
+            Some(Stat {
+                state: 'S',
+                start_time: 98765
+            })
+        );
+        assert_eq!(parse_stat("7 (x) Z 1"), None, "too short");
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn own_stat() {
+        let me = stat(nix::unistd::getpid()).expect("our own stat");
+        assert!(matches!(me.state, 'R' | 'S'), "{me:?}");
+        assert!(me.start_time > 0);
+    }
+}
