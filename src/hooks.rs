@@ -9,6 +9,9 @@
 //! | poststart       | `start` / `run` | runtime    | after the user process was executed   |
 //! | poststop        | `delete` / `run`| runtime    | after the container was deleted       |
 //!
+//! INIT's side (sync 1c/1d, createContainer, startContainer) lives in
+//! `process::init_hooks`; this file runs hooks and knows no protocol.
+//!
 //! Each hook is executed as given (no shell): `path`, `args` (args[0] is
 //! argv[0]), exactly `env` (empty when absent; a startContainer hook without
 //! `env` gets the container process's environment, as runc gives it), the
@@ -30,8 +33,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::{Hook, Hooks};
 
 use crate::error::{Error, Result, SysResultExt};
-use crate::process::channel::Channel;
-use crate::process::messages::{InitConfig, ToInit, ToParent};
 use crate::state::Status;
 
 /// The six kinds, in lifecycle order.
@@ -111,7 +112,7 @@ pub fn run_warn(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) {
     }
 }
 
-fn run_in(
+pub(crate) fn run_in(
     kind: Kind,
     hooks: Option<&Hooks>,
     state: &serde_json::Value,
@@ -141,78 +142,11 @@ fn label(kind: Kind, i: usize, hook: &Hook) -> String {
     )
 }
 
-/// INIT, after the mounts and before pivot_root. sync 1c: ask the parent to
-/// run prestart and createRuntime (runtime namespace) and wait for sync 1d;
-/// then run createContainer here, in the container's namespaces, with the
-/// path still resolved in the runtime's view (nothing is pivoted yet).
-pub fn init_before_pivot(ch: &Channel, cfg: &InitConfig) -> Result<()> {
-    let hooks = cfg.spec.hooks().as_ref();
-    if !Kind::Prestart.list(hooks).is_empty() || !Kind::CreateRuntime.list(hooks).is_empty() {
-        // sync 1c
-        ch.send(&ToParent::RunHooks)?;
-        // sync 1d
-        match ch.recv::<ToInit>()? {
-            Some(ToInit::HooksDone) => {}
-            // The parent died (or failed a hook and is tearing us down).
-            None => std::process::exit(1),
-            Some(other) => {
-                return Err(Error::invalid(format!(
-                    "init: expected HooksDone, got {other:?}"
-                )))
-            }
-        }
-    }
-    if !Kind::CreateContainer.list(hooks).is_empty() {
-        // The hook gets stdio and the preserved fds, never the init channel
-        // or the console and agent sockets. Init itself keeps using them; its
-        // own execve closes them anyway.
-        crate::linux::fds::cloexec_from(3 + cfg.preserve_fds as i32)?;
-        // runc runs it from the rootfs directory.
-        run_in(
-            Kind::CreateContainer,
-            hooks,
-            &cfg.state_json,
-            Some(&cfg.rootfs),
-            &[],
-        )?;
-    }
-    Ok(())
-}
-
 /// Does `start` wait for the init to report on its startContainer hooks
 /// (and for the execve) before it returns? Both sides decide it from the
 /// same hooks.
 pub fn start_waits_for_exec(hooks: Option<&Hooks>) -> bool {
     !Kind::StartContainer.list(hooks).is_empty() || !Kind::Poststart.list(hooks).is_empty()
-}
-
-/// INIT, after sync 3, with the final credentials, right before execve
-/// (where runc runs them). The exec fifo is still open for writing: a
-/// failure is written into it for `start` to report, and it closes at
-/// execve, which tells `start` the user process runs. A hook without `env`
-/// of its own gets `process_env`, the environment the container's process
-/// is about to get (runc's de facto behaviour, kept by its tests).
-pub fn init_start_container(
-    cfg: &InitConfig,
-    fifo: Option<&std::fs::File>,
-    process_env: &[std::ffi::CString],
-) -> Result<()> {
-    let hooks = cfg.spec.hooks().as_ref();
-    let default_env: Vec<String> = process_env
-        .iter()
-        .map(|e| e.to_string_lossy().into_owned())
-        .collect();
-    let result = run_in(
-        Kind::StartContainer,
-        hooks,
-        &cfg.state_json,
-        None,
-        &default_env,
-    );
-    if let (Err(e), Some(mut f)) = (&result, fifo) {
-        let _ = f.write_all(e.chain().as_bytes());
-    }
-    result
 }
 
 /// How a hook ended.

@@ -152,7 +152,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // host's paths (sync 1c/1d: prestart and createRuntime in the parent;
     // then createContainer here). Ref: runtime-spec config.md.
     if create {
-        crate::hooks::init_before_pivot(ch, cfg)?;
+        super::init_hooks::before_pivot(ch, cfg)?;
     }
     if new_mnt {
         rootfs::pivot(&cfg.rootfs, cfg.no_pivot)?;
@@ -342,7 +342,7 @@ fn finalize(
     // startContainer hooks with the container's final credentials, seccomp
     // and descriptors, right before execve (as runc does).
     if cfg.mode == InitMode::Create {
-        crate::hooks::init_start_container(cfg, released.as_ref(), &env)?;
+        super::init_hooks::start_container(cfg, released.as_ref(), &env)?;
     }
     // SAFETY: exe, argv and env are NULL-terminated arrays of valid C
     // strings that outlive the call.

@@ -8,5 +8,6 @@ pub mod clone;
 pub mod env;
 pub mod exec;
 pub mod init;
+pub mod init_hooks;
 pub mod messages;
 pub mod parent;
