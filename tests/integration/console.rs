@@ -68,21 +68,8 @@ fn console_socket_receives_the_pty_master() {
     master
         .write_all(b"echo $((6*7))marker; /probe; exit 3\n")
         .unwrap();
-    let (otx, orx) = mpsc::channel();
-    let mut reader = master.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Ends with EIO once the last slave descriptor closes.
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-        }
-        let _ = otx.send(String::from_utf8_lossy(&all).into_owned());
-    });
-    let output = orx.recv_timeout(DEADLINE).expect("shell never finished");
+    let reader = master.try_clone().unwrap();
+    let output = read_pty_to_end(reader, "shell");
     assert!(
         output.contains("42marker"),
         "no command output in {output:?}"
@@ -97,4 +84,23 @@ fn console_socket_receives_the_pty_master() {
     assert_eq!(facts["tty"]["0"]["size"], json!([30, 100]));
     rt.wait_status(&id, "stopped");
     rt.run(&["delete", &id]).expect_ok("delete");
+}
+
+/// Everything the pty's processes write, read on a thread until the last
+/// slave descriptor closes (EIO); panics with `what` past DEADLINE.
+pub fn read_pty_to_end(mut reader: File, what: &str) -> String {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&all).into_owned());
+    });
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("{what} never finished"))
 }

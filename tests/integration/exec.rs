@@ -3,7 +3,6 @@
 //! status rules.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::sync::mpsc;
@@ -420,21 +419,8 @@ fn exec_tty_sends_the_master_over_the_console_socket() {
     )
     .expect_ok("exec -t --console-socket");
     let (_, master) = rx.recv_timeout(DEADLINE).expect("pty master never arrived");
-    let (otx, orx) = mpsc::channel();
-    let mut reader = fs::File::from(master);
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Ends with EIO once the last slave descriptor closes.
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-        }
-        let _ = otx.send(String::from_utf8_lossy(&all).into_owned());
-    });
-    let output = orx.recv_timeout(DEADLINE).expect("probe never finished");
+    let reader = fs::File::from(master);
+    let output = crate::console::read_pty_to_end(reader, "probe");
     let facts = json_lines(&output)
         .into_iter()
         .find(|v| v.get("tty").is_some())

@@ -5,7 +5,7 @@
 //! applies process.json's consoleSize; stdio pipes belong to the user.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::process::Stdio;
@@ -136,22 +136,8 @@ fn exec_tty_output(rt: &Rt, b: &Bundle, id: &str, flags: &[&str], args: &[&str])
     ordered.extend_from_slice(args);
     rt.run(&ordered).expect_ok("exec -d --console-socket");
     let (_, master) = rx.recv_timeout(DEADLINE).expect("pty master never arrived");
-    let (otx, orx) = mpsc::channel();
-    let mut reader = fs::File::from(master);
-    std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Ends with EIO once the last slave descriptor closes.
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.extend_from_slice(&buf[..n]);
-        }
-        let _ = otx.send(String::from_utf8_lossy(&all).into_owned());
-    });
-    orx.recv_timeout(DEADLINE)
-        .expect("exec'd process never finished")
+    let reader = fs::File::from(master);
+    crate::console::read_pty_to_end(reader, "exec'd process")
 }
 
 fn running(rt: &Rt, b: &Bundle) -> String {
