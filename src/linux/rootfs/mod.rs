@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag};
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 
 use crate::error::{Context, Error, Result, SysResultExt};
 use crate::linux::devices;
@@ -22,7 +22,7 @@ use crate::linux::mount::{
     MOUNT_ATTR_RDONLY,
 };
 use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount, new_tmpfs, set_propagation};
-use crate::linux::procmount::{check_proc_mount, refuse_inside_proc};
+use crate::linux::procmount::refuse_inside_proc;
 
 /// rootfsPropagation values. Ref: config-linux.md "Rootfs Mount Propagation".
 fn propagation_flag(value: &str) -> Option<MsFlags> {
@@ -66,98 +66,12 @@ fn is_idmapped(m: &Mount, o: &MountOptions) -> bool {
     o.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some()
 }
 
-fn check_abs(what: &str, p: &str) -> Result<()> {
-    if !p.starts_with('/') {
-        return Err(Error::invalid(format!("{what} {p:?} is not absolute")));
-    }
-    Ok(())
-}
+mod cgroup;
+mod validate;
 
-/// Pure checks on the rootfs part of the spec, before any process exists.
-pub fn validate(spec: &Spec) -> Result<()> {
-    for m in spec.mounts().as_deref().unwrap_or(&[]) {
-        let dest = m.destination().display().to_string();
-        check_abs("mount destination", &dest)?;
-        let o = mount_options(m)?;
-        let typ = m.typ().as_deref().unwrap_or("");
-        let sane = typ
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if !sane {
-            return Err(Error::invalid(format!(
-                "mount {dest}: invalid type {typ:?}"
-            )));
-        }
-        if is_bind(m, &o) || is_idmapped(m, &o) {
-            // A bind mount takes no filesystem data: anything unknown is a typo.
-            if let Some(bad) = o.data.first() {
-                return Err(Error::invalid(format!(
-                    "mount {dest}: unknown mount option {bad:?}"
-                )));
-            }
-            if m.source().is_none() {
-                return Err(Error::invalid(format!("bind mount {dest} has no source")));
-            }
-        } else if typ.is_empty() {
-            return Err(Error::invalid(format!("mount {dest} has no type")));
-        }
-        if m.uid_mappings().is_some() != m.gid_mappings().is_some() {
-            return Err(Error::invalid(format!(
-                "mount {dest}: uidMappings and gidMappings must be given together"
-            )));
-        }
-        if is_idmapped(m, &o) && !is_bind(m, &o) {
-            return Err(Error::invalid(format!(
-                "mount {dest}: idmapped mounts must be bind mounts"
-            )));
-        }
-        check_proc_mount(m, is_bind(m, &o))?;
-    }
-    let Some(linux) = spec.linux() else {
-        return Ok(());
-    };
-    for d in linux.devices().as_deref().unwrap_or(&[]) {
-        let path = d.path().display().to_string();
-        check_abs("device path", &path)?;
-        let inside_dev = path.starts_with("/dev/")
-            && !d
-                .path()
-                .components()
-                .any(|c| c == std::path::Component::ParentDir);
-        if !inside_dev {
-            return Err(Error::invalid(format!(
-                "device path {path:?} is not under /dev"
-            )));
-        }
-        match d.typ() {
-            LinuxDeviceType::C | LinuxDeviceType::B | LinuxDeviceType::U => {
-                if d.major() < 0 || d.minor() < 0 {
-                    return Err(Error::invalid(format!(
-                        "device {path}: invalid number {}:{}",
-                        d.major(),
-                        d.minor()
-                    )));
-                }
-            }
-            LinuxDeviceType::P => {}
-            LinuxDeviceType::A => {
-                return Err(Error::invalid(format!("device {path}: invalid type \"a\"")))
-            }
-        }
-    }
-    for p in linux.masked_paths().as_deref().unwrap_or(&[]) {
-        check_abs("masked path", p)?;
-    }
-    for p in linux.readonly_paths().as_deref().unwrap_or(&[]) {
-        check_abs("readonly path", p)?;
-    }
-    if let Some(p) = linux.rootfs_propagation().as_deref() {
-        if !p.is_empty() && propagation_flag(p).is_none() {
-            return Err(Error::invalid(format!("invalid rootfsPropagation {p:?}")));
-        }
-    }
-    Ok(())
-}
+use cgroup::cgroup_mount;
+pub use cgroup::{mounts_cgroup, CgroupView};
+pub use validate::validate;
 
 /// What every mount step needs to know about the container.
 struct Ctx<'a> {
@@ -167,27 +81,6 @@ struct Ctx<'a> {
     cgroups: Option<&'a CgroupView>,
     /// Idmapped trees the parent made: (index in spec.mounts, fd).
     premade: &'a [(usize, RawFd)],
-}
-
-/// The host's view of the container's cgroups, read by the parent before
-/// the child unshares its cgroup namespace (inside it, /proc/self/cgroup
-/// and the mountinfo roots are relative to the namespace and no longer
-/// name the host directories to bind).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct CgroupView {
-    /// /proc/self/mountinfo of the parent.
-    pub mountinfo: String,
-    /// /proc/<init>/cgroup as the parent sees it.
-    pub cgroup: String,
-}
-
-/// Does the spec mount a cgroup filesystem (so it needs a [`CgroupView`])?
-pub fn mounts_cgroup(spec: &Spec) -> bool {
-    spec.mounts()
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .any(|m| m.typ().as_deref() == Some("cgroup"))
 }
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
@@ -580,112 +473,6 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
     move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"))
 }
 
-/// A "cgroup" mount. On a v2-only host it is cgroup2. Otherwise (v1 or
-/// hybrid, with or without a cgroup namespace) it is a tmpfs holding a bind
-/// of the container's own cgroup from each host hierarchy, read-only when
-/// the mount says "ro": the container sees every controller it is limited
-/// by, as under runc. Ref: runc mountCgroupV1/mountCgroupV2.
-fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
-    let v2_only = crate::cgroups::host_is_unified();
-    let fd = ensure_mountpoint(ctx.root, dest, true, true)?;
-    if v2_only {
-        nix::mount::mount(
-            Some("cgroup"),
-            fd_path(fd.as_fd()).as_str(),
-            Some("cgroup2"),
-            o.flags,
-            None::<&str>,
-        )
-        .or_sys(|| "mount cgroup2".into())?;
-        return after_mount(ctx, dest, o);
-    }
-    let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    nix::mount::mount(
-        Some("tmpfs"),
-        fd_path(fd.as_fd()).as_str(),
-        Some("tmpfs"),
-        base,
-        Some("mode=755"),
-    )
-    .or_sys(|| "mount tmpfs".into())?;
-    let (info, mine) = match ctx.cgroups {
-        Some(v) => (v.mountinfo.clone(), v.cgroup.clone()),
-        None => (
-            std::fs::read_to_string("/proc/self/mountinfo")
-                .map_err(|e| Error::io("read /proc/self/mountinfo", e))?,
-            std::fs::read_to_string("/proc/self/cgroup")
-                .map_err(|e| Error::io("read /proc/self/cgroup", e))?,
-        ),
-    };
-    // The binds take the mount's own "ro" (runc's spec has it; a config
-    // without it asks for writable cgroups, to make sub-cgroups).
-    let ro = o.flags.contains(MsFlags::MS_RDONLY);
-    let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if ro {
-        attrs |= MOUNT_ATTR_RDONLY;
-    }
-    let dir = ensure_mountpoint(ctx.root, dest, true, true)?;
-    for (name, host) in cgroup_binds(&info, &mine) {
-        let op = || format!("bind {} on {}/{name}", host.display(), dest.display());
-        let tree = clone_tree(nix::fcntl::AT_FDCWD, &host, false).or_sys(op)?;
-        mount_setattr(tree.as_fd(), attrs, 0, false).or_sys(op)?;
-        let target = ensure_mountpoint(ctx.root, &dest.join(&name), true, true)?;
-        move_mount(tree.as_fd(), target.as_fd()).or_sys(op)?;
-        // Co-mounted controllers ("cpu,cpuacct") get a link per name.
-        for ctrl in name.split(',').filter(|_| name.contains(',')) {
-            match nix::unistd::symlinkat(name.as_str(), &dir, ctrl) {
-                Ok(()) | Err(Errno::EEXIST) => {}
-                Err(e) => return Err(Error::sys(format!("symlink {ctrl} -> {name}"), e)),
-            }
-        }
-    }
-    if o.flags.contains(MsFlags::MS_RDONLY) {
-        mount_setattr(dir.as_fd(), MOUNT_ATTR_RDONLY, 0, false)
-            .or_sys(|| "make cgroup tmpfs read-only".into())?;
-    }
-    after_mount(ctx, dest, o)
-}
-
-/// (name under the cgroup mount, host directory of this process's cgroup)
-/// for each hierarchy mounted under /sys/fs/cgroup.
-fn cgroup_binds(mountinfo: &str, self_cgroup: &str) -> Vec<(String, std::path::PathBuf)> {
-    let mut out: Vec<(String, std::path::PathBuf)> = Vec::new();
-    for m in crate::linux::mountinfo::parse(mountinfo) {
-        let (root, mp, fstype) = (
-            m.root.as_str(),
-            Path::new(&m.mount_point),
-            m.fs_type.as_str(),
-        );
-        if mp.parent() != Some(Path::new("/sys/fs/cgroup")) {
-            continue;
-        }
-        let opts: Vec<&str> = m.super_options.split(',').collect();
-        let path = self_cgroup.lines().find_map(|l| {
-            let mut it = l.splitn(3, ':');
-            let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
-            let matches = match fstype {
-                "cgroup2" => ctrls.is_empty(),
-                "cgroup" => !ctrls.is_empty() && ctrls.split(',').all(|c| opts.contains(&c)),
-                _ => false,
-            };
-            matches.then_some(path)
-        });
-        let Some(path) = path else { continue };
-        let Ok(rel) = Path::new(path).strip_prefix(root) else {
-            continue;
-        };
-        let name = mp
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if !out.iter().any(|(n, _)| *n == name) {
-            out.push((name, mp.join(rel)));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,127 +485,6 @@ mod tests {
     fn runc_spec_defaults_validate() {
         let s = spec(RUNC_SPEC);
         validate(&s).unwrap();
-    }
-
-    #[test]
-    fn validate_table() {
-        let cases: &[(&str, Option<&str>)] = &[
-            (
-                r#"{"mounts":[{"destination":"proc","type":"proc","source":"proc"}]}"#,
-                Some("mount destination \"proc\" is not absolute"),
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["mode=755","nosuid"]}]}"#,
-                None,
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","type":"bind","source":"/tmp","options":["rbind","nosuidd"]}]}"#,
-                Some("unknown mount option \"nosuidd\""),
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","source":"/tmp","options":["bind","ro","rro","rprivate"]}]}"#,
-                None,
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","source":"/tmp"}]}"#,
-                Some("mount /x has no type"),
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","type":"tm/pfs","source":"t"}]}"#,
-                Some("invalid type"),
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":[""]}]}"#,
-                Some("invalid mount option \"\""),
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","type":"bind","options":["bind"]}]}"#,
-                Some("has no source"),
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","type":"tmpfs","source":"t","options":["idmap"]}]}"#,
-                Some("must be bind mounts"),
-            ),
-            (
-                r#"{"mounts":[{"destination":"/x","type":"bind","source":"/t","options":["rbind"],"uidMappings":[{"containerID":0,"hostID":1000,"size":1}]}]}"#,
-                Some("given together"),
-            ),
-            (
-                r#"{"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#,
-                None,
-            ),
-            (
-                r#"{"linux":{"devices":[{"path":"/dev/fifo","type":"p"}]}}"#,
-                None,
-            ),
-            (
-                r#"{"linux":{"devices":[{"path":"dev/fuse","type":"c","major":10,"minor":229}]}}"#,
-                Some("device path \"dev/fuse\" is not absolute"),
-            ),
-            (
-                r#"{"linux":{"devices":[{"path":"/etc/x","type":"c","major":1,"minor":3}]}}"#,
-                Some("not under /dev"),
-            ),
-            (
-                r#"{"linux":{"devices":[{"path":"/dev/../etc/x","type":"b","major":1,"minor":3}]}}"#,
-                Some("not under /dev"),
-            ),
-            (
-                r#"{"linux":{"devices":[{"path":"/dev/x","type":"a"}]}}"#,
-                Some("invalid type \"a\""),
-            ),
-            (
-                r#"{"linux":{"devices":[{"path":"/dev/x","type":"c","major":-1,"minor":3}]}}"#,
-                Some("invalid number"),
-            ),
-            (
-                r#"{"linux":{"maskedPaths":["proc/kcore"]}}"#,
-                Some("masked path \"proc/kcore\""),
-            ),
-            (
-                r#"{"linux":{"readonlyPaths":["proc/sys"]}}"#,
-                Some("readonly path \"proc/sys\""),
-            ),
-            (r#"{"linux":{"rootfsPropagation":"rslave"}}"#, None),
-            (
-                r#"{"linux":{"rootfsPropagation":"sideways"}}"#,
-                Some("invalid rootfsPropagation \"sideways\""),
-            ),
-        ];
-        for (json, want) in cases {
-            let r = validate(&spec(json));
-            match (r, want) {
-                (Ok(()), None) => {}
-                (Err(e), Some(w)) => assert!(e.chain().contains(w), "{json}: {}", e.chain()),
-                (r, w) => panic!("{json}: got {r:?}, want {w:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn cgroup_binds_hybrid() {
-        let info = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-36 31 0:33 /sub /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-50 23 0:38 / /mnt/other rw,relatime - cgroup2 cgroup2 rw";
-        let mine =
-            "9:name=systemd:/c1\n5:devices:/sub/c1\n4:memory:/m/c1\n1:cpu,cpuacct:/c1\n0::/u/c1\n";
-        let got = cgroup_binds(info, mine);
-        let want: Vec<(String, std::path::PathBuf)> = [
-            ("cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c1"),
-            ("memory", "/sys/fs/cgroup/memory/m/c1"),
-            ("devices", "/sys/fs/cgroup/devices/c1"),
-            ("systemd", "/sys/fs/cgroup/systemd/c1"),
-            ("unified", "/sys/fs/cgroup/unified/u/c1"),
-        ]
-        .iter()
-        .map(|(n, p)| (n.to_string(), p.into()))
-        .collect();
-        assert_eq!(got, want);
     }
 
     use super::tests_support::RUNC_SPEC;
