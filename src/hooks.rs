@@ -13,8 +13,9 @@
 //! `process::init_hooks`; this file runs hooks and knows no protocol.
 //!
 //! Each hook is executed as given (no shell): `path`, `args` (args[0] is
-//! argv[0]), exactly `env` (empty when absent; a startContainer hook without
-//! `env` gets the container process's environment, as runc gives it), the
+//! argv[0]), exactly `env` when given; without it a startContainer hook gets
+//! the container process's environment, a createContainer hook none, and
+//! the runtime-side kinds brig's own (all as runc gives them), the
 //! container state JSON on stdin, killed at `timeout` seconds. A failing hook of the first four kinds
 //! fails the operation; poststart and poststop failures are logged and the
 //! rest continue.
@@ -96,7 +97,7 @@ impl Kind {
 /// Run every hook of `kind` in order; the first failure is the error.
 /// `state` is the OCI state; its status is set to the kind's.
 pub fn run(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) -> Result<()> {
-    run_in(kind, hooks, state, None, &[])
+    run_in(kind, hooks, state, None, DefaultEnv::Runtime)
 }
 
 /// Run every hook of `kind`; a failure is logged as a warning and the rest
@@ -104,12 +105,23 @@ pub fn run(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) -> Resu
 pub fn run_warn(kind: Kind, hooks: Option<&Hooks>, state: &serde_json::Value) {
     let input = stdin_for(kind, state);
     for (i, hook) in kind.list(hooks).iter().enumerate() {
-        if let Err(e) =
-            run_one(hook, &input, None, &[]).map_err(|e| e.context(label(kind, i, hook)))
+        if let Err(e) = run_one(hook, &input, None, DefaultEnv::Runtime)
+            .map_err(|e| e.context(label(kind, i, hook)))
         {
             tracing::warn!("{}", e.chain());
         }
     }
+}
+
+/// The environment of a hook that names none (runc's behaviour, which
+/// hooks written for it expect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefaultEnv<'a> {
+    /// The runtime's own (prestart, createRuntime, poststart, poststop).
+    Runtime,
+    /// These entries (startContainer: the container process's; nothing
+    /// for createContainer, run inside the container's namespaces).
+    Given(&'a [String]),
 }
 
 pub(crate) fn run_in(
@@ -117,7 +129,7 @@ pub(crate) fn run_in(
     hooks: Option<&Hooks>,
     state: &serde_json::Value,
     cwd: Option<&Path>,
-    default_env: &[String],
+    default_env: DefaultEnv<'_>,
 ) -> Result<()> {
     let input = stdin_for(kind, state);
     for (i, hook) in kind.list(hooks).iter().enumerate() {
@@ -155,20 +167,30 @@ enum Outcome {
     TimedOut(Duration),
 }
 
-fn run_one(hook: &Hook, input: &[u8], cwd: Option<&Path>, default_env: &[String]) -> Result<()> {
+fn run_one(
+    hook: &Hook,
+    input: &[u8],
+    cwd: Option<&Path>,
+    default_env: DefaultEnv<'_>,
+) -> Result<()> {
     let mut cmd = Command::new(hook.path());
     if let Some(args) = hook.args().as_deref().filter(|a| !a.is_empty()) {
         cmd.arg0(&args[0]).args(&args[1..]);
     }
-    cmd.env_clear();
-    let env = match hook.env().as_deref() {
-        Some(e) if !e.is_empty() => e,
-        _ => default_env,
+    let env = match (hook.env().as_deref(), default_env) {
+        (Some(e), _) if !e.is_empty() => Some(e),
+        (_, DefaultEnv::Given(e)) => Some(e),
+        // The environment brig itself was given (by containerd's shim,
+        // podman, ...), as runc's hooks get runc's.
+        (_, DefaultEnv::Runtime) => None,
     };
-    for e in env {
-        // validate::hooks checked every entry is KEY=VALUE.
-        if let Some((k, v)) = e.split_once('=') {
-            cmd.env(k, v);
+    if let Some(env) = env {
+        cmd.env_clear();
+        for e in env {
+            // validate::hooks checked every entry is KEY=VALUE.
+            if let Some((k, v)) = e.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     if let Some(d) = cwd {

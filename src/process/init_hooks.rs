@@ -43,7 +43,7 @@ pub fn before_pivot(ch: &Channel, cfg: &InitConfig) -> Result<()> {
             configured,
             &cfg.state_json,
             Some(&cfg.rootfs),
-            &[],
+            hooks::DefaultEnv::Given(&[]),
         )?;
     }
     Ok(())
@@ -70,7 +70,7 @@ pub fn start_container(
         configured,
         &cfg.state_json,
         None,
-        &default_env,
+        hooks::DefaultEnv::Given(&default_env),
     );
     if let (Err(e), Some(mut f)) = (&result, fifo) {
         let _ = f.write_all(e.chain().as_bytes());

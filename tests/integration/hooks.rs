@@ -391,3 +391,36 @@ fn run_with_a_failing_start_container_hook_leaves_nothing() {
         }
     }
 }
+
+/// A runtime-side hook that names no env gets the runtime's own
+/// environment, as runc's hooks get runc's (hooks written for runc find
+/// PATH and the like there); one that names env gets exactly that.
+#[test]
+fn runtime_hook_without_env_inherits_the_runtimes() {
+    require_root!();
+    let rt = Rt::new();
+    let log = tempfile::tempdir().unwrap();
+    let mut b = bundle_with_log(&rt, log.path());
+    let dir = log.path().display().to_string();
+    let bare = hook(RECORD, &[&dir, "prestart"], json!({}));
+    let named = hook(
+        RECORD,
+        &[&dir, "createRuntime"],
+        json!({"env": ["ONLY=this"]}),
+    );
+    b.args(&["true"])
+        .edit(|c| c["hooks"] = json!({"prestart": [bare], "createRuntime": [named]}));
+    let id = unique_id("hookenv");
+    let mut cmd = rt.command(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    cmd.env("BRIG_HOOK_TEST_INHERIT", "yes");
+    rt.track(&id);
+    rt.run_cmd(cmd).expect_ok("run");
+    let bare_env = seen(log.path(), "prestart", "env");
+    assert!(
+        bare_env.contains("BRIG_HOOK_TEST_INHERIT=yes\n"),
+        "{bare_env}"
+    );
+    let named_env = seen(log.path(), "createRuntime", "env");
+    assert!(named_env.contains("ONLY=this\n"), "{named_env}");
+    assert!(!named_env.contains("BRIG_HOOK_TEST_INHERIT"), "{named_env}");
+}
