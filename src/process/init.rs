@@ -426,8 +426,21 @@ fn build_env(env: &[String], uid: u32, cfg: &InitConfig) -> Result<Vec<CString>>
     out.iter().map(|e| cstring(e)).collect()
 }
 
+/// The image's /etc/passwd is the image's: only a regular file is read
+/// (a fifo there must not block init), and at most 1 MiB of it.
 fn home_of(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open("/etc/passwd")
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut passwd = String::new();
+    f.take(1 << 20).read_to_string(&mut passwd).ok()?;
     crate::process::env::home_in_passwd(&passwd, uid)
 }
 

@@ -138,3 +138,24 @@ fn start_container_hook_without_env_gets_the_process_env() {
         .collect();
     assert_eq!(own, ["ONLY=this"]);
 }
+
+/// An image whose /etc/passwd is a fifo does not hang create: HOME falls
+/// back to "/" (a regular file is the only passwd brig reads).
+#[test]
+fn passwd_fifo_does_not_block_init() {
+    require_root!();
+    if !is_brig() {
+        eprintln!("SKIP passwd_fifo_does_not_block_init: brig's guard");
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let passwd = b.rootfs().join("etc/passwd");
+    std::fs::remove_file(&passwd).unwrap();
+    nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    b.edit(|c| c["process"]["env"] = serde_json::json!(["PATH=/bin"]));
+    b.args(&["sh", "-c", "echo $HOME"]);
+    let out = rt.spawn_run(&b, &unique_id("fifopw")).wait();
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(out.stdout.trim(), "/");
+}
