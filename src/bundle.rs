@@ -91,22 +91,37 @@ fn normalize_mounts(spec: &mut Spec, bundle: &Path, rootfs: &Path) {
 /// `process` without `user` runs as uid 0, gid 0, as runc reads it
 /// (oci-spec would refuse it).
 pub fn parse_spec(data: &[u8], path: &Path) -> Result<Spec> {
-    let mut v: Value = serde_json::from_slice(data)
-        .map_err(|e| Error::json(format!("parse {}", path.display()), e))?;
-    if let Some(p) = v.get_mut("process") {
-        drop_unknown_capabilities(p);
-        default_user(p);
-    }
-    serde_json::from_value(v).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+    parse_with(data, path, |v| {
+        if let Some(p) = v.get_mut("process") {
+            drop_unknown_capabilities(p);
+            default_user(p);
+        }
+    })
 }
 
 /// An OCI `process` object (`exec --process`), as [`parse_spec`] does.
 pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
-    let mut v: Value = serde_json::from_slice(data)
-        .map_err(|e| Error::json(format!("parse {}", path.display()), e))?;
-    drop_unknown_capabilities(&mut v);
-    default_user(&mut v);
-    serde_json::from_value(v).map_err(|e| Error::json(format!("parse {}", path.display()), e))
+    parse_with(data, path, |p| {
+        drop_unknown_capabilities(p);
+        default_user(p);
+    })
+}
+
+/// Straight into `T` (the start path's usual case); only a text oci-spec
+/// refuses goes through `serde_json::Value` and `mend` (runc's leniency:
+/// unknown capability names, a missing user), then once more into `T`.
+fn parse_with<T: serde::de::DeserializeOwned>(
+    data: &[u8],
+    path: &Path,
+    mend: impl FnOnce(&mut Value),
+) -> Result<T> {
+    let what = || format!("parse {}", path.display());
+    if let Ok(t) = serde_json::from_slice(data) {
+        return Ok(t);
+    }
+    let mut v: Value = serde_json::from_slice(data).map_err(|e| Error::json(what(), e))?;
+    mend(&mut v);
+    serde_json::from_value(v).map_err(|e| Error::json(what(), e))
 }
 
 fn default_user(process: &mut Value) {
