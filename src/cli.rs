@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use crate::logging::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +35,11 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
     /// Log format.
-    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long = "log-format", global = true, default_value = "text",
+          value_parser = PossibleValuesParser::new(["text", "json"]).map(|s| match s.as_str() {
+              "json" => LogFormat::Json,
+              _ => LogFormat::Text,
+          }))]
     pub log_format: LogFormat,
     /// Log debug messages.
     #[arg(long, global = true)]
@@ -46,12 +53,6 @@ pub struct GlobalOpts {
     /// Accepted for runc compatibility (true|false|auto).
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

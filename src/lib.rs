@@ -10,6 +10,7 @@ pub mod error;
 pub mod hooks;
 pub mod linux;
 pub mod logging;
+pub mod plan;
 pub mod process;
 pub mod state;
 pub mod validate;

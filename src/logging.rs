@@ -17,7 +17,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Metadata};
 
-use crate::cli::LogFormat;
+/// `--log-format`: runc's two formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
 
 pub struct Logger {
     out: Mutex<Sink>,

@@ -1,11 +1,13 @@
-//! Every check that can fail before any process is created. A config that
-//! fails here leaves nothing behind: no state, no cgroup, no process.
+//! Every check on config.json that can fail before any process is created,
+//! pure (called by plan.rs; what depends on the host is plan::check_host).
+//! A config that fails here leaves nothing behind: no state, no cgroup, no
+//! process.
 
 use oci_spec::runtime::{Hooks, Process, Spec};
 
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{Kind, NsPlan};
-use crate::linux::{apparmor, capabilities, landlock, rlimits, rootfs, seccomp, sysctl, userns};
+use crate::linux::{apparmor, capabilities, rlimits, rootfs, sysctl, userns};
 
 /// Check the whole spec; returns the namespace plan on success.
 pub fn spec(spec: &Spec) -> Result<NsPlan> {
@@ -19,9 +21,6 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
         .as_ref()
         .ok_or_else(|| Error::invalid("config.json has no linux section"))?;
     let ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
-    for (kind, path) in ns.joins() {
-        crate::linux::namespaces::open_ns(kind, path)?;
-    }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.has_own(Kind::Uts) {
         return Err(Error::invalid(
             "hostname is set but the container has no uts namespace of its own",
@@ -44,10 +43,8 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
     userns::validate(spec)?;
     rootfs::validate(spec)?;
     sysctl::validate(spec)?;
-    if let Some(s) = linux.seccomp() {
-        seccomp::validate(s)?;
-    }
-    landlock::parse(spec.annotations().as_ref())?;
+    // The seccomp profile and the Landlock annotation are checked where
+    // plan.rs compiles and parses them.
     if let Some(r) = linux.resources() {
         crate::cgroups::validate(r)?;
     }
@@ -77,7 +74,7 @@ pub fn process(process: &Process) -> Result<()> {
     capabilities::validate(process.capabilities().as_ref())?;
     rlimits::validate(process.rlimits().as_ref())?;
     if let Some(profile) = process.apparmor_profile() {
-        apparmor::check(profile)?;
+        apparmor::validate_name(profile)?;
     }
     Ok(())
 }

@@ -1,13 +1,14 @@
 use crate::cli::{CreateArgs, GlobalOpts};
 use crate::error::Result;
-use crate::process::parent::{self, ConsoleSocket, CreateOpts};
+use crate::process::launch::ConsoleSocket;
+use crate::process::parent::{self, CreateOpts};
 
 pub fn run(global: &GlobalOpts, a: &CreateArgs) -> Result<i32> {
-    parent::create(global, &opts(a))?;
+    parent::create(&super::runtime_opts(global), &opts(global, a))?;
     Ok(0)
 }
 
-pub fn opts(a: &CreateArgs) -> CreateOpts<'_> {
+pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> CreateOpts<'a> {
     CreateOpts {
         id: &a.id,
         bundle: &a.bundle,
@@ -16,5 +17,6 @@ pub fn opts(a: &CreateArgs) -> CreateOpts<'_> {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        systemd_cgroup: global.systemd_cgroup,
     }
 }

@@ -14,7 +14,7 @@ use oci_spec::runtime::{Capability, LinuxCapabilities, Process};
 use crate::cli::{ExecArgs, GlobalOpts};
 use crate::error::{Error, IoResultExt, Result};
 use crate::process::exec::{self, ExecOpts};
-use crate::process::parent::ConsoleSocket;
+use crate::process::launch::ConsoleSocket;
 use crate::state::State;
 
 pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
@@ -38,10 +38,10 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         None => None,
     };
     let execed = exec::exec(
+        &super::runtime_opts(global),
         &st,
         process,
         ExecOpts {
-            global,
             console_socket,
             pid_file: a.pid_file.as_deref(),
             preserve_fds: a.preserve_fds,

@@ -75,3 +75,13 @@ pub fn subject(cmd: &Command) -> String {
         format!("{verb} {id}")
     }
 }
+
+/// The global flags the process roles need, without clap's types.
+pub(crate) fn runtime_opts(g: &crate::cli::GlobalOpts) -> crate::process::launch::RuntimeOpts<'_> {
+    crate::process::launch::RuntimeOpts {
+        root: &g.root,
+        log: g.log.as_deref(),
+        log_format: g.log_format,
+        debug: g.debug,
+    }
+}

@@ -14,7 +14,8 @@ use nix::unistd::Pid;
 
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::error::{IoResultExt, Result, SysResultExt};
-use crate::process::parent::{self, ConsoleSocket};
+use crate::process::launch::ConsoleSocket;
+use crate::process::parent;
 use crate::state::{self, Lock};
 
 static INIT_PID: AtomicI32 = AtomicI32::new(0);
@@ -45,7 +46,7 @@ const FORWARDED: [Signal; 7] = [
 ];
 
 pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
-    let mut opts = super::create::opts(&a.create);
+    let mut opts = super::create::opts(global, &a.create);
     // A terminal in the foreground without a console socket: brig holds the
     // pty itself (runc does the same). Detached, someone else must.
     let mut own_console = None;
@@ -54,7 +55,7 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         opts.console_socket = Some(ConsoleSocket::Connected(theirs));
         own_console = Some(ours);
     }
-    let created = parent::create(global, &opts)?;
+    let created = parent::create(&super::runtime_opts(global), &opts)?;
     drop(opts);
     let id = &a.create.id;
     if !a.detach {

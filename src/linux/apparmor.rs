@@ -149,7 +149,7 @@ fn profile_listed(list: &str, profile: &str) -> bool {
 /// The kernel takes the whole write as one `exec <name>` command: a newline
 /// or NUL would end the name early or be rejected, so refuse them here with
 /// a clear message instead of a bare EINVAL from init.
-fn validate_name(profile: &str) -> Result<()> {
+pub fn validate_name(profile: &str) -> Result<()> {
     if profile.chars().any(|c| c.is_control()) {
         return Err(Error::invalid(format!(
             "apparmor profile {profile:?} contains a control character"

@@ -16,7 +16,7 @@ use landlock::{
     make_bitflags, Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
     Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, ABI,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -27,7 +27,7 @@ pub const ANNOTATION: &str = "run.brig.landlock";
 const ABI_MAX: ABI = ABI::V10;
 
 /// A parsed `run.brig.landlock` annotation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LandlockPolicy {
     /// Refuse to start when the kernel has no Landlock (default: warn and run).

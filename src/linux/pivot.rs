@@ -106,7 +106,7 @@ mod tests {
     use nix::unistd::{fork, pipe, ForkResult};
     use oci_spec::runtime::Spec;
 
-    use crate::linux::rootfs::{finish, pivot, prepare};
+    use crate::linux::rootfs::{finish, pivot, prepare, RootfsPlan};
 
     fn skip_reason() -> Option<&'static str> {
         if !nix::unistd::geteuid().is_root() {
@@ -226,10 +226,11 @@ mod tests {
         mounts.push(serde_json::json!({"destination":"/evil/x","type":"bind","source":src,"options":["rbind","ro"]}));
         mounts.push(serde_json::json!({"destination":"/evil2/y","type":"tmpfs","source":"tmpfs"}));
         let spec: Spec = serde_json::from_value(json).unwrap();
+        let plan = RootfsPlan::from_spec(&spec, &root, no_pivot).unwrap();
         let out = in_container(|out| {
-            prepare(&spec, &root, None, &[])?;
-            pivot(&root, no_pivot)?;
-            finish(&spec)?;
+            prepare(&plan, None, &[])?;
+            pivot(&plan)?;
+            finish(&plan)?;
             let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}={v}\n"));
             line(out, "pid", std::process::id().to_string());
             let st = nix::sys::statfs::statfs("/proc").unwrap();
@@ -332,7 +333,8 @@ mod tests {
             r#"{"mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}"#,
         )
         .unwrap();
-        let out = in_container(|_| prepare(&spec, &root, None, &[]));
+        let plan = RootfsPlan::from_spec(&spec, &root, false).unwrap();
+        let out = in_container(|_| prepare(&plan, None, &[]));
         assert!(
             out.contains(
                 "error: mount proc on /proc: mount point /proc must be mounted on ordinary directory (it is or goes through a symlink)"

@@ -217,6 +217,12 @@ fn is_pipe_or_socket(mode: libc::mode_t) -> bool {
     matches!(mode & libc::S_IFMT, libc::S_IFIFO | libc::S_IFSOCK)
 }
 
+/// A session of our own (setsid), so a terminal can become our
+/// controlling tty and the container gets no signals from the caller's.
+pub fn new_session() -> Result<()> {
+    nix::unistd::setsid().map(drop).or_sys(|| "setsid".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,10 +14,8 @@ use crate::process::messages::{InitConfig, ToInit, ToParent};
 /// then run createContainer here, in the container's namespaces, with the
 /// path still resolved in the runtime's view (nothing is pivoted yet).
 pub fn before_pivot(ch: &Channel, cfg: &InitConfig) -> Result<()> {
-    let configured = cfg.spec.hooks().as_ref();
-    if !hooks::Kind::Prestart.list(configured).is_empty()
-        || !hooks::Kind::CreateRuntime.list(configured).is_empty()
-    {
+    let configured = cfg.plan.hooks.in_container.as_ref();
+    if cfg.plan.hooks.ask_parent {
         // sync 1c
         ch.send(&ToParent::RunHooks)?;
         // sync 1d
@@ -36,13 +34,13 @@ pub fn before_pivot(ch: &Channel, cfg: &InitConfig) -> Result<()> {
         // The hook gets stdio and the preserved fds, never the init channel
         // or the console and agent sockets. Init itself keeps using them; its
         // own execve closes them anyway.
-        crate::linux::fds::cloexec_from(3 + cfg.preserve_fds as i32)?;
+        crate::linux::fds::cloexec_from(3 + cfg.plan.preserve_fds as i32)?;
         // runc runs it from the rootfs directory.
         hooks::run_in(
             hooks::Kind::CreateContainer,
             configured,
             &cfg.state_json,
-            Some(&cfg.rootfs),
+            Some(&cfg.plan.hooks.cwd),
             hooks::DefaultEnv::Given(&[]),
         )?;
     }
@@ -60,7 +58,7 @@ pub fn start_container(
     fifo: Option<&std::fs::File>,
     process_env: &[std::ffi::CString],
 ) -> Result<()> {
-    let configured = cfg.spec.hooks().as_ref();
+    let configured = cfg.plan.hooks.in_container.as_ref();
     let default_env: Vec<String> = process_env
         .iter()
         .map(|e| e.to_string_lossy().into_owned())

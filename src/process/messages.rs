@@ -20,18 +20,15 @@
 //!    then poststart hooks)
 //! ```
 //!
-//! `brig exec` (InitMode::Exec) takes the same path with a plan that joins the
+//! `brig exec` (plan::InitMode::Exec) takes the same path with a plan that joins the
 //! container's namespaces and creates none; its init skips sync 2 and 3 and
 //! goes straight to execve, so the parent's answer is EOF (the channel is
 //! close-on-exec) or Failed.
 
-use std::path::PathBuf;
-
-use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::linux::namespaces::NsPlan;
+use crate::plan::InitPlan;
 
 /// Parent -> child.
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,61 +59,37 @@ pub enum ToParent {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct InitLog {
     pub fd: Option<i32>,
-    pub format: crate::cli::LogFormat,
+    pub format: crate::logging::LogFormat,
     pub debug: bool,
 }
 
-/// Which process the init becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum InitMode {
-    /// The container's first process: hostname, rootfs, sysctls, console
-    /// mount, then Ready and the wait for `start`.
-    Create,
-    /// `brig exec`: a further process in a container that is set up; none
-    /// of the above, no Ready, no fifo.
-    Exec,
-}
-
-/// Everything the init needs, decided by the parent.
+/// What init receives at sync 1b: its part of the plan, and what the
+/// parent made for it (descriptors it inherits, views only the host has).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitConfig {
-    pub mode: InitMode,
-    pub id: String,
-    /// For `InitMode::Exec`, process is the exec'd process, not config.json's.
-    pub spec: Spec,
-    pub bundle: PathBuf,
-    /// Canonical host path of the root filesystem.
-    pub rootfs: PathBuf,
-    pub ns: NsPlan,
-    pub no_pivot: bool,
-    pub no_new_keyring: bool,
-    /// Descriptors 3..3+preserve_fds reach the container.
-    pub preserve_fds: u32,
-    /// When LISTEN_FDS was set: how many of the preserved fds are sockets
-    /// for socket activation.
-    pub listen_fds: Option<u32>,
-    /// O_PATH descriptor of exec.fifo (None for `run`, which starts at once).
-    pub fifo_fd: Option<i32>,
-    /// Connected console socket (terminal: true).
-    pub console_fd: Option<i32>,
-    /// brig itself copies the pty to a raw host terminal (`run`/`exec` in
-    /// the foreground): ONLCR off before the process can write, as runc
-    /// clears it on the consoles it holds. A console socket's receiver
-    /// decides for itself.
-    #[serde(default)]
-    pub console_raw_output: bool,
-    /// Connected seccomp agent socket (SCMP_ACT_NOTIFY).
-    pub seccomp_listener_fd: Option<i32>,
+    pub plan: InitPlan,
+    pub fds: InitFds,
     /// The host's view of the container's cgroups, for a "cgroup" mount.
     pub cgroup_view: Option<crate::linux::rootfs::CgroupView>,
-    /// The container state as `state` would print it, for the seccomp agent.
+    /// The container state as `state` would print it, for hooks and the
+    /// seccomp agent.
     pub state_json: serde_json::Value,
-    /// Idmapped trees the parent made on the host (user namespace only):
-    /// (index in spec.mounts, inherited fd).
-    #[serde(default)]
-    pub idmapped_fds: Vec<(usize, i32)>,
     /// Where init logs (its warnings come after the parent has gone).
     pub log: InitLog,
+}
+
+/// Descriptors the parent opened and init inherits, by number.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct InitFds {
+    /// O_PATH descriptor of exec.fifo (create only).
+    pub fifo: Option<i32>,
+    /// Connected console socket (terminal: true).
+    pub console: Option<i32>,
+    /// Connected seccomp agent socket (SCMP_ACT_NOTIFY).
+    pub seccomp_listener: Option<i32>,
+    /// Idmapped and bind source trees the parent made on the host (user
+    /// namespace only): (index in the rootfs plan's mounts, fd).
+    pub premade_mounts: Vec<(usize, i32)>,
 }
 
 /// The parent's side of the protocol as a small state machine, so an

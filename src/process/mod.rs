@@ -9,5 +9,6 @@ pub mod env;
 pub mod exec;
 pub mod init;
 pub mod init_hooks;
+pub mod launch;
 pub mod messages;
 pub mod parent;

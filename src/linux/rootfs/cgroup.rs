@@ -6,7 +6,6 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use oci_spec::runtime::Spec;
 
 use super::{after_mount, Ctx};
 use crate::error::{Error, Result, SysResultExt};
@@ -28,11 +27,9 @@ pub struct CgroupView {
     pub cgroup: String,
 }
 
-/// Does the spec mount a cgroup filesystem (so it needs a [`CgroupView`])?
-pub fn mounts_cgroup(spec: &Spec) -> bool {
-    spec.mounts()
-        .as_deref()
-        .unwrap_or(&[])
+/// Does the plan mount a cgroup filesystem (so it needs a [`CgroupView`])?
+pub fn mounts_cgroup(plan: &super::RootfsPlan) -> bool {
+    plan.mounts
         .iter()
         .any(|m| m.typ().as_deref() == Some("cgroup"))
 }

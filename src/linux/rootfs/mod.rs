@@ -6,13 +6,14 @@
 //! Ref: SECURITY.md class 1; runc libcontainer/rootfs_linux.go for order.
 
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag};
-use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use oci_spec::runtime::{LinuxDevice, LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result, SysResultExt};
 use crate::linux::devices;
@@ -40,11 +41,68 @@ fn propagation_flag(value: &str) -> Option<MsFlags> {
     })
 }
 
-fn has_namespace(spec: &Spec, kind: LinuxNamespaceType) -> bool {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == kind))
+/// What init builds in the container's new mount namespace: the parts of
+/// config.json this module reads, decided (and checked) by the plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RootfsPlan {
+    /// Canonical host path of `root.path`.
+    pub path: PathBuf,
+    /// `root.readonly`.
+    pub readonly: bool,
+    pub mounts: Vec<Mount>,
+    /// `linux.devices`.
+    pub devices: Vec<LinuxDevice>,
+    /// `linux.rootfsPropagation`, checked to be a known value.
+    pub propagation: Option<String>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    /// The container has a user namespace (new or joined): devices are
+    /// bind-mounted, locked mount flags kept, idmaps default to its maps.
+    pub userns: bool,
+    /// The container's own maps, the default of an idmapped mount.
+    pub uid_mappings: Vec<LinuxIdMapping>,
+    pub gid_mappings: Vec<LinuxIdMapping>,
+    /// `process.terminal`: /dev/console is a mount point for the pty.
+    pub console: bool,
+    /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+}
+
+impl RootfsPlan {
+    /// The rootfs part of a checked spec. Pure.
+    pub fn from_spec(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<RootfsPlan> {
+        let linux = spec.linux().as_ref();
+        let propagation = linux
+            .and_then(|l| l.rootfs_propagation().clone())
+            .filter(|p| !p.is_empty());
+        if let Some(p) = &propagation {
+            propagation_flag(p)
+                .ok_or_else(|| Error::invalid(format!("invalid rootfsPropagation {p:?}")))?;
+        }
+        let list = |v: Option<&Vec<String>>| v.cloned().unwrap_or_default();
+        let maps = |v: Option<&Vec<LinuxIdMapping>>| v.cloned().unwrap_or_default();
+        Ok(RootfsPlan {
+            path: rootfs.to_path_buf(),
+            readonly: spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+            mounts: spec.mounts().clone().unwrap_or_default(),
+            devices: linux.and_then(|l| l.devices().clone()).unwrap_or_default(),
+            propagation,
+            masked_paths: list(linux.and_then(|l| l.masked_paths().as_ref())),
+            readonly_paths: list(linux.and_then(|l| l.readonly_paths().as_ref())),
+            userns: linux
+                .and_then(|l| l.namespaces().as_ref())
+                .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User)),
+            uid_mappings: maps(linux.and_then(|l| l.uid_mappings().as_ref())),
+            gid_mappings: maps(linux.and_then(|l| l.gid_mappings().as_ref())),
+            console: spec.process().as_ref().and_then(|p| p.terminal()) == Some(true),
+            no_pivot,
+        })
+    }
+
+    /// `rootfsPropagation` as mount flags (checked in [`RootfsPlan::from_spec`]).
+    fn propagation_flag(&self) -> Option<MsFlags> {
+        self.propagation.as_deref().and_then(propagation_flag)
+    }
 }
 
 fn mount_options(m: &Mount) -> Result<MountOptions> {
@@ -75,7 +133,7 @@ pub use validate::validate;
 
 /// What every mount step needs to know about the container.
 struct Ctx<'a> {
-    spec: &'a Spec,
+    plan: &'a RootfsPlan,
     root: BorrowedFd<'a>,
     userns: bool,
     cgroups: Option<&'a CgroupView>,
@@ -85,14 +143,14 @@ struct Ctx<'a> {
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
 /// `premade` are the source trees from [`premade_sources`], passed by
-/// the parent as (index in spec.mounts, fd); this takes ownership of them.
+/// the parent as (index in mounts, fd); this takes ownership of them.
 pub fn prepare(
-    spec: &Spec,
-    rootfs: &Path,
+    plan: &RootfsPlan,
     cgroups: Option<&CgroupView>,
     premade: &[(usize, RawFd)],
 ) -> Result<()> {
-    let prop_flag = root_propagation(spec)?;
+    let rootfs = plan.path.as_path();
+    let prop_flag = plan.propagation_flag();
     // Nothing done below may propagate back to the host.
     let root_flag = prop_flag.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     nix::mount::mount(None::<&str>, "/", None::<&str>, root_flag, None::<&str>)
@@ -119,46 +177,26 @@ pub fn prepare(
     )
     .or_sys(|| format!("open rootfs {shown}"))?;
     let ctx = Ctx {
-        spec,
+        plan,
         root: root.as_fd(),
-        userns: has_namespace(spec, LinuxNamespaceType::User),
+        userns: plan.userns,
         cgroups,
         premade,
     };
     let mut dev_tmpfs = false;
-    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+    for (i, m) in plan.mounts.iter().enumerate() {
         mount_one(&ctx, i, m)?;
         dev_tmpfs |= m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs");
     }
-    let spec_devices = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.devices().as_deref())
-        .unwrap_or(&[]);
-    devices::create_devices(ctx.root, spec_devices, ctx.userns)?;
+    devices::create_devices(ctx.root, &plan.devices, ctx.userns)?;
     if dev_tmpfs {
-        devices::default_devices(ctx.root, ctx.userns, spec_devices)?;
-        if spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
+        devices::default_devices(ctx.root, ctx.userns, &plan.devices)?;
+        if plan.console {
             // The console's mount point, while /dev may still be written.
             ensure_mountpoint(ctx.root, Path::new("/dev/console"), false, true)?;
         }
     }
     Ok(())
-}
-
-/// `linux.rootfsPropagation` as mount flags (None: not given).
-fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>> {
-    let prop = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .filter(|p| !p.is_empty());
-    match prop {
-        Some(p) => propagation_flag(p)
-            .map(Some)
-            .ok_or_else(|| Error::invalid(format!("invalid rootfsPropagation {p:?}"))),
-        None => Ok(None),
-    }
 }
 
 /// Make the mount holding `rootfs` private (runc rootfsParentMountPrivate).
@@ -255,23 +293,22 @@ fn after_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
 
 /// The detached, idmapped tree for mount `m`. No mappings on the mount:
 /// the container's own (config.md), when it has a user namespace.
-fn idmapped_source(spec: &Spec, m: &Mount, o: &MountOptions, userns: bool) -> Result<OwnedFd> {
+fn idmapped_source(plan: &RootfsPlan, m: &Mount, o: &MountOptions) -> Result<OwnedFd> {
     let src = m
         .source()
         .as_deref()
         .ok_or_else(|| Error::invalid("bind mount has no source"))?;
     let recursive = o.is_recursive_bind() || o.idmap == Some(true);
-    let linux = spec.linux().as_ref();
-    let uid = m.uid_mappings().as_deref().or_else(|| {
-        linux
-            .and_then(|l| l.uid_mappings().as_deref())
-            .filter(|_| userns)
-    });
-    let gid = m.gid_mappings().as_deref().or_else(|| {
-        linux
-            .and_then(|l| l.gid_mappings().as_deref())
-            .filter(|_| userns)
-    });
+    // A container's maps that are not given are not there.
+    let own = plan.userns && !plan.uid_mappings.is_empty() && !plan.gid_mappings.is_empty();
+    let uid = m
+        .uid_mappings()
+        .as_deref()
+        .or(own.then_some(&plan.uid_mappings[..]));
+    let gid = m
+        .gid_mappings()
+        .as_deref()
+        .or(own.then_some(&plan.gid_mappings[..]));
     let (Some(uid), Some(gid)) = (uid, gid) else {
         return Err(Error::invalid("idmap without uidMappings/gidMappings"));
     };
@@ -289,13 +326,14 @@ fn idmapped_source(spec: &Spec, m: &Mount, o: &MountOptions, userns: bool) -> Re
 /// all in there (the helper namespace's maps are host ids, and
 /// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source filesystem's
 /// owner, the initial user namespace; Ref: mount_setattr(2) "EPERM").
-/// Returns (index in spec.mounts, tree) for init's [`prepare`].
-pub fn premade_sources(spec: &Spec, rootfs: &Path) -> Result<Vec<(usize, OwnedFd)>> {
-    if !has_namespace(spec, LinuxNamespaceType::User) {
+/// Returns (index in mounts, tree) for init's [`prepare`].
+pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
+    if !plan.userns {
         return Ok(Vec::new());
     }
+    let rootfs = plan.path.as_path();
     let mut out = Vec::new();
-    for (i, m) in spec.mounts().as_deref().unwrap_or(&[]).iter().enumerate() {
+    for (i, m) in plan.mounts.iter().enumerate() {
         let o = mount_options(m)?;
         let Some(src) = m
             .source()
@@ -311,7 +349,7 @@ pub fn premade_sources(spec: &Spec, rootfs: &Path) -> Result<Vec<(usize, OwnedFd
         }
         let what = || format!("mount on {}", m.destination().display());
         let tree = if is_idmapped(m, &o) {
-            idmapped_source(spec, m, &o, true).context(what)?
+            idmapped_source(plan, m, &o).context(what)?
         } else {
             clone_tree(nix::fcntl::AT_FDCWD, src, o.is_recursive_bind())
                 .or_sys(|| format!("open bind source {}", src.display()))
@@ -337,7 +375,7 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
         // across the re-exec; nothing else in this process owns it.
         unsafe { OwnedFd::from_raw_fd(fd) }
     } else if is_idmapped(m, o) {
-        idmapped_source(ctx.spec, m, o, ctx.userns)?
+        idmapped_source(ctx.plan, m, o)?
     } else {
         clone_tree(nix::fcntl::AT_FDCWD, src, recursive).or_sys(|| "clone source tree".into())?
     };
@@ -378,8 +416,8 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
 }
 
 /// pivot_root into `rootfs` (or MS_MOVE + chroot), then chdir("/").
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
-    crate::linux::pivot::pivot_to(rootfs, no_pivot)
+pub fn pivot(plan: &RootfsPlan) -> Result<()> {
+    crate::linux::pivot::pivot_to(&plan.path, plan.no_pivot)
 }
 
 /// chroot(2) into the rootfs, for a container without a mount namespace
@@ -398,7 +436,7 @@ fn is_readonly_dev(m: &Mount) -> bool {
 
 /// After pivot and sysctls: maskedPaths, readonlyPaths, /dev and
 /// root.readonly.
-pub fn finish(spec: &Spec) -> Result<()> {
+pub fn finish(plan: &RootfsPlan) -> Result<()> {
     let root = open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -408,30 +446,23 @@ pub fn finish(spec: &Spec) -> Result<()> {
     // The root's propagation once it is the root: pivot_root(2) refuses a
     // shared new root, and before the pivot a shared rootfs would carry
     // the container's mounts to the host's peer group.
-    if let Some(flag) = root_propagation(spec)? {
+    if let Some(flag) = plan.propagation_flag() {
         set_propagation(root.as_fd(), flag)
             .or_sys(|| format!("set rootfs propagation {flag:?}"))?;
     }
-    let linux = spec.linux().as_ref();
-    for p in linux
-        .and_then(|l| l.masked_paths().as_deref())
-        .unwrap_or(&[])
-    {
+    for p in &plan.masked_paths {
         mask_path(root.as_fd(), p).context(|| format!("mask {p}"))?;
     }
-    for p in linux
-        .and_then(|l| l.readonly_paths().as_deref())
-        .unwrap_or(&[])
-    {
+    for p in &plan.readonly_paths {
         readonly_path(root.as_fd(), p).context(|| format!("make {p} read-only"))?;
     }
-    if spec.mounts().iter().flatten().any(is_readonly_dev) {
+    if plan.mounts.iter().any(is_readonly_dev) {
         let dev = open_in_root(root.as_fd(), Path::new("/dev"), OFlag::O_DIRECTORY, true)
             .or_sys(|| "open /dev".into())?;
         mount_setattr(dev.as_fd(), MOUNT_ATTR_RDONLY, 0, false)
             .or_sys(|| "remount /dev read-only".into())?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+    if plan.readonly {
         // Non-recursive, and only the rdonly bit: nosuid etc. stay as they are.
         mount_setattr(root.as_fd(), MOUNT_ATTR_RDONLY, 0, false)
             .or_sys(|| "remount / read-only".into())?;

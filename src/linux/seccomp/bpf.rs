@@ -65,7 +65,11 @@ pub(super) struct ArchLimit {
     pub x32_max: Option<u32>,
 }
 
-/// A compiled, not-yet-loaded filter.
+/// A compiled, not-yet-loaded filter. It is compiled by the parent, where
+/// the plan is made, and crosses the init channel as data (serde: each
+/// instruction as `[code, jt, jf, k]`).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(into = "WireFilter", try_from = "WireFilter")]
 pub struct Filter {
     program: Vec<sock_filter>,
     flags: u64,
@@ -79,6 +83,49 @@ impl std::fmt::Debug for Filter {
             .field("flags", &self.flags)
             .field("notify", &self.notify)
             .finish()
+    }
+}
+
+/// [`Filter`] as it crosses the init channel.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WireFilter {
+    program: Vec<(u16, u8, u8, u32)>,
+    flags: u64,
+    notify: bool,
+}
+
+impl From<Filter> for WireFilter {
+    fn from(f: Filter) -> Self {
+        WireFilter {
+            program: f
+                .program
+                .iter()
+                .map(|i| (i.code, i.jt, i.jf, i.k))
+                .collect(),
+            flags: f.flags,
+            notify: f.notify,
+        }
+    }
+}
+
+impl TryFrom<WireFilter> for Filter {
+    type Error = String;
+    fn try_from(w: WireFilter) -> std::result::Result<Self, String> {
+        if w.program.is_empty() || w.program.len() > MAX_INSNS {
+            return Err(format!(
+                "seccomp filter of {} instructions (1 to {MAX_INSNS})",
+                w.program.len()
+            ));
+        }
+        Ok(Filter {
+            program: w
+                .program
+                .into_iter()
+                .map(|(code, jt, jf, k)| insn(code, jt, jf, k))
+                .collect(),
+            flags: w.flags,
+            notify: w.notify,
+        })
     }
 }
 

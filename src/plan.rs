@@ -1,0 +1,458 @@
+//! Spec and command flags -> the whole container, decided before anything
+//! is made.
+//!
+//! [`create`] and [`exec`] take config.json (already parsed) and what the
+//! command line asked, make every decision and every refusal, and return
+//! a [`Plan`]: nothing exists yet when a config is refused here. The
+//! parent then only carries the plan out (process/parent.rs), and the
+//! container's init receives [`InitPlan`], the part it needs, with the
+//! seccomp filter already compiled: init parses nothing and decides
+//! nothing of its own.
+//!
+//! Pure but for one read: a namespace joined by path is compared with the
+//! host's own (a "joined" host namespace is not the container's). What
+//! depends on the host (joined paths that must open, an AppArmor profile
+//! that must be loaded, preserved descriptors, cgroup controllers) is
+//! checked by [`check_host`], still before any resource.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{
+    Hooks, LinuxIdMapping, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
+    LinuxResources, Process, Spec,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::Bundle;
+use crate::cgroups::sub::{self, SubCgroup};
+use crate::error::{Error, Result};
+use crate::hooks;
+use crate::linux::landlock::{self, LandlockPolicy};
+use crate::linux::namespaces::{Kind, Ns, NsPlan, JOIN_ORDER};
+use crate::linux::rootfs::RootfsPlan;
+use crate::linux::seccomp::{self, Filter};
+use crate::linux::{apparmor, userns};
+use crate::state::State;
+
+/// What `create` (and `run`) was asked besides config.json.
+#[derive(Debug, Clone, Default)]
+pub struct CreateFlags {
+    pub id: String,
+    /// A console socket was given (or `run` holds the pty itself).
+    pub console_socket: bool,
+    /// brig copies the pty to a raw host terminal itself (`run`/`exec` in
+    /// the foreground): ONLCR goes off before the process can write.
+    pub console_raw_output: bool,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// LISTEN_FDS of brig's environment (socket activation): that many
+    /// descriptors from 3 on come first and are preserved too.
+    pub listen_fds: Option<u32>,
+    pub systemd_cgroup: bool,
+}
+
+/// What `exec` was asked besides the process.
+#[derive(Debug, Clone, Default)]
+pub struct ExecFlags {
+    pub console_socket: bool,
+    pub console_raw_output: bool,
+    pub preserve_fds: u32,
+    /// `--cgroup` arguments, as runc takes them.
+    pub sub_cgroups: Vec<String>,
+}
+
+/// The whole container (or exec'd process), decided.
+#[derive(Debug)]
+pub struct Plan {
+    pub id: String,
+    /// New namespaces are created at clone; joined ones by the child (the
+    /// pid namespace by the parent, for its children).
+    pub ns: NsPlan,
+    /// Written by the parent when the plan creates a user namespace.
+    pub uid_map: Vec<LinuxIdMapping>,
+    pub gid_map: Vec<LinuxIdMapping>,
+    /// "monotonic S N\nboottime S N\n" for a new time namespace.
+    pub time_offsets: Option<String>,
+    /// `process.oomScoreAdj`, written by the parent from the host's user
+    /// namespace (lowering it needs CAP_SYS_RESOURCE there).
+    pub oom_score_adj: Option<i32>,
+    pub cgroup: CgroupPlan,
+    /// Host uid/gid of the container's root, which must own exec.fifo to
+    /// open it (create with a new user namespace only).
+    pub fifo_owner: Option<(Option<u32>, Option<u32>)>,
+    /// The seccomp agent's socket, only when a rule uses SCMP_ACT_NOTIFY.
+    pub seccomp_listener: Option<PathBuf>,
+    /// Descriptors 3..3+N reach the container (LISTEN_FDS included).
+    pub preserve_fds: u32,
+    /// prestart and createRuntime, run by the parent at sync 1c.
+    pub runtime_hooks: Option<Hooks>,
+    pub init: InitPlan,
+}
+
+/// The container's cgroup.
+#[derive(Debug)]
+pub enum CgroupPlan {
+    /// `create`: a new cgroup at `linux.cgroupsPath` (or brig's default).
+    New {
+        path: Option<String>,
+        systemd: bool,
+        /// `linux.resources` as given, for the host check.
+        requested: Option<Box<LinuxResources>>,
+        /// What is set: the request with the device allow-list, which a
+        /// container gets even without `linux.resources`.
+        resources: Box<LinuxResources>,
+    },
+    /// `exec`: the container's cgroup, or `--cgroup` sub-cgroups of it.
+    Existing {
+        path: String,
+        systemd: bool,
+        sub: Vec<SubCgroup>,
+    },
+}
+
+/// Which process init becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InitMode {
+    /// The container's first process: hostname, rootfs, sysctls, console
+    /// mount, then Ready and the wait for `start`.
+    Create,
+    /// `brig exec`: a further process in a container that is set up; none
+    /// of the above, no Ready, no fifo.
+    Exec,
+}
+
+/// How init gets to the container's root.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RootSetup {
+    /// A new mount namespace: build the rootfs, then pivot into it.
+    Build(Box<RootfsPlan>),
+    /// No mount namespace of its own: the host's mounts, with root.path
+    /// as the root (chroot), as runc does.
+    Chroot(PathBuf),
+    /// A mount namespace that is already what its owner made it (exec, or
+    /// one joined by path).
+    AsIs,
+}
+
+/// What init needs, and nothing else.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitPlan {
+    pub mode: InitMode,
+    pub id: String,
+    pub ns: NsPlan,
+    /// The mount namespace is the container's own, not the host's (decided
+    /// here, where the host's namespaces are still in view).
+    pub own_mount_ns: bool,
+    pub root: RootSetup,
+    /// Set only when the container has a uts namespace of its own.
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// `linux.sysctl` (create only; checked against the namespaces).
+    pub sysctl: HashMap<String, String>,
+    /// The process, checked: config.json's, or the one `exec` runs.
+    pub process: Process,
+    /// Compiled here; init only loads it, last before execve.
+    pub seccomp: Option<Filter>,
+    /// `linux.seccomp.listenerMetadata`, for the agent.
+    pub seccomp_metadata: Option<String>,
+    pub landlock: Option<LandlockPolicy>,
+    /// A session keyring of the container's own (runc's default).
+    pub session_keyring: bool,
+    pub preserve_fds: u32,
+    pub listen_fds: Option<u32>,
+    pub console_raw_output: bool,
+    pub hooks: InitHooks,
+}
+
+/// The hooks init takes part in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct InitHooks {
+    /// There are prestart or createRuntime hooks: ask the parent to run
+    /// them (sync 1c) and wait for it (sync 1d).
+    pub ask_parent: bool,
+    /// createContainer and startContainer only: init runs these.
+    pub in_container: Option<Hooks>,
+    /// `start` waits for the startContainer hooks and the execve, so the
+    /// exec fifo stays open until then.
+    pub start_waits_for_exec: bool,
+    /// createContainer hooks run from here (the rootfs on the host).
+    pub cwd: PathBuf,
+}
+
+/// Every decision of `create`. Refuses what brig will not run, before
+/// anything exists.
+pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
+    crate::state::validate_id(&flags.id)?;
+    let spec = &bundle.spec;
+    let ns = crate::validate::spec(spec)?;
+    let process = spec.process().clone().expect("validate::spec checked it");
+    let linux = spec.linux().as_ref().expect("validate::spec checked it");
+    match (process.terminal().unwrap_or(false), flags.console_socket) {
+        (true, false) => {
+            return Err(Error::invalid(
+                "process.terminal is true but no --console-socket was given",
+            ))
+        }
+        (false, true) => {
+            return Err(Error::invalid(
+                "--console-socket was given but process.terminal is false",
+            ))
+        }
+        _ => {}
+    }
+    if ns.joins().any(|(k, _)| k == Kind::User) && ns.is_new(Kind::Pid) {
+        return Err(Error::invalid(
+            "joining a user namespace by path while creating a new pid namespace is not supported yet",
+        ));
+    }
+    let uid_map = linux.uid_mappings().clone().unwrap_or_default();
+    let gid_map = linux.gid_mappings().clone().unwrap_or_default();
+    let fifo_owner = ns
+        .is_new(Kind::User)
+        .then(|| (userns::host_id(&uid_map, 0), userns::host_id(&gid_map, 0)));
+    let own_mount_ns = ns.has_own(Kind::Mount);
+    let root = if ns.is_new(Kind::Mount) {
+        RootSetup::Build(Box::new(RootfsPlan::from_spec(
+            spec,
+            &bundle.rootfs,
+            flags.no_pivot,
+        )?))
+    } else if own_mount_ns {
+        RootSetup::AsIs
+    } else {
+        RootSetup::Chroot(bundle.rootfs.clone())
+    };
+    let own_uts = ns.has_own(Kind::Uts);
+    let (seccomp, seccomp_metadata, seccomp_listener) = compile_seccomp(spec)?;
+    let preserve_fds = flags.listen_fds.unwrap_or(0) + flags.preserve_fds;
+    let configured = spec.hooks().as_ref();
+    let init = InitPlan {
+        mode: InitMode::Create,
+        id: flags.id.clone(),
+        ns: ns.clone(),
+        own_mount_ns,
+        root,
+        hostname: spec.hostname().clone().filter(|_| own_uts),
+        domainname: spec.domainname().clone().filter(|_| own_uts),
+        sysctl: linux.sysctl().clone().unwrap_or_default(),
+        process: process.clone(),
+        seccomp,
+        seccomp_metadata,
+        landlock: landlock::parse(spec.annotations().as_ref())?,
+        session_keyring: !flags.no_new_keyring,
+        preserve_fds,
+        listen_fds: flags.listen_fds,
+        console_raw_output: flags.console_raw_output,
+        hooks: InitHooks {
+            ask_parent: !hooks::Kind::Prestart.list(configured).is_empty()
+                || !hooks::Kind::CreateRuntime.list(configured).is_empty(),
+            in_container: configured.map(only_in_container),
+            start_waits_for_exec: hooks::start_waits_for_exec(configured),
+            cwd: bundle.rootfs.clone(),
+        },
+    };
+    Ok(Plan {
+        id: flags.id.clone(),
+        ns,
+        uid_map,
+        gid_map,
+        time_offsets: time_offsets(linux),
+        oom_score_adj: process.oom_score_adj(),
+        cgroup: CgroupPlan::New {
+            path: linux
+                .cgroups_path()
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            systemd: flags.systemd_cgroup,
+            requested: linux.resources().clone().map(Box::new),
+            resources: Box::new(crate::cgroups::devices::with_default_devices(
+                linux.resources().as_ref(),
+                linux.devices().as_deref().unwrap_or(&[]),
+            )),
+        },
+        fifo_owner,
+        seccomp_listener,
+        preserve_fds,
+        runtime_hooks: configured.cloned(),
+        init,
+    })
+}
+
+/// Every decision of `exec`: `process` in container `st`, with the config
+/// saved at its create (not config.json as it may be now).
+pub fn exec(st: &State, process: Process, flags: &ExecFlags) -> Result<Plan> {
+    let (id, config) = (st.id.as_str(), &*st.config);
+    crate::validate::process(&process)?;
+    match (process.terminal().unwrap_or(false), flags.console_socket) {
+        (true, false) => {
+            return Err(Error::invalid(
+                "cannot allocate a tty without a console socket when detached",
+            ))
+        }
+        (false, true) => {
+            return Err(Error::invalid(
+                "--console-socket was given but the process has no terminal (use -t)",
+            ))
+        }
+        _ => {}
+    }
+    let linux = config
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("config.json has no linux section"))?;
+    let container_ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
+    let ns = join_plan(&container_ns, st.pid)?;
+    let path = st
+        .cgroup_path
+        .clone()
+        .ok_or_else(|| Error::invalid(format!("container {id} has no cgroup")))?;
+    let (seccomp, seccomp_metadata, seccomp_listener) = compile_seccomp(config)?;
+    let own_mount_ns = ns.has_own(Kind::Mount);
+    let root = if own_mount_ns {
+        RootSetup::AsIs
+    } else {
+        RootSetup::Chroot(st.rootfs.clone())
+    };
+    let init = InitPlan {
+        mode: InitMode::Exec,
+        id: id.into(),
+        ns: ns.clone(),
+        own_mount_ns,
+        root,
+        hostname: None,
+        domainname: None,
+        sysctl: HashMap::new(),
+        process: process.clone(),
+        seccomp,
+        seccomp_metadata,
+        landlock: landlock::parse(config.annotations().as_ref())?,
+        // The container's init made its session keyring; exec shares it.
+        session_keyring: false,
+        preserve_fds: flags.preserve_fds,
+        listen_fds: None,
+        console_raw_output: flags.console_raw_output,
+        hooks: InitHooks::default(),
+    };
+    Ok(Plan {
+        id: id.into(),
+        ns,
+        uid_map: Vec::new(),
+        gid_map: Vec::new(),
+        time_offsets: None,
+        oom_score_adj: process.oom_score_adj(),
+        cgroup: CgroupPlan::Existing {
+            path,
+            systemd: st.systemd_cgroup,
+            sub: sub::parse(&flags.sub_cgroups)?,
+        },
+        fifo_owner: None,
+        seccomp_listener,
+        preserve_fds: flags.preserve_fds,
+        runtime_hooks: None,
+        init,
+    })
+}
+
+/// What depends on the host, checked before any resource: every joined
+/// namespace path opens as a namespace of its kind, the AppArmor profile
+/// is loaded, every preserved descriptor is open.
+pub fn check_host(plan: &Plan) -> Result<()> {
+    for (kind, path) in plan.ns.joins() {
+        crate::linux::namespaces::open_ns(kind, path)?;
+    }
+    if let Some(profile) = plan.init.process.apparmor_profile() {
+        apparmor::check(profile)?;
+    }
+    // A hole would let the init channel (made later) take its number and
+    // reach the container.
+    let n = plan.preserve_fds;
+    for fd in 3..3 + n as i32 {
+        if !crate::linux::fds::is_open(fd) {
+            return Err(Error::invalid(format!(
+                "--preserve-fds {n}: descriptor {fd} is not open"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The filter, the agent's metadata and the agent's socket path (only a
+/// profile with an SCMP_ACT_NOTIFY rule has anything to send the agent;
+/// otherwise its listenerPath is ignored, as runc does).
+fn compile_seccomp(spec: &Spec) -> Result<(Option<Filter>, Option<String>, Option<PathBuf>)> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok((None, None, None));
+    };
+    let filter = seccomp::build(s)?;
+    let listener = s.listener_path().clone().filter(|_| filter.uses_notify());
+    Ok((Some(filter), s.listener_metadata().clone(), listener))
+}
+
+/// The hooks init runs itself; the others stay with the runtime.
+fn only_in_container(h: &Hooks) -> Hooks {
+    let mut out = Hooks::default();
+    out.set_create_container(h.create_container().clone());
+    out.set_start_container(h.start_container().clone());
+    out
+}
+
+fn time_offsets(linux: &oci_spec::runtime::Linux) -> Option<String> {
+    let offsets = linux.time_offsets().as_ref()?;
+    let mut out = String::new();
+    for (clock, off) in offsets {
+        out.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    Some(out)
+}
+
+/// The exec'd process's namespaces: the container's own (created at its
+/// `create`) through its init's /proc/PID/ns links, those it joined by
+/// path through the same path, and the host's left alone.
+pub fn join_plan(container: &NsPlan, init_pid: i32) -> Result<NsPlan> {
+    let mut list: Vec<LinuxNamespace> = Vec::new();
+    for kind in JOIN_ORDER {
+        let path = match container.get(kind) {
+            Ns::Host => continue,
+            Ns::New => PathBuf::from(format!("/proc/{init_pid}/ns/{}", kind.proc_name())),
+            Ns::Join(p) => p.clone(),
+        };
+        list.push(
+            LinuxNamespaceBuilder::default()
+                .typ(spec_type(kind))
+                .path(path)
+                .build()
+                .map_err(|e| Error::invalid(format!("namespace {}: {e}", kind.spec_name())))?,
+        );
+    }
+    NsPlan::from_spec(&list)
+}
+
+fn spec_type(kind: Kind) -> LinuxNamespaceType {
+    match kind {
+        Kind::User => LinuxNamespaceType::User,
+        Kind::Ipc => LinuxNamespaceType::Ipc,
+        Kind::Uts => LinuxNamespaceType::Uts,
+        Kind::Net => LinuxNamespaceType::Network,
+        Kind::Pid => LinuxNamespaceType::Pid,
+        Kind::Cgroup => LinuxNamespaceType::Cgroup,
+        Kind::Time => LinuxNamespaceType::Time,
+        Kind::Mount => LinuxNamespaceType::Mount,
+    }
+}
+
+impl Plan {
+    /// The rootfs init builds, when it builds one.
+    pub fn rootfs(&self) -> Option<&RootfsPlan> {
+        match &self.init.root {
+            RootSetup::Build(r) => Some(r),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The launch path `create` and `exec` share: open what init inherits,
+//! clone the child into its namespaces (and cgroup), place it, write its id
+//! maps, release it (sync 1), and hand init its part of the plan (sync 1b).
+//! Everything here carries out a [`Plan`]; nothing is decided.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+use crate::cgroups::Manager;
+use crate::error::{Context, IoResultExt, Result};
+use crate::linux::namespaces::{self, Kind};
+use crate::linux::procfs::ProcfsHandle;
+use crate::linux::{exe, pid, prctl, userns};
+use crate::logging::LogFormat;
+use crate::plan::{CgroupPlan, Plan};
+use crate::process::channel::{self, Channel};
+use crate::process::child::{self, ChildPlan};
+use crate::process::clone::{clone3, Forked};
+use crate::process::messages::{InitFds, InitLog};
+use crate::state;
+
+/// brig's global options as the process roles need them (the clap types
+/// stay in commands/).
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeOpts<'a> {
+    /// `--root`: the state directory.
+    pub root: &'a Path,
+    /// `--log`, which init writes to as well.
+    pub log: Option<&'a Path>,
+    pub log_format: LogFormat,
+    pub debug: bool,
+}
+
+/// Where the pty master goes when the process has a terminal.
+pub enum ConsoleSocket<'a> {
+    /// `--console-socket PATH`.
+    Path(&'a Path),
+    /// One end of a socketpair: `run`/`exec` in the foreground proxy the
+    /// pty themselves.
+    Connected(UnixStream),
+}
+
+/// The container's cgroup as the plan names it: a new one (checked against
+/// the host's controllers, not made yet) or the container's own.
+pub fn cgroup_for(plan: &CgroupPlan, id: &str) -> Result<Manager> {
+    match plan {
+        CgroupPlan::New {
+            path,
+            systemd,
+            requested,
+            ..
+        } => {
+            let m = Manager::new(path.as_deref(), id, *systemd)?;
+            if let Some(r) = requested {
+                m.check(r)?;
+            }
+            Ok(m)
+        }
+        CgroupPlan::Existing { path, systemd, sub } => Manager::open(path, *systemd)?.sub(sub),
+    }
+}
+
+/// What init inherits besides stdio and the preserved descriptors, opened
+/// by us before the clone so a wrong path fails before any process exists.
+/// The descriptors close when this is dropped (after sync 1b init has its
+/// own copies).
+#[derive(Default)]
+pub struct Inherited {
+    pub fifo: Option<OwnedFd>,
+    console: Option<UnixStream>,
+    seccomp_listener: Option<UnixStream>,
+    /// (index in the rootfs plan's mounts, detached tree).
+    premade: Vec<(usize, OwnedFd)>,
+    log: Option<OwnedFd>,
+    log_format: LogFormat,
+    debug: bool,
+}
+
+impl Inherited {
+    /// The console socket (a terminal), the seccomp agent's socket
+    /// (SCMP_ACT_NOTIFY), the `--log` file once more in append mode, and
+    /// (create with a user namespace) the bind sources made on the host.
+    pub fn open(
+        plan: &Plan,
+        console: Option<&ConsoleSocket<'_>>,
+        rt: &RuntimeOpts<'_>,
+    ) -> Result<Self> {
+        let console = match console {
+            Some(ConsoleSocket::Path(p)) => Some(
+                UnixStream::connect(p)
+                    .or_io(|| format!("connect to console socket {}", p.display()))?,
+            ),
+            Some(ConsoleSocket::Connected(s)) => {
+                Some(s.try_clone().or_io(|| "dup console socket".into())?)
+            }
+            None => None,
+        };
+        let seccomp_listener = match &plan.seccomp_listener {
+            Some(p) => Some(
+                UnixStream::connect(p)
+                    .or_io(|| format!("failed to connect with seccomp agent {}", p.display()))?,
+            ),
+            None => None,
+        };
+        // Made here, on the host: inside the new user namespace a source
+        // may be out of reach, and an idmapped mount cannot be made.
+        let premade = match plan.rootfs() {
+            Some(r) => crate::linux::rootfs::premade_sources(r)?,
+            None => Vec::new(),
+        };
+        // A log file we cannot open was reported by our own logger.
+        let log = rt
+            .log
+            .and_then(|p| crate::linux::inherit::open_append(p).ok());
+        Ok(Inherited {
+            fifo: None,
+            console,
+            seccomp_listener,
+            premade,
+            log,
+            log_format: rt.log_format,
+            debug: rt.debug,
+        })
+    }
+
+    /// Descriptors that must survive the child's re-exec: the preserved
+    /// ones and ours.
+    fn keep_fds(&self, preserve_fds: u32) -> Vec<RawFd> {
+        let mut keep: Vec<RawFd> = (3..3 + preserve_fds as RawFd).collect();
+        keep.extend(self.fifo.as_ref().map(|f| f.as_raw_fd()));
+        keep.extend(self.console.as_ref().map(|c| c.as_raw_fd()));
+        keep.extend(self.seccomp_listener.as_ref().map(|c| c.as_raw_fd()));
+        keep.extend(self.premade.iter().map(|(_, fd)| fd.as_raw_fd()));
+        keep.extend(self.log.as_ref().map(|fd| fd.as_raw_fd()));
+        keep
+    }
+
+    /// The numbers init finds them at (inherited as they are).
+    pub fn init_fds(&self) -> (InitFds, InitLog) {
+        let fds = InitFds {
+            fifo: self.fifo.as_ref().map(|f| f.as_raw_fd()),
+            console: self.console.as_ref().map(|c| c.as_raw_fd()),
+            seccomp_listener: self.seccomp_listener.as_ref().map(|c| c.as_raw_fd()),
+            premade_mounts: self
+                .premade
+                .iter()
+                .map(|(i, fd)| (*i, fd.as_raw_fd()))
+                .collect(),
+        };
+        let log = InitLog {
+            fd: self.log.as_ref().map(|f| f.as_raw_fd()),
+            format: self.log_format,
+            debug: self.debug,
+        };
+        (fds, log)
+    }
+}
+
+/// A child released at sync 1, now re-executing as INIT and waiting for
+/// its Config (sync 1b) on `channel`.
+pub struct Spawned {
+    pub pid: Pid,
+    pub pidfd: OwnedFd,
+    pub channel: Channel,
+    pub guard: KillOnDrop,
+}
+
+/// Kills and reaps the child on drop unless disarmed: a failed launch
+/// leaves no process behind.
+pub struct KillOnDrop(Option<Pid>);
+
+impl KillOnDrop {
+    pub fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            pid::kill_and_reap(p);
+        }
+    }
+}
+
+/// Clone the child into the plan's namespaces (and `cgroup`, on v2), place
+/// it in the cgroup, write its id maps and oom_score_adj, release it
+/// (sync 1). What follows (sync 1b on) depends on the mode.
+pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spawned> {
+    let ns = &plan.ns;
+    let exe = exe::protected_self()?;
+    let (parent_ch, child_ch) = channel::pair()?;
+    // A pid namespace given by path is entered for our children only; the
+    // parent's own pid namespace does not change.
+    if let Some(path) = ns.joins().find(|(k, _)| *k == Kind::Pid).map(|(_, p)| p) {
+        namespaces::join(Kind::Pid, path)?;
+    }
+    // Init must not be dumpable before its re-exec; the child inherits this.
+    prctl::set_not_dumpable()?;
+
+    let into_cgroup = cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
+    let (pid, pidfd) = match clone3(ns.clone_flags(), into_cgroup)? {
+        Forked::Child => {
+            drop(parent_ch);
+            child::run(
+                child_ch,
+                ChildPlan {
+                    ns,
+                    time_offsets: plan.time_offsets.clone(),
+                    keep_fds: inherited.keep_fds(plan.preserve_fds),
+                },
+                &exe,
+            )
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(child_ch);
+    let guard = KillOnDrop(Some(pid));
+
+    // Cgroup before the user namespace's maps and before the child runs
+    // anything of its own. A child cloned into it (pure v2) is there
+    // already; a write to cgroup.procs would cost an RCU grace period
+    // (cgroup_threadgroup_rwsem) for nothing.
+    if into_cgroup.is_none() {
+        cgroup.add(pid)?;
+    }
+    if ns.is_new(Kind::User) || plan.oom_score_adj.is_some() {
+        let procfs = ProcfsHandle::new()?;
+        if ns.is_new(Kind::User) {
+            userns::write_maps(&procfs, pid, &plan.uid_map, &plan.gid_map)?;
+        }
+        if let Some(adj) = plan.oom_score_adj {
+            write_oom_score_adj(&procfs, pid, adj)?;
+        }
+    }
+    // sync 1
+    parent_ch.send(&crate::process::messages::ToInit::Go)?;
+    Ok(Spawned {
+        pid,
+        pidfd,
+        channel: parent_ch,
+        guard,
+    })
+}
+
+/// Inherited by everything the child starts. Like runc's, a privileged
+/// write also sets the floor the container may later lower it to.
+fn write_oom_score_adj(procfs: &ProcfsHandle, pid: Pid, adj: i32) -> Result<()> {
+    procfs
+        .write(&format!("{pid}/oom_score_adj"), adj.to_string().as_bytes())
+        .map_err(|e| {
+            if e.errno() == Some(Errno::EACCES) {
+                e.context("lowering oom_score_adj needs CAP_SYS_RESOURCE, which brig lacks")
+            } else {
+                e
+            }
+        })
+}
+
+/// Written atomically (temp file + rename) before create/exec returns.
+pub fn write_pid_file(p: &Path, pid: Pid) -> Result<()> {
+    let p: PathBuf = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().or_io(|| "getcwd".into())?.join(p)
+    };
+    state::write_atomic(&p, pid.to_string().as_bytes(), 0o644)
+        .context(|| format!("write pid file {}", p.display()))
+}
