@@ -18,7 +18,10 @@ pub fn set_user(uid: u32, gid: u32, additional_gids: &[u32]) -> Result<()> {
 }
 
 /// Become the mapped root of the user namespace we are in (setresgid, then
-/// setresuid, to 0); `which` names the namespace for the error.
+/// setresuid, to 0) before an execve, or the exec would recompute our
+/// capabilities as the unmapped overflow uid and drop them all; `which`
+/// names the namespace for the error. Ref: user_namespaces(7),
+/// capabilities(7) "Capabilities and execution of programs by root".
 pub fn become_root(which: &str) -> Result<()> {
     setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
         .or_sys(|| format!("setresgid 0 in {which} (is gid 0 mapped?)"))?;

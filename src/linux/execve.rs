@@ -29,6 +29,25 @@ pub fn chdir_inside(cwd: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A small text file of the image (/etc/passwd), read only if it is a
+/// regular file (a fifo there must not block init) and at most `limit`
+/// bytes of it; None if it cannot be read.
+pub fn read_image_file(path: &str, limit: u64) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    f.take(limit).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 /// The default PATH when the process's environment has none (runc's).
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

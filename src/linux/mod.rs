@@ -27,6 +27,7 @@ pub mod procmount;
 pub mod rlimits;
 pub mod rootfs;
 pub mod seccomp;
+pub mod seqpacket;
 pub mod signal;
 pub mod sysctl;
 pub mod tty;

@@ -11,11 +11,10 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
-use nix::unistd::{setresgid, setresuid, Gid, Uid};
 
 use crate::error::{Error, IoResultExt, Result, SysResultExt};
-use crate::linux::fds;
 use crate::linux::namespaces::{self, Kind, NsPlan};
+use crate::linux::{creds, fds};
 use crate::process::channel::Channel;
 use crate::process::messages::{ToInit, ToParent};
 
@@ -28,17 +27,6 @@ pub struct ChildPlan<'a> {
     pub time_offsets: Option<String>,
     /// Descriptors that must survive the re-exec.
     pub keep_fds: Vec<RawFd>,
-}
-
-/// Become the mapped root of the user namespace we are in before execve,
-/// or the exec would recompute our capabilities as the unmapped overflow
-/// uid and drop them all. Ref: user_namespaces(7), capabilities(7)
-/// "Capabilities and execution of programs by root".
-fn become_root(which: &str) -> Result<()> {
-    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
-        .or_sys(|| format!("setresgid 0 in {which} (is gid 0 mapped?)"))?;
-    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
-        .or_sys(|| format!("setresuid 0 in {which} (is uid 0 mapped?)"))
 }
 
 /// Never returns: re-exec or _exit.
@@ -71,7 +59,7 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         Some(other) => return Err(Error::invalid(format!("child: expected Go, got {other:?}"))),
     }
     if plan.ns.is_new(Kind::User) {
-        become_root("the new user namespace")?;
+        creds::become_root("the new user namespace")?;
     }
     // Join order puts the user namespace first: the others may be owned by
     // it, and entering them needs its capabilities (exec joins them all).
@@ -83,7 +71,7 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
             namespaces::join(kind, path)?;
         }
         if kind == Kind::User {
-            become_root(&format!("user namespace {}", path.display()))?;
+            creds::become_root(&format!("user namespace {}", path.display()))?;
         }
     }
     if plan.ns.is_new(Kind::Cgroup) {

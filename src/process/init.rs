@@ -332,20 +332,8 @@ fn build_env(env: &[String], uid: u32, plan: &InitPlan) -> Result<Vec<CString>> 
         .collect()
 }
 
-/// The image's /etc/passwd is the image's: only a regular file is read
-/// (a fifo there must not block init), and at most 1 MiB of it.
+/// HOME of `uid` in the image's /etc/passwd.
 fn home_of(uid: u32) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open("/etc/passwd")
-        .ok()?;
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut passwd = String::new();
-    f.take(1 << 20).read_to_string(&mut passwd).ok()?;
+    let passwd = execve::read_image_file("/etc/passwd", 1 << 20)?;
     crate::process::env::home_in_passwd(&passwd, uid)
 }

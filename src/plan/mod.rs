@@ -143,9 +143,6 @@ pub struct InitPlan {
     pub mode: InitMode,
     pub id: String,
     pub ns: NsPlan,
-    /// The mount namespace is the container's own, not the host's (decided
-    /// here, where the host's namespaces are still in view).
-    pub own_mount_ns: bool,
     pub root: RootSetup,
     /// Set only when the container has a uts namespace of its own.
     pub hostname: Option<String>,
@@ -233,7 +230,6 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         mode: InitMode::Create,
         id: flags.id.clone(),
         ns: ns.clone(),
-        own_mount_ns,
         root,
         hostname: spec.hostname().clone().filter(|_| own_uts),
         domainname: spec.domainname().clone().filter(|_| own_uts),
@@ -310,7 +306,9 @@ pub fn exec(st: &State, process: Process, flags: &ExecFlags) -> Result<Plan> {
         .clone()
         .ok_or_else(|| Error::invalid(format!("container {id} has no cgroup")))?;
     let (seccomp, seccomp_metadata, seccomp_listener) = compile_seccomp(config)?;
-    let own_mount_ns = ns.has_own(Kind::Mount);
+    // The container's own plan says whether its mount namespace is its own
+    // (the join plan's /proc/PID/ns/mnt path cannot tell from here).
+    let own_mount_ns = container_ns.has_own(Kind::Mount);
     let root = if own_mount_ns {
         RootSetup::AsIs
     } else {
@@ -320,7 +318,6 @@ pub fn exec(st: &State, process: Process, flags: &ExecFlags) -> Result<Plan> {
         mode: InitMode::Exec,
         id: id.into(),
         ns: ns.clone(),
-        own_mount_ns,
         root,
         hostname: None,
         domainname: None,
@@ -456,3 +453,6 @@ impl Plan {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
