@@ -1,5 +1,5 @@
-//! The only place that calls into the kernel (with `process::clone`).
-//! One file per mechanism.
+//! The only place that calls into the kernel (with the clone path:
+//! `process::clone` and `process::child`). One file per mechanism.
 
 pub mod apparmor;
 pub mod bpf;
