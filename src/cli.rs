@@ -47,6 +47,10 @@ pub struct GlobalOpts {
     /// Manage cgroups through systemd.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
+    /// Node policy for create, run and exec: a preset, a name in
+    /// /etc/brig/policies, or a TOML file (invoked as `brig-NAME`: NAME).
+    #[arg(long, global = true, value_name = "NAME|FILE")]
+    pub policy: Option<String>,
     /// Accepted for runc compatibility; brig has no checkpoint support.
     #[arg(long, hide = true)]
     pub criu: Option<String>,

@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod linux;
 pub mod logging;
 pub mod plan;
+pub mod policy;
 pub mod process;
 pub mod state;
 pub mod validate;

@@ -65,6 +65,10 @@ pub struct State {
     /// container's namespaces and process from it, `start` and `delete`
     /// the hooks (runtime-spec runtime.md, Lifecycle step 2).
     pub config: Box<oci_spec::runtime::Spec>,
+    /// The node policy applied at create (as it was then: `exec` applies
+    /// this one), and what it found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::Record>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +253,9 @@ pub struct Report<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<&'a str, &'a str>,
     pub owner: String,
+    /// brig's addition: the node policy the container was created under.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<&'a str>,
 }
 
 /// An RFC 3339 time with nanoseconds as Go's RFC3339Nano prints it: the
@@ -288,6 +295,7 @@ impl State {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             owner,
+            policy: self.policy.as_ref().map(|r| r.policy.name.as_str()),
         }
     }
 

@@ -29,6 +29,32 @@ const ALWAYS_ALLOWED: [(LinuxDeviceType, i64, i64, &str, &str); 10] = [
     (LinuxDeviceType::C, 136, -1, "rwm", ""), // /dev/pts/N
 ];
 
+/// Does `r` allow nothing beyond the devices every container gets anyway
+/// (a node policy's "default devices only")? A deny rule always passes.
+pub fn within_defaults(r: &LinuxDeviceCgroup) -> bool {
+    if !r.allow() {
+        return true;
+    }
+    let (Some(typ), Some(access)) = (r.typ(), r.access().as_deref()) else {
+        // No type is "a": every device; no access is "rwm".
+        return false;
+    };
+    ALWAYS_ALLOWED.iter().any(|(t, major, minor, allowed, _)| {
+        *t == typ
+            && r.major().unwrap_or(-1) == *major
+            && r.minor().unwrap_or(-1) == *minor
+            && access.chars().all(|c| allowed.contains(c))
+    })
+}
+
+/// The node paths of the devices every container gets.
+pub fn default_device_paths() -> impl Iterator<Item = &'static str> {
+    ALWAYS_ALLOWED
+        .iter()
+        .map(|(.., p)| *p)
+        .filter(|p| !p.is_empty())
+}
+
 fn rule(typ: LinuxDeviceType, major: i64, minor: i64, access: &str) -> LinuxDeviceCgroup {
     let mut r = LinuxDeviceCgroup::default();
     r.set_allow(true);

@@ -4,12 +4,12 @@ use crate::process::launch::ConsoleSocket;
 use crate::process::parent::{self, CreateOpts};
 
 pub fn run(global: &GlobalOpts, a: &CreateArgs) -> Result<i32> {
-    parent::create(&super::runtime_opts(global), &opts(global, a))?;
+    parent::create(&super::runtime_opts(global), &opts(global, a)?)?;
     Ok(0)
 }
 
-pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> CreateOpts<'a> {
-    CreateOpts {
+pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> Result<CreateOpts<'a>> {
+    Ok(CreateOpts {
         id: &a.id,
         bundle: &a.bundle,
         console_socket: a.console_socket.as_deref().map(ConsoleSocket::Path),
@@ -18,5 +18,6 @@ pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> CreateOpts<'a> {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: global.systemd_cgroup,
-    }
+        policy: super::selected_policy(global)?,
+    })
 }

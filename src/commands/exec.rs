@@ -42,6 +42,7 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         &st,
         process,
         ExecOpts {
+            policy: super::selected_policy(global)?,
             console_socket,
             pid_file: a.pid_file.as_deref(),
             preserve_fds: a.preserve_fds,

@@ -85,3 +85,16 @@ pub(crate) fn runtime_opts(g: &crate::cli::GlobalOpts) -> crate::process::launch
         debug: g.debug,
     }
 }
+
+/// The node policy brig runs under: `--policy`, else the name it was
+/// invoked as (`brig-NAME`), else none.
+pub(crate) fn selected_policy(
+    g: &crate::cli::GlobalOpts,
+) -> crate::Result<Option<crate::policy::Policy>> {
+    let named = g.policy.clone().or_else(|| {
+        std::env::args_os()
+            .next()
+            .and_then(|a| crate::policy::from_program_name(&a.to_string_lossy()))
+    });
+    named.map(|n| crate::policy::Policy::select(&n)).transpose()
+}

@@ -46,7 +46,7 @@ const FORWARDED: [Signal; 7] = [
 ];
 
 pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
-    let mut opts = super::create::opts(global, &a.create);
+    let mut opts = super::create::opts(global, &a.create)?;
     // A terminal in the foreground without a console socket: brig holds the
     // pty itself (runc does the same). Detached, someone else must.
     let mut own_console = None;

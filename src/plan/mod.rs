@@ -33,6 +33,7 @@ use crate::linux::namespaces::{Kind, Ns, NsPlan, JOIN_ORDER};
 use crate::linux::rootfs::RootfsPlan;
 use crate::linux::seccomp::{self, Filter};
 use crate::linux::{apparmor, userns};
+use crate::policy::{self, Policy};
 use crate::state::State;
 
 /// What `create` (and `run`) was asked besides config.json.
@@ -52,11 +53,16 @@ pub struct CreateFlags {
     /// descriptors from 3 on come first and are preserved too.
     pub listen_fds: Option<u32>,
     pub systemd_cgroup: bool,
+    /// The node policy brig was invoked with (`--policy`, `brig-NAME`).
+    pub policy: Option<Policy>,
 }
 
 /// What `exec` was asked besides the process.
 #[derive(Debug, Clone, Default)]
 pub struct ExecFlags {
+    /// The node policy brig was invoked with; the container's own (from
+    /// its create) applies in any case.
+    pub policy: Option<Policy>,
     pub console_socket: bool,
     pub console_raw_output: bool,
     pub preserve_fds: u32,
@@ -89,6 +95,11 @@ pub struct Plan {
     pub preserve_fds: u32,
     /// prestart and createRuntime, run by the parent at sync 1c.
     pub runtime_hooks: Option<Hooks>,
+    /// config.json as it runs: with the node policy's changes (state.json
+    /// keeps this one; `exec` and the hooks read it from there).
+    pub config: Box<Spec>,
+    /// The node policy applied, and what it found.
+    pub policy: Option<policy::Record>,
     pub init: InitPlan,
 }
 
@@ -183,8 +194,27 @@ pub struct InitHooks {
 /// anything exists.
 pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     crate::state::validate_id(&flags.id)?;
-    let spec = &bundle.spec;
-    let ns = crate::validate::spec(spec)?;
+    let mut ns = crate::validate::spec(&bundle.spec)?;
+    // The node policy: refuses, or lowers the config to its ceiling; the
+    // rest of the plan is made from the config as it will run.
+    let mut config = bundle.spec.clone();
+    let policy = match &flags.policy {
+        Some(p) => {
+            let findings = policy::apply_to_spec(p, &mut config, &policy::Host::current())?;
+            if findings
+                .iter()
+                .any(|f| f.outcome == policy::Outcome::Clamped)
+            {
+                ns = crate::validate::spec(&config)?;
+            }
+            Some(policy::Record {
+                policy: p.clone(),
+                findings,
+            })
+        }
+        None => None,
+    };
+    let spec = &config;
     let process = spec.process().clone().expect("validate::spec checked it");
     let linux = spec.linux().as_ref().expect("validate::spec checked it");
     match (process.terminal().unwrap_or(false), flags.console_socket) {
@@ -273,15 +303,26 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         seccomp_listener,
         preserve_fds,
         runtime_hooks: configured.cloned(),
+        config: Box::new(config.clone()),
+        policy,
         init,
     })
 }
 
 /// Every decision of `exec`: `process` in container `st`, with the config
 /// saved at its create (not config.json as it may be now).
-pub fn exec(st: &State, process: Process, flags: &ExecFlags) -> Result<Plan> {
+pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan> {
     let (id, config) = (st.id.as_str(), &*st.config);
     crate::validate::process(&process)?;
+    // The container's policy, and the one brig was invoked with: an exec
+    // cannot have more than either allows.
+    let mut findings = Vec::new();
+    let recorded = st.policy.as_ref().map(|r| &r.policy);
+    let invoked = flags.policy.as_ref().filter(|p| Some(*p) != recorded);
+    for p in recorded.into_iter().chain(invoked) {
+        let host = policy::Host::current();
+        findings.extend(policy::apply_to_process(p, config, &mut process, &host)?);
+    }
     match (process.terminal().unwrap_or(false), flags.console_socket) {
         (true, false) => {
             return Err(Error::invalid(
@@ -349,6 +390,8 @@ pub fn exec(st: &State, process: Process, flags: &ExecFlags) -> Result<Plan> {
         seccomp_listener,
         preserve_fds: flags.preserve_fds,
         runtime_hooks: None,
+        config: Box::new(config.clone()),
+        policy: st.policy.clone().map(|r| policy::Record { findings, ..r }),
         init,
     })
 }

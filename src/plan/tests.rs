@@ -259,6 +259,7 @@ fn state(spec: Spec) -> State {
         own_pid_ns: true,
         terminal: false,
         config: Box::new(spec),
+        policy: None,
     }
 }
 

@@ -18,6 +18,8 @@ use crate::process::messages::{InitConfig, ParentPhase, ToInit, ToParent};
 use crate::state::{State, Status};
 
 pub struct ExecOpts<'a> {
+    /// The node policy brig was invoked with.
+    pub policy: Option<crate::policy::Policy>,
     pub console_socket: Option<ConsoleSocket<'a>>,
     pub pid_file: Option<&'a Path>,
     /// Descriptors 3..3+N reach the process; each must be open.
@@ -58,6 +60,7 @@ pub fn exec(
     opts: ExecOpts<'_>,
 ) -> Result<Execed> {
     let flags = ExecFlags {
+        policy: opts.policy.clone(),
         console_socket: opts.console_socket.is_some(),
         console_raw_output: matches!(opts.console_socket, Some(ConsoleSocket::Connected(_))),
         preserve_fds: opts.preserve_fds,

@@ -30,6 +30,8 @@ pub struct CreateOpts<'a> {
     pub preserve_fds: u32,
     /// `--systemd-cgroup`.
     pub systemd_cgroup: bool,
+    /// The node policy brig was invoked with.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// A created container whose init waits for `start`.
@@ -80,6 +82,7 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
 
 fn create_flags(opts: &CreateOpts<'_>) -> CreateFlags {
     CreateFlags {
+        policy: opts.policy.clone(),
         id: opts.id.into(),
         console_socket: opts.console_socket.is_some(),
         console_raw_output: matches!(opts.console_socket, Some(ConsoleSocket::Connected(_))),
@@ -208,12 +211,13 @@ impl<'a> Record<'a> {
                 rootfs: bundle.rootfs.clone(),
                 created: crate::logging::rfc3339(SystemTime::now()),
                 owner: String::new(),
-                annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+                annotations: plan.config.annotations().clone().unwrap_or_default(),
                 cgroup_path: Some(cgroup.path().to_string()),
                 systemd_cgroup: matches!(plan.cgroup, CgroupPlan::New { systemd: true, .. }),
                 own_pid_ns: plan.ns.is_new(Kind::Pid),
                 terminal: plan.init.process.terminal().unwrap_or(false),
-                config: Box::new(bundle.spec.clone()),
+                config: plan.config.clone(),
+                policy: plan.policy.clone(),
             },
             dir,
             cgroup: None,

@@ -1,0 +1,757 @@
+//! The rules: each finds its violations in a config and, when it clamps,
+//! lowers the config to the policy's ceiling.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxCapabilities, LinuxNamespace, LinuxNamespaceType, LinuxSeccomp,
+    LinuxSeccompAction, LinuxSyscallBuilder, Process, Spec,
+};
+
+use super::{Action, Finding, Mode, Outcome, Policy, Unconfined};
+use crate::error::{Error, Result};
+use crate::linux::namespaces::{self, Kind};
+
+/// What the rules need to know of the host (given, so tests can say).
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// AppArmor is enabled in this kernel (a default profile is given only then).
+    pub apparmor_enabled: bool,
+    /// Every capability this kernel knows, `CAP_...` (a bounding set with
+    /// all of them is `privileged`).
+    pub kernel_caps: Vec<String>,
+}
+
+impl Host {
+    pub fn current() -> Host {
+        Host {
+            apparmor_enabled: crate::linux::apparmor::enabled(),
+            kernel_caps: crate::linux::capabilities::known(),
+        }
+    }
+}
+
+/// Kubernetes' safe sysctls: namespaced, and harmless to the node.
+/// Ref: kubernetes pkg/kubelet/sysctl/safe_sysctls.go (1.29).
+pub const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+
+/// The masked and read-only paths every container keeps (runc's spec;
+/// containerd's and podman's defaults hold them all).
+pub const REQUIRED_MASKED: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+pub const REQUIRED_READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Host paths no container may see: a bind source that is one, is inside
+/// one, or holds one (it would expose it) is refused. Whole trees: the
+/// host's root (itself only), /etc, /proc, /sys, /dev, /boot, /root, the
+/// kernel's modules, kubelet's and kubeadm's credentials; single files:
+/// the container runtimes' API sockets (so /run, /var/run, /var and their
+/// like are refused too, for holding them). The runtimes' own per-container
+/// files (/run/containerd/io.containerd.grpc.v1.cri/..., kubelet's pod
+/// volumes) stay allowed.
+pub const SENSITIVE_HOST_PATHS: &[&str] = &[
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/root",
+    "/lib/modules",
+    "/usr/lib/modules",
+    "/var/lib/kubelet/pki",
+    "/var/lib/kubelet/kubeconfig",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/podman/podman.sock",
+    "/run/crio/crio.sock",
+    "/var/run/crio/crio.sock",
+    "/run/brig",
+    "/etc/brig",
+];
+
+/// The host namespaces the namespace rule looks at, by spec name.
+const HOST_KINDS: &[(&str, LinuxNamespaceType)] = &[
+    ("network", LinuxNamespaceType::Network),
+    ("pid", LinuxNamespaceType::Pid),
+    ("ipc", LinuxNamespaceType::Ipc),
+    ("uts", LinuxNamespaceType::Uts),
+    ("mount", LinuxNamespaceType::Mount),
+    ("cgroup", LinuxNamespaceType::Cgroup),
+];
+
+/// The policy file itself makes sense: known capability and namespace
+/// names, and `run_as_non_root` only refuses.
+pub fn check(p: &Policy) -> Result<()> {
+    if let Some(c) = &p.capabilities {
+        for name in &c.allowed {
+            parse_cap(name)?;
+        }
+    }
+    if let Some(n) = &p.namespaces {
+        for name in &n.allow_host {
+            if !HOST_KINDS.iter().any(|(k, _)| k == name) {
+                return Err(Error::invalid(format!(
+                    "namespaces.allow_host: {name:?} is not one of network, pid, ipc, uts, mount, cgroup"
+                )));
+            }
+        }
+    }
+    if p.process.as_ref().and_then(|r| r.run_as_non_root) == Some(Action::Clamp) {
+        return Err(Error::invalid(
+            "process.run_as_non_root can only refuse (a user cannot be clamped)",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_cap(name: &str) -> Result<Capability> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| Error::invalid(format!("capability {name:?} is not known")))
+}
+
+/// Findings as the rules make them; `outcome` follows the mode and the
+/// rule's action.
+struct Findings {
+    mode: Mode,
+    list: Vec<Finding>,
+}
+
+impl Findings {
+    /// Record a violation; true when the config is to be clamped (the
+    /// working copy: in audit mode it is thrown away).
+    fn add(
+        &mut self,
+        rule: &str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+        action: Action,
+    ) -> bool {
+        let outcome = match (self.mode, action) {
+            (Mode::Audit, _) => Outcome::Audited,
+            (Mode::Enforce, Action::Refuse) => Outcome::Refused,
+            (Mode::Enforce, Action::Clamp) => Outcome::Clamped,
+        };
+        self.list.push(Finding {
+            rule: rule.into(),
+            field: field.into(),
+            detail: detail.into(),
+            outcome,
+        });
+        action == Action::Clamp
+    }
+}
+
+/// Apply `policy` to a container's config. Enforce: a refusing rule fails
+/// (the first refusal is the error line), clamping rules change `spec`.
+/// Audit: `spec` is left as it is. Every finding is logged and returned.
+pub fn apply_to_spec(policy: &Policy, spec: &mut Spec, host: &Host) -> Result<Vec<Finding>> {
+    let mut work = spec.clone();
+    let mut f = Findings {
+        mode: policy.mode,
+        list: Vec::new(),
+    };
+    if let Some(process) = work.process_mut() {
+        process_rules(policy, process, in_user_namespace(spec), host, &mut f);
+    }
+    namespace_rule(policy, &mut work, &mut f);
+    readonly_root(policy, &mut work, &mut f);
+    seccomp_rule(policy, &mut work, &mut f);
+    sysctl_rule(policy, &mut work, &mut f);
+    mount_rule(policy, &mut work, &mut f);
+    device_rule(policy, &mut work, &mut f);
+    finish(policy, f.list, || *spec = work)
+}
+
+/// Apply `policy` to a process `exec` starts in a container created with
+/// `config` (its seccomp filter and namespaces are the container's).
+pub fn apply_to_process(
+    policy: &Policy,
+    config: &Spec,
+    process: &mut Process,
+    host: &Host,
+) -> Result<Vec<Finding>> {
+    let mut work = process.clone();
+    let mut f = Findings {
+        mode: policy.mode,
+        list: Vec::new(),
+    };
+    process_rules(policy, &mut work, in_user_namespace(config), host, &mut f);
+    finish(policy, f.list, || *process = work)
+}
+
+/// Log the findings; refuse on the first refusal; else keep the clamped
+/// copy (enforce) or nothing (audit).
+fn finish(policy: &Policy, list: Vec<Finding>, keep: impl FnOnce()) -> Result<Vec<Finding>> {
+    if let Some(refused) = list.iter().find(|f| f.outcome == Outcome::Refused) {
+        return Err(Error::invalid(format!(
+            "policy {}: {}",
+            policy.name,
+            refused.line()
+        )));
+    }
+    for finding in &list {
+        match finding.outcome {
+            Outcome::Clamped => {
+                tracing::warn!("policy {}: clamped: {}", policy.name, finding.line())
+            }
+            Outcome::Audited => {
+                tracing::warn!("policy {} (audit): {}", policy.name, finding.line())
+            }
+            Outcome::Refused => {}
+        }
+    }
+    if policy.mode == Mode::Enforce {
+        keep();
+    }
+    Ok(list)
+}
+
+/// The rules on the process alone (create and exec).
+fn process_rules(policy: &Policy, p: &mut Process, userns: bool, host: &Host, f: &mut Findings) {
+    capability_rule(policy, p, host, f);
+    if let Some(rule) = &policy.process {
+        if let Some(action) = rule.no_new_privileges {
+            if p.no_new_privileges() != Some(true)
+                && f.add(
+                    "process.no_new_privileges",
+                    "process.noNewPrivileges",
+                    "must be true",
+                    action,
+                )
+            {
+                p.set_no_new_privileges(Some(true));
+            }
+        }
+        if let Some(action) = rule.run_as_non_root {
+            if p.user().uid() == 0 && !userns {
+                f.add(
+                    "process.run_as_non_root",
+                    "process.user.uid",
+                    "uid 0 outside a user namespace",
+                    action,
+                );
+            }
+        }
+    }
+    if let Some(rule) = &policy.apparmor {
+        let profile = p.apparmor_profile().clone().unwrap_or_default();
+        if profile == "unconfined" && rule.refuse_unconfined {
+            f.add(
+                "apparmor",
+                "process.apparmorProfile",
+                "unconfined is not allowed",
+                Action::Refuse,
+            );
+        } else if profile.is_empty() && host.apparmor_enabled {
+            if let Some(default) = &rule.default_profile {
+                if f.add(
+                    "apparmor",
+                    "process.apparmorProfile",
+                    format!("none: {default}"),
+                    Action::Clamp,
+                ) {
+                    p.set_apparmor_profile(Some(default.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn capability_rule(policy: &Policy, p: &mut Process, host: &Host, f: &mut Findings) {
+    let Some(rule) = &policy.capabilities else {
+        return;
+    };
+    let ceiling: HashSet<Capability> = rule
+        .allowed
+        .iter()
+        .filter_map(|n| parse_cap(n).ok())
+        .collect();
+    let Some(caps) = p.capabilities().clone() else {
+        return;
+    };
+    let bounding = caps.bounding().clone().unwrap_or_default();
+    let names: HashSet<String> = bounding.iter().map(|c| format!("CAP_{c}")).collect();
+    if rule.refuse_privileged
+        && !host.kernel_caps.is_empty()
+        && host.kernel_caps.iter().all(|c| names.contains(c))
+    {
+        f.add(
+            "capabilities",
+            "process.capabilities.bounding",
+            "every capability (privileged) is not allowed",
+            Action::Refuse,
+        );
+        return;
+    }
+    let mut clamped = caps.clone();
+    let mut changed = false;
+    type Get = fn(&LinuxCapabilities) -> &Option<Capabilities>;
+    type Set = fn(&mut LinuxCapabilities, Option<Capabilities>) -> &mut LinuxCapabilities;
+    let sets: [(&str, Get, Set); 5] = [
+        (
+            "bounding",
+            LinuxCapabilities::bounding,
+            LinuxCapabilities::set_bounding,
+        ),
+        (
+            "effective",
+            LinuxCapabilities::effective,
+            LinuxCapabilities::set_effective,
+        ),
+        (
+            "inheritable",
+            LinuxCapabilities::inheritable,
+            LinuxCapabilities::set_inheritable,
+        ),
+        (
+            "permitted",
+            LinuxCapabilities::permitted,
+            LinuxCapabilities::set_permitted,
+        ),
+        (
+            "ambient",
+            LinuxCapabilities::ambient,
+            LinuxCapabilities::set_ambient,
+        ),
+    ];
+    for (name, get, set) in sets {
+        let Some(have) = get(&caps) else { continue };
+        let mut above: Vec<String> = have
+            .iter()
+            .filter(|c| !ceiling.contains(c))
+            .map(|c| format!("CAP_{c}"))
+            .collect();
+        if above.is_empty() {
+            continue;
+        }
+        above.sort();
+        if f.add(
+            "capabilities",
+            format!("process.capabilities.{name}"),
+            format!("{} above the policy's ceiling", above.join(", ")),
+            rule.action,
+        ) {
+            let kept: Capabilities = have.intersection(&ceiling).cloned().collect();
+            set(&mut clamped, Some(kept));
+            changed = true;
+        }
+    }
+    if changed {
+        p.set_capabilities(Some(clamped));
+    }
+}
+
+/// Is the container in a user namespace of its own (not the host's)?
+fn in_user_namespace(spec: &Spec) -> bool {
+    namespaces_of(spec)
+        .iter()
+        .find(|n| n.typ() == LinuxNamespaceType::User)
+        .is_some_and(|n| !is_host_path(Kind::User, n.path().as_deref()))
+}
+
+fn namespaces_of(spec: &Spec) -> Vec<LinuxNamespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+}
+
+/// A namespace joined by `path` that is the host's own (or no path: new).
+fn is_host_path(kind: Kind, path: Option<&Path>) -> bool {
+    match path.filter(|p| !p.as_os_str().is_empty()) {
+        None => false,
+        Some(p) => namespaces::is_host_ns(kind, p).unwrap_or(false),
+    }
+}
+
+fn namespace_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
+    let Some(rule) = &policy.namespaces else {
+        return;
+    };
+    let mut list = namespaces_of(spec);
+    let mut changed = false;
+    for (name, typ) in HOST_KINDS {
+        if rule.allow_host.iter().any(|a| a == name) {
+            continue;
+        }
+        let kind = Kind::from_spec(*typ);
+        let entry = list.iter().position(|n| n.typ() == *typ);
+        let host = match entry {
+            None => true,
+            Some(i) => is_host_path(kind, list[i].path().as_deref()),
+        };
+        if host
+            && f.add(
+                "namespaces",
+                "linux.namespaces",
+                format!("the host's {name} namespace"),
+                rule.action,
+            )
+        {
+            let mut new = LinuxNamespace::default();
+            new.set_typ(*typ);
+            match entry {
+                Some(i) => list[i] = new,
+                None => list.push(new),
+            }
+            changed = true;
+        }
+    }
+    if changed {
+        if let Some(l) = spec.linux_mut() {
+            l.set_namespaces(Some(list));
+        }
+    }
+}
+
+fn readonly_root(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
+    let Some(action) = policy.process.as_ref().and_then(|r| r.readonly_rootfs) else {
+        return;
+    };
+    let readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    if !readonly
+        && f.add(
+            "process.readonly_rootfs",
+            "root.readonly",
+            "must be true",
+            action,
+        )
+    {
+        if let Some(root) = spec.root_mut() {
+            root.set_readonly(Some(true));
+        }
+    }
+}
+
+fn seccomp_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
+    let Some(rule) = &policy.seccomp else {
+        return;
+    };
+    let has_filter = spec.linux().as_ref().is_some_and(|l| l.seccomp().is_some());
+    if !has_filter {
+        let caps: Vec<String> = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.capabilities().as_ref())
+            .and_then(|c| c.bounding().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| format!("CAP_{c}"))
+            .collect();
+        let given = match rule.unconfined {
+            Unconfined::Allow => false,
+            Unconfined::Refuse => {
+                f.add(
+                    "seccomp",
+                    "linux.seccomp",
+                    "none (unconfined)",
+                    Action::Refuse,
+                );
+                false
+            }
+            Unconfined::Default => f.add(
+                "seccomp",
+                "linux.seccomp",
+                "none: brig's default profile",
+                Action::Clamp,
+            ),
+        };
+        if given {
+            if let Some(l) = spec.linux_mut() {
+                l.set_seccomp(Some(crate::linux::seccomp::default_profile_for(&caps)));
+            }
+        }
+    }
+    if rule.deny_syscalls.is_empty() {
+        return;
+    }
+    let Some(s) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.seccomp_mut().as_mut())
+    else {
+        return;
+    };
+    let allowed: Vec<String> = rule
+        .deny_syscalls
+        .iter()
+        .filter(|n| allows(s, n))
+        .cloned()
+        .collect();
+    if !allowed.is_empty()
+        && f.add(
+            "seccomp",
+            "linux.seccomp",
+            format!("allows {}, which the policy denies", allowed.join(", ")),
+            rule.action,
+        )
+    {
+        deny(s, &allowed);
+    }
+}
+
+/// Does the filter let `name` through (to the kernel or an agent)?
+fn allows(s: &LinuxSeccomp, name: &str) -> bool {
+    let lets_through = |a: LinuxSeccompAction| {
+        matches!(
+            a,
+            LinuxSeccompAction::ScmpActAllow
+                | LinuxSeccompAction::ScmpActLog
+                | LinuxSeccompAction::ScmpActNotify
+        )
+    };
+    let rules: Vec<_> = s
+        .syscalls()
+        .iter()
+        .flatten()
+        .filter(|r| r.names().iter().any(|n| n == name))
+        .collect();
+    if rules.iter().any(|r| lets_through(r.action())) {
+        return true;
+    }
+    // A rule with argument conditions only covers some calls; the rest
+    // meet the default.
+    let covered = rules
+        .iter()
+        .any(|r| r.args().as_ref().is_none_or(|a| a.is_empty()));
+    !covered && lets_through(s.default_action())
+}
+
+/// Make `names` fail with EPERM: out of every rule that lets them
+/// through, and one rule of their own when the default would.
+fn deny(s: &mut LinuxSeccomp, names: &[String]) {
+    let mut rules = s.syscalls().clone().unwrap_or_default();
+    for r in &mut rules {
+        if matches!(
+            r.action(),
+            LinuxSeccompAction::ScmpActAllow
+                | LinuxSeccompAction::ScmpActLog
+                | LinuxSeccompAction::ScmpActNotify
+        ) {
+            let kept: Vec<String> = r
+                .names()
+                .iter()
+                .filter(|n| !names.contains(n))
+                .cloned()
+                .collect();
+            r.set_names(kept);
+        }
+    }
+    rules.retain(|r| !r.names().is_empty());
+    let still: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            let mut probe = s.clone();
+            probe.set_syscalls(Some(rules.clone()));
+            allows(&probe, n)
+        })
+        .cloned()
+        .collect();
+    if !still.is_empty() {
+        if let Ok(r) = LinuxSyscallBuilder::default()
+            .names(still)
+            .action(LinuxSeccompAction::ScmpActErrno)
+            .errno_ret(libc::EPERM as u32)
+            .build()
+        {
+            rules.push(r);
+        }
+    }
+    s.set_syscalls(Some(rules));
+}
+
+fn sysctl_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
+    let Some(rule) = &policy.sysctls else {
+        return;
+    };
+    let Some(l) = spec.linux_mut() else { return };
+    let Some(mut sysctls) = l.sysctl().clone() else {
+        return;
+    };
+    let mut keys: Vec<String> = sysctls.keys().cloned().collect();
+    keys.sort();
+    let mut changed = false;
+    for k in keys {
+        let safe = SAFE_SYSCTLS.contains(&k.as_str()) || rule.allow.contains(&k);
+        if !safe
+            && f.add(
+                "sysctls",
+                format!("linux.sysctl.{k}"),
+                "not a safe sysctl nor in the policy's allow list",
+                rule.action,
+            )
+        {
+            sysctls.remove(&k);
+            changed = true;
+        }
+    }
+    if changed {
+        l.set_sysctl(Some(sysctls));
+    }
+}
+
+/// The host path as it resolves (a symlink to a denied path is that
+/// path); as given when it does not exist.
+fn resolved(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn exposes(source: &Path, denied: &Path) -> bool {
+    source == denied
+        || (denied != Path::new("/") && source.starts_with(denied))
+        || denied.starts_with(source)
+}
+
+fn mount_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
+    let Some(rule) = &policy.mounts else {
+        return;
+    };
+    let builtin = SENSITIVE_HOST_PATHS
+        .iter()
+        .filter(|_| rule.deny_sensitive_host_paths)
+        .map(|s| s.to_string());
+    let denied: Vec<PathBuf> = builtin
+        .chain(rule.deny_host_paths.iter().cloned())
+        .map(|p| resolved(Path::new(&p)))
+        .collect();
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    let before = mounts.len();
+    let mut i = 0;
+    mounts.retain(|m| {
+        i += 1;
+        let Some(src) = m
+            .source()
+            .as_deref()
+            .filter(|_| crate::linux::rootfs::is_bind_mount(m))
+        else {
+            return true;
+        };
+        let src = resolved(src);
+        let Some(d) = denied.iter().find(|d| exposes(&src, d)) else {
+            return true;
+        };
+        !f.add(
+            "mounts",
+            format!("mounts[{}] ({})", i - 1, m.destination().display()),
+            format!(
+                "bind source {} exposes {}, which the policy denies",
+                src.display(),
+                d.display()
+            ),
+            rule.action,
+        )
+    });
+    if mounts.len() != before {
+        spec.set_mounts(Some(mounts));
+    }
+    let Some(action) = rule.require_masked_paths else {
+        return;
+    };
+    let Some(l) = spec.linux_mut() else { return };
+    for (field, required, get_set) in [
+        ("linux.maskedPaths", REQUIRED_MASKED, 0),
+        ("linux.readonlyPaths", REQUIRED_READONLY, 1),
+    ] {
+        let mut have = if get_set == 0 {
+            l.masked_paths().clone()
+        } else {
+            l.readonly_paths().clone()
+        }
+        .unwrap_or_default();
+        let missing: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|p| !have.iter().any(|h| h == p))
+            .collect();
+        if !missing.is_empty()
+            && f.add(
+                "mounts.require_masked_paths",
+                field,
+                format!("{} missing (procMount: Unmasked?)", missing.join(", ")),
+                action,
+            )
+        {
+            have.extend(missing.iter().map(|s| s.to_string()));
+            if get_set == 0 {
+                l.set_masked_paths(Some(have));
+            } else {
+                l.set_readonly_paths(Some(have));
+            }
+        }
+    }
+}
+
+fn device_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
+    let Some(rule) = &policy.devices else {
+        return;
+    };
+    let Some(l) = spec.linux_mut() else { return };
+    if let Some(devices) = l.devices().clone() {
+        let defaults: Vec<&str> = crate::cgroups::devices::default_device_paths().collect();
+        let kept: Vec<_> = devices
+            .into_iter()
+            .filter(|d| {
+                let path = d.path().display().to_string();
+                defaults.contains(&path.as_str())
+                    || !f.add(
+                        "devices",
+                        "linux.devices",
+                        format!("{path} is not a default device"),
+                        rule.action,
+                    )
+            })
+            .collect();
+        l.set_devices(Some(kept));
+    }
+    let Some(resources) = l.resources_mut() else {
+        return;
+    };
+    if let Some(rules) = resources.devices().clone() {
+        let kept: Vec<_> = rules
+            .into_iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                crate::cgroups::devices::within_defaults(r)
+                    || !f.add(
+                        "devices",
+                        format!("linux.resources.devices[{i}]"),
+                        "allows devices beyond the default set",
+                        rule.action,
+                    )
+            })
+            .map(|(_, r)| r)
+            .collect();
+        resources.set_devices(Some(kept));
+    }
+}
