@@ -163,9 +163,7 @@ impl State {
         let path = container_dir(root, id).join(STATE_FILE);
         let data = match fs::read(&path) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::invalid(format!("container {id} does not exist")))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::not_found(id)),
             Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
         };
         serde_json::from_slice(&data)
@@ -416,6 +414,16 @@ mod tests {
                 && text.ends_with(r#""annotations":{"a":"2","z":"1"},"owner":"root"}"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn missing_container_is_not_found() {
+        let root = tempfile::tempdir().unwrap();
+        let e = State::load(root.path(), "c1").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::NotFound);
+        assert_eq!(e.chain(), "container c1 does not exist");
+        let e = State::load(root.path(), "a/b").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Refused);
     }
 
     #[test]

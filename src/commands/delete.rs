@@ -19,7 +19,7 @@ pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
         if a.force {
             return Ok(0);
         }
-        return Err(Error::invalid(format!("container {} does not exist", a.id)));
+        return Err(Error::not_found(&a.id));
     }
     let _lock = Lock::acquire(&dir)?;
     let st = match State::load(&global.root, &a.id) {
