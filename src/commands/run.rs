@@ -25,7 +25,7 @@ extern "C" fn forward(sig: libc::c_int) {
     // tells its foreground processes); the signal itself is not forwarded,
     // as with runc.
     if sig == libc::SIGWINCH {
-        super::console::on_window_change();
+        crate::linux::tty::on_window_change();
         return;
     }
     let pid = INIT_PID.load(Ordering::Relaxed);
@@ -79,10 +79,7 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         return Ok(0);
     }
     if let Some(sock) = own_console {
-        let master = super::console::receive_master(&sock)?;
-        let _size = super::console::follow_host_size(&master);
-        let _raw = super::console::RawMode::enter();
-        super::console::proxy(&master, created.pidfd.as_fd())?;
+        super::console::attach(&sock, created.pidfd.as_fd())?;
     }
     let code = wait_exit_code(created.pid, "container init")?;
     if !a.keep {
