@@ -313,7 +313,7 @@ impl State {
             return false;
         }
         let pid = nix::unistd::Pid::from_raw(self.pid);
-        if nix::sys::signal::kill(pid, None).is_err() {
+        if !crate::linux::pid::exists(pid) {
             return false;
         }
         match crate::linux::pid::stat(pid) {

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::error::{Error, IoResultExt, Result};
@@ -536,10 +536,7 @@ impl Manager {
         let frozen = self.freeze().is_ok();
         let result = (|| {
             for pid in self.pids()? {
-                match kill(Pid::from_raw(pid), sig) {
-                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                    Err(e) => return Err(Error::sys(format!("kill {pid} with {sig}"), e)),
-                }
+                crate::linux::signal::send_unless_gone(pid, sig as i32)?;
             }
             Ok(())
         })();

@@ -5,8 +5,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::cli::{DeleteArgs, GlobalOpts};
 use crate::error::{Error, IoResultExt, Result};
@@ -83,7 +82,7 @@ fn kill_and_wait(st: &State) -> Result<()> {
         return Ok(());
     }
     let pidfd = crate::linux::pid::pidfd_open(st.pid);
-    let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+    let _ = crate::linux::signal::send(st.pid, Signal::SIGKILL as i32);
     let Ok(pidfd) = pidfd else { return Ok(()) };
     // The init is not our child: wait on its pidfd (readable on exit).
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -55,7 +55,7 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     if let Some(sock) = own_console {
         super::console::attach(&sock, execed.pidfd.as_fd())?;
     }
-    super::run::wait_exit_code(execed.pid, "exec'd process")
+    crate::linux::pid::wait_exit_code(execed.pid, "exec'd process")
 }
 
 /// The process exec starts from without `--process`: the bundle's
