@@ -4,7 +4,7 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
 use crate::cli::{DeleteArgs, GlobalOpts};
@@ -88,7 +88,7 @@ fn kill_and_wait(st: &State) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        if let Ok(n) = poll(&mut fds, PollTimeout::from(100u16)) {
+        if let Ok(n) = crate::linux::fds::poll(&mut fds, PollTimeout::from(100u16), "init pidfd") {
             if n > 0 {
                 return Ok(());
             }

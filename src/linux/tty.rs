@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
@@ -336,10 +336,7 @@ pub fn proxy(master: &OwnedFd, pidfd: BorrowedFd<'_>) -> Result<()> {
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(Errno::EINTR) => continue,
-            r => r.or_sys(|| "poll terminal".into())?,
-        };
+        super::fds::poll(&mut fds, PollTimeout::NONE, "terminal")?;
         let master_ev = fds[0].revents().unwrap_or(PollFlags::empty());
         let exited = fds[1]
             .revents()
