@@ -7,12 +7,11 @@
 //! `delete --force`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoResultExt, Result};
@@ -128,23 +127,13 @@ pub fn create_container_dir(dir: &Path) -> std::io::Result<()> {
 /// An exclusive lock on one container, held for the whole of a command that
 /// changes it.
 pub struct Lock {
-    _flock: Flock<File>,
+    _lock: crate::linux::lock::FileLock,
 }
 
 impl Lock {
     pub fn acquire(dir: &Path) -> Result<Lock> {
-        let path = dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .mode(0o600)
-            .open(&path)
-            .or_io(|| format!("open {}", path.display()))?;
-        let flock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::sys(format!("lock {}", path.display()), e))?;
-        Ok(Lock { _flock: flock })
+        let _lock = crate::linux::lock::lock_exclusive(&dir.join(LOCK_FILE))?;
+        Ok(Lock { _lock })
     }
 }
 
@@ -196,7 +185,6 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .create(true)
             .truncate(true)
             .write(true)
-            .custom_flags(libc::O_CLOEXEC)
             .mode(mode)
             .open(&tmp)
             .or_io(|| format!("create {}", tmp.display()))?;

@@ -15,6 +15,7 @@ pub mod inherit;
 pub mod inroot;
 pub mod keyring;
 pub mod landlock;
+pub mod lock;
 pub mod mount;
 pub mod mountapi;
 pub mod mountinfo;
