@@ -648,8 +648,7 @@ fn is_frozen(h: &Hierarchy) -> bool {
 
 /// Is /sys/fs/cgroup the cgroup2 filesystem (a pure v2 host)?
 pub fn host_is_unified() -> bool {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+    crate::linux::fstype::is_cgroup2(Path::new("/sys/fs/cgroup"))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod exe;
 pub mod execve;
 pub mod fds;
 pub mod fifo;
+pub mod fstype;
 pub mod idmap;
 pub mod inherit;
 pub mod inroot;
