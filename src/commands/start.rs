@@ -44,7 +44,7 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
     let fifo_path = state::container_dir(root, &st.id).join(state::EXEC_FIFO);
     // Non-blocking open: we are the reader the init's blocking open waits
     // for; then wait for its byte, or for it to die.
-    let mut fifo = fds::open_nonblocking(&fifo_path)?;
+    let mut fifo = crate::linux::fifo::open_for_start(&fifo_path)?;
     loop {
         let mut polled = [
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),

@@ -1,19 +1,15 @@
 //! Descriptors: only stdio and the preserved ones reach the container.
 //! Ref: CVE-2024-21626 (a leaked host directory fd became the container's cwd).
 //!
-//! Also the calls brig's commands make on descriptors of their own: a
-//! non-blocking open and poll(2).
+//! Also poll(2), for brig's commands on descriptors of their own.
 
-use std::fs::File;
 use std::os::fd::RawFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::poll::{PollFd, PollTimeout};
 
-use crate::error::{Error, IoResultExt, Result, SysResultExt};
+use crate::error::{Error, Result, SysResultExt};
 
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
@@ -55,17 +51,6 @@ pub fn is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// Open `path` for reading without blocking (O_NONBLOCK): a fifo opens
-/// at once, writer or not, and its reads return WouldBlock while empty.
-/// Error: `open PATH`.
-pub fn open_nonblocking(path: &Path) -> Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .or_io(|| format!("open {}", path.display()))
-}
-
 /// poll(2) on `fds` until an event or the timeout, polling again when a
 /// signal interrupts it (EINTR): how many descriptors have events.
 /// Error: `poll WHAT`.
@@ -80,7 +65,6 @@ pub fn poll(fds: &mut [PollFd], timeout: PollTimeout, what: &str) -> Result<usiz
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
     use std::os::fd::AsFd;
 
     use nix::poll::PollFlags;
@@ -88,29 +72,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fifo_opens_without_a_writer_and_polls() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("fifo");
-        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        let mut reader = open_nonblocking(&path).unwrap();
-        let mut buf = [0u8; 1];
-        // No writer yet: end of file at once, not a wait.
-        assert_eq!(reader.read(&mut buf).unwrap(), 0);
-        let mut polled = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
-        assert_eq!(poll(&mut polled, PollTimeout::ZERO, "fifo").unwrap(), 0);
-        let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        writer.write_all(b"x").unwrap();
-        let mut polled = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
-        assert_eq!(poll(&mut polled, PollTimeout::NONE, "fifo").unwrap(), 1);
-        assert_eq!(reader.read(&mut buf).unwrap(), 1);
-    }
-
-    #[test]
-    fn missing_path_names_the_open() {
-        let e = open_nonblocking(Path::new("/nonexistent/brig-fifo")).unwrap_err();
-        assert_eq!(
-            e.chain(),
-            "open /nonexistent/brig-fifo: no such file or directory (ENOENT)"
-        );
+    fn poll_counts_ready_descriptors() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut polled = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut polled, PollTimeout::ZERO, "pipe").unwrap(), 0);
+        nix::unistd::write(&w, b"x").unwrap();
+        let mut polled = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut polled, PollTimeout::NONE, "pipe").unwrap(), 1);
     }
 }
