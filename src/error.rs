@@ -3,6 +3,10 @@
 //! Variants name the operation that failed; the message carries the object
 //! (path, value, id) and the source carries the errno. `Display` never repeats
 //! its source: the chain is joined once, at the edge, by [`Error::chain`].
+//!
+//! A caller that decides by what failed matches [`Error::kind`] (or
+//! [`Error::errno`]), never the message text: the text is for people and
+//! for the clients that parse runc's lines, and stays as runc words it.
 
 use std::fmt;
 
@@ -34,10 +38,32 @@ impl std::error::Error for Os {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// config.json or the command line asks for something brig will not do.
+    /// Refused by validation: config.json, the command line or the
+    /// container's state asks for something brig will not do (made by
+    /// [`Error::invalid`]). Nothing was changed for it.
     #[error("{0}")]
-    Invalid(String),
-    /// A system call failed; `op` names the call and its object.
+    Refused(String),
+    /// No container has this id (no state under `--root`). The text is
+    /// runc's, which containerd and runc's tests look for.
+    #[error("container {id} does not exist")]
+    NotFound { id: String },
+    /// The container id is taken. The text is runc's.
+    #[error("container {id} already exists")]
+    AlreadyExists { id: String },
+    /// Refused by a node policy (the host administrator's rules, not the
+    /// OCI spec's): one line naming the policy, the rule and the config
+    /// field it refused, then why.
+    #[error("{}", policy_line(policy, rule, field, reason))]
+    Policy {
+        policy: String,
+        rule: String,
+        /// The config.json field, as a path: `linux.namespaces`.
+        field: String,
+        /// What about the field the rule refuses; may be empty.
+        reason: String,
+    },
+    /// A kernel call failed with an errno; `op` names the call and its
+    /// object.
     #[error("{op}")]
     Sys {
         op: String,
@@ -65,7 +91,8 @@ pub enum Error {
         #[source]
         source: libseccomp::error::SeccompError,
     },
-    /// Context added by an outer layer ("create c1").
+    /// Context added by an outer layer ("create c1"). Transparent to
+    /// [`Error::kind`] and [`Error::errno`].
     #[error("{context}")]
     Context {
         context: String,
@@ -78,11 +105,94 @@ pub enum Error {
     Init { chain: String, errno: Option<i32> },
 }
 
+/// What failed, for a caller that decides by it: match this, never the
+/// message text. One per [`Error`] variant; [`Error::Context`] layers are
+/// looked through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Refused by validation ([`Error::invalid`]).
+    Refused,
+    /// No container with this id.
+    NotFound,
+    /// The container id is taken.
+    AlreadyExists,
+    /// Refused by a node policy.
+    Policy,
+    /// A kernel call failed; [`Error::errno`] says with what.
+    Sys,
+    /// I/O failed without an errno.
+    Io,
+    /// JSON could not be read or written.
+    Json,
+    /// libseccomp refused a rule or the filter.
+    Seccomp,
+    /// The container's init failed; its chain came across as text (with
+    /// its errno, if any, in [`Error::errno`]).
+    Init,
+}
+
+/// The one line of [`Error::Policy`]: `refused by node policy "p" (rule
+/// "r"): linux.namespaces: reason`. Control characters in any part are
+/// escaped, so it stays one line whatever a policy file holds.
+fn policy_line(policy: &str, rule: &str, field: &str, reason: &str) -> String {
+    let mut line = format!(
+        "refused by node policy {policy:?} (rule {rule:?}): {}",
+        one_line(field)
+    );
+    if !reason.is_empty() {
+        line.push_str(": ");
+        line.push_str(&one_line(reason));
+    }
+    line
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Refused by validation: `msg` says what was asked and why brig will
+    /// not do it ([`ErrorKind::Refused`]).
     pub fn invalid(msg: impl Into<String>) -> Self {
-        Error::Invalid(msg.into())
+        Error::Refused(msg.into())
+    }
+
+    /// `container {id} does not exist` ([`ErrorKind::NotFound`]).
+    pub fn not_found(id: impl Into<String>) -> Self {
+        Error::NotFound { id: id.into() }
+    }
+
+    /// `container {id} already exists` ([`ErrorKind::AlreadyExists`]).
+    pub fn already_exists(id: impl Into<String>) -> Self {
+        Error::AlreadyExists { id: id.into() }
+    }
+
+    /// Refused by node policy `policy`, rule `rule`, for config.json's
+    /// `field` (a path: `process.capabilities.bounding`); `reason` may be
+    /// empty ([`ErrorKind::Policy`]).
+    pub fn policy(
+        policy: impl Into<String>,
+        rule: impl Into<String>,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Policy {
+            policy: policy.into(),
+            rule: rule.into(),
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn sys(op: impl Into<String>, errno: Errno) -> Self {
@@ -115,6 +225,22 @@ impl Error {
         Error::Context {
             context: context.into(),
             source: Box::new(self),
+        }
+    }
+
+    /// What failed, looking through [`Error::Context`] layers.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Refused(_) => ErrorKind::Refused,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Error::Policy { .. } => ErrorKind::Policy,
+            Error::Sys { .. } => ErrorKind::Sys,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Json { .. } => ErrorKind::Json,
+            Error::Seccomp { .. } => ErrorKind::Seccomp,
+            Error::Context { source, .. } => source.kind(),
+            Error::Init { .. } => ErrorKind::Init,
         }
     }
 
@@ -198,5 +324,80 @@ mod tests {
             std::io::Error::from_raw_os_error(libc::ENOENT),
         );
         assert_eq!(e.chain(), "open /nope: no such file or directory (ENOENT)");
+    }
+
+    /// Each kind, bare and under two Context layers.
+    #[test]
+    fn kind_looks_through_context() {
+        let json = serde_json::from_str::<u8>("x").unwrap_err();
+        let short = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "short read");
+        let cases: Vec<(Error, ErrorKind)> = vec![
+            (Error::invalid("no"), ErrorKind::Refused),
+            (Error::not_found("c1"), ErrorKind::NotFound),
+            (Error::already_exists("c1"), ErrorKind::AlreadyExists),
+            (Error::policy("p", "r", "f", ""), ErrorKind::Policy),
+            (Error::sys("kill 1", Errno::ESRCH), ErrorKind::Sys),
+            (Error::io("read x", short), ErrorKind::Io),
+            (Error::json("parse x", json), ErrorKind::Json),
+            (
+                Error::Init {
+                    chain: "mount: denied".into(),
+                    errno: Some(libc::EACCES),
+                },
+                ErrorKind::Init,
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.kind(), want, "{}", e.chain());
+            let line = e.chain();
+            let wrapped = e.context("inner").context("create c1");
+            assert_eq!(wrapped.kind(), want, "{}", wrapped.chain());
+            assert_eq!(wrapped.chain(), format!("create c1: inner: {line}"));
+        }
+    }
+
+    /// The lines runc's tests and containerd parse stay byte for byte.
+    #[test]
+    fn messages_are_unchanged() {
+        for (e, want) in [
+            (Error::not_found("c1"), "container c1 does not exist"),
+            (Error::already_exists("c1"), "container c1 already exists"),
+            (
+                Error::invalid("container not running"),
+                "container not running",
+            ),
+            (
+                Error::not_found("a.b-c").context("delete a.b-c"),
+                "delete a.b-c: container a.b-c does not exist",
+            ),
+        ] {
+            assert_eq!(e.chain(), want);
+        }
+    }
+
+    #[test]
+    fn policy_is_one_line_naming_policy_rule_and_field() {
+        for (e, want) in [
+            (
+                Error::policy("restricted", "no-host-net", "linux.namespaces", ""),
+                r#"refused by node policy "restricted" (rule "no-host-net"): linux.namespaces"#,
+            ),
+            (
+                Error::policy(
+                    "restricted",
+                    "caps",
+                    "process.capabilities.bounding",
+                    "CAP_SYS_ADMIN is not allowed",
+                ),
+                r#"refused by node policy "restricted" (rule "caps"): process.capabilities.bounding: CAP_SYS_ADMIN is not allowed"#,
+            ),
+            (
+                Error::policy("p\nx", "r", "f\n", "a\nb"),
+                r#"refused by node policy "p\nx" (rule "r"): f\n: a\nb"#,
+            ),
+        ] {
+            assert_eq!(e.chain(), want);
+            assert!(!e.chain().contains('\n'));
+        }
     }
 }

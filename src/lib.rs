@@ -16,7 +16,7 @@ pub mod process;
 pub mod state;
 pub mod validate;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 
 /// The OCI runtime-spec version brig implements.
 pub const OCI_VERSION: &str = "1.2.1";

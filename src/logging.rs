@@ -44,7 +44,6 @@ impl Logger {
             Some(p) => match OpenOptions::new()
                 .create(true)
                 .append(true)
-                .custom_flags(libc::O_CLOEXEC)
                 .mode(0o600)
                 .open(p)
             {

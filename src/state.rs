@@ -7,12 +7,11 @@
 //! `delete --force`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoResultExt, Result};
@@ -132,23 +131,13 @@ pub fn create_container_dir(dir: &Path) -> std::io::Result<()> {
 /// An exclusive lock on one container, held for the whole of a command that
 /// changes it.
 pub struct Lock {
-    _flock: Flock<File>,
+    _lock: crate::linux::lock::FileLock,
 }
 
 impl Lock {
     pub fn acquire(dir: &Path) -> Result<Lock> {
-        let path = dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .mode(0o600)
-            .open(&path)
-            .or_io(|| format!("open {}", path.display()))?;
-        let flock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::sys(format!("lock {}", path.display()), e))?;
-        Ok(Lock { _flock: flock })
+        let _lock = crate::linux::lock::lock_exclusive(&dir.join(LOCK_FILE))?;
+        Ok(Lock { _lock })
     }
 }
 
@@ -167,9 +156,7 @@ impl State {
         let path = container_dir(root, id).join(STATE_FILE);
         let data = match fs::read(&path) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::invalid(format!("container {id} does not exist")))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::not_found(id)),
             Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
         };
         serde_json::from_slice(&data)
@@ -202,7 +189,6 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .create(true)
             .truncate(true)
             .write(true)
-            .custom_flags(libc::O_CLOEXEC)
             .mode(mode)
             .open(&tmp)
             .or_io(|| format!("create {}", tmp.display()))?;
@@ -323,7 +309,7 @@ impl State {
             return false;
         }
         let pid = nix::unistd::Pid::from_raw(self.pid);
-        if nix::sys::signal::kill(pid, None).is_err() {
+        if !crate::linux::pid::exists(pid) {
             return false;
         }
         match crate::linux::pid::stat(pid) {
@@ -424,6 +410,16 @@ mod tests {
                 && text.ends_with(r#""annotations":{"a":"2","z":"1"},"owner":"root"}"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn missing_container_is_not_found() {
+        let root = tempfile::tempdir().unwrap();
+        let e = State::load(root.path(), "c1").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::NotFound);
+        assert_eq!(e.chain(), "container c1 does not exist");
+        let e = State::load(root.path(), "a/b").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Refused);
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+
 use crate::error::{Error, IoResultExt, Result};
+use crate::linux::fstype;
 
 /// Write `value` to `dir/name` in one write(2), as the kernel parses each
 /// write on its own.
@@ -119,26 +122,21 @@ pub fn remove_tree(dir: &Path) -> Result<()> {
             remove_tree(&e.path())?;
         }
     }
+    const EBUSY: i32 = Errno::EBUSY as i32;
+    const ENOTEMPTY: i32 = Errno::ENOTEMPTY as i32;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+            Err(e) if e.raw_os_error() == Some(EBUSY) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(5))
             }
             // A fake tree in tests holds regular files; a cgroupfs never does.
-            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && !is_cgroupfs(dir) => {
+            Err(e) if e.raw_os_error() == Some(ENOTEMPTY) && !fstype::is_cgroup(dir) => {
                 return fs::remove_dir_all(dir).or_io(|| format!("remove {}", dir.display()))
             }
             Err(e) => return Err(Error::io(format!("remove cgroup {}", dir.display()), e)),
         }
     }
-}
-
-fn is_cgroupfs(dir: &Path) -> bool {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC};
-    statfs(dir).is_ok_and(|s| {
-        s.filesystem_type() == CGROUP_SUPER_MAGIC || s.filesystem_type() == CGROUP2_SUPER_MAGIC
-    })
 }

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::error::{Error, IoResultExt, Result};
@@ -536,10 +536,7 @@ impl Manager {
         let frozen = self.freeze().is_ok();
         let result = (|| {
             for pid in self.pids()? {
-                match kill(Pid::from_raw(pid), sig) {
-                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                    Err(e) => return Err(Error::sys(format!("kill {pid} with {sig}"), e)),
-                }
+                crate::linux::signal::send_unless_gone(pid, sig as i32)?;
             }
             Ok(())
         })();
@@ -651,8 +648,7 @@ fn is_frozen(h: &Hierarchy) -> bool {
 
 /// Is /sys/fs/cgroup the cgroup2 filesystem (a pure v2 host)?
 pub fn host_is_unified() -> bool {
-    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
-    statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+    crate::linux::fstype::is_cgroup2(Path::new("/sys/fs/cgroup"))
 }
 
 #[cfg(test)]

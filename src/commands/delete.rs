@@ -4,9 +4,8 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
 
 use crate::cli::{DeleteArgs, GlobalOpts};
 use crate::error::{Error, IoResultExt, Result};
@@ -19,7 +18,7 @@ pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
         if a.force {
             return Ok(0);
         }
-        return Err(Error::invalid(format!("container {} does not exist", a.id)));
+        return Err(Error::not_found(&a.id));
     }
     let _lock = Lock::acquire(&dir)?;
     let st = match State::load(&global.root, &a.id) {
@@ -83,13 +82,13 @@ fn kill_and_wait(st: &State) -> Result<()> {
         return Ok(());
     }
     let pidfd = crate::linux::pid::pidfd_open(st.pid);
-    let _ = kill(Pid::from_raw(st.pid), Signal::SIGKILL);
+    let _ = crate::linux::signal::send(st.pid, Signal::SIGKILL as i32);
     let Ok(pidfd) = pidfd else { return Ok(()) };
     // The init is not our child: wait on its pidfd (readable on exit).
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        if let Ok(n) = poll(&mut fds, PollTimeout::from(100u16)) {
+        if let Ok(n) = crate::linux::fds::poll(&mut fds, PollTimeout::from(100u16), "init pidfd") {
             if n > 0 {
                 return Ok(());
             }

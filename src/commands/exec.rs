@@ -54,12 +54,9 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
     }
     super::run::forward_signals_to(execed.pid)?;
     if let Some(sock) = own_console {
-        let master = super::console::receive_master(&sock)?;
-        let _size = super::console::follow_host_size(&master);
-        let _raw = super::console::RawMode::enter();
-        super::console::proxy(&master, execed.pidfd.as_fd())?;
+        super::console::attach(&sock, execed.pidfd.as_fd())?;
     }
-    super::run::wait_exit_code(execed.pid, "exec'd process")
+    crate::linux::pid::wait_exit_code(execed.pid, "exec'd process")
 }
 
 /// The process exec starts from without `--process`: the bundle's

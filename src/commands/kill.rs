@@ -29,10 +29,7 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
                 Err(_) if sig == 0 => {}
                 Err(_) => {
                     for pid in cg.pids()? {
-                        match signal::send(pid, sig) {
-                            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                            Err(e) => return Err(Error::sys(format!("kill {pid} with {sig}"), e)),
-                        }
+                        signal::send_unless_gone(pid, sig)?;
                     }
                 }
             }
@@ -42,7 +39,7 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
     // Killing the init of a pid namespace kills everything in it
     // (pid_namespaces(7)); without one of its own, the other processes
     // would be left running.
-    if sig == libc::SIGKILL && !st.own_pid_ns {
+    if sig == Signal::SIGKILL as i32 && !st.own_pid_ns {
         if let Some(path) = &st.cgroup_path {
             match crate::cgroups::Manager::open(path, st.systemd_cgroup) {
                 Ok(cg) => {
@@ -59,18 +56,15 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
     }
     signal::send(st.pid, sig).map_err(|e| {
         Error::sys(
-            format!("unable to signal init {} with {}", st.pid, name(sig)),
+            format!(
+                "unable to signal init {} with {}",
+                st.pid,
+                signal::name(sig)
+            ),
             e,
         )
     })?;
     Ok(0)
-}
-
-fn name(sig: i32) -> String {
-    match Signal::try_from(sig) {
-        Ok(s) => s.as_str().to_string(),
-        Err(_) => sig.to_string(),
-    }
 }
 
 /// "KILL", "SIGKILL", "kill" or a number 0..=64 (runc takes any number and

@@ -5,36 +5,19 @@
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
 
-use nix::errno::Errno;
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::cli::{GlobalOpts, RunArgs};
-use crate::error::{IoResultExt, Result, SysResultExt};
+use crate::error::{IoResultExt, Result};
+use crate::linux::{pid, signal};
 use crate::process::launch::ConsoleSocket;
 use crate::process::parent;
 use crate::state::{self, Lock};
 
-static INIT_PID: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward(sig: libc::c_int) {
-    // A resized host terminal resizes the container's (whose kernel then
-    // tells its foreground processes); the signal itself is not forwarded,
-    // as with runc.
-    if sig == libc::SIGWINCH {
-        super::console::on_window_change();
-        return;
-    }
-    let pid = INIT_PID.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
-    }
-}
-
+/// What a shell sends a foreground job, passed on to it as runc does
+/// (SIGWINCH resizes its terminal instead).
 const FORWARDED: [Signal; 7] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -68,8 +51,7 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     if let Err(e) = started {
         // A run that did not start leaves nothing behind (runc destroys
         // it too): a retry with the same id must not find it.
-        let _ = nix::sys::signal::kill(created.pid, Signal::SIGKILL);
-        let _ = waitpid(created.pid, None);
+        pid::kill_and_reap(created.pid);
         if let Err(cleanup) = remove(global, &created.state) {
             tracing::warn!("cleanup after a failed start: {}", cleanup.chain());
         }
@@ -79,12 +61,9 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         return Ok(0);
     }
     if let Some(sock) = own_console {
-        let master = super::console::receive_master(&sock)?;
-        let _size = super::console::follow_host_size(&master);
-        let _raw = super::console::RawMode::enter();
-        super::console::proxy(&master, created.pidfd.as_fd())?;
+        super::console::attach(&sock, created.pidfd.as_fd())?;
     }
-    let code = wait_exit_code(created.pid, "container init")?;
+    let code = pid::wait_exit_code(created.pid, "container init")?;
     if !a.keep {
         remove(global, &created.state)?;
     }
@@ -106,30 +85,7 @@ fn remove(global: &GlobalOpts, st: &state::State) -> Result<()> {
 /// From now on the signals a shell sends to a foreground job go to `pid`
 /// (`run`'s init, `exec`'s process).
 pub(crate) fn forward_signals_to(pid: Pid) -> Result<()> {
-    INIT_PID.store(pid.as_raw(), Ordering::Relaxed);
-    let action = SigAction::new(
-        SigHandler::Handler(forward),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in FORWARDED {
-        // SAFETY: the handler only calls kill(2), which is async-signal-safe.
-        unsafe { sigaction(sig, &action) }.or_sys(|| format!("sigaction {}", sig.as_str()))?;
-    }
-    Ok(())
-}
-
-/// Wait for our child `pid`: its exit status, or 128+N when killed by
-/// signal N (what a shell reports).
-pub(crate) fn wait_exit_code(pid: Pid, what: &str) -> Result<i32> {
-    loop {
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(e) => return Err(crate::Error::sys(format!("wait for {what} {pid}"), e)),
-        }
-    }
+    signal::forward_to(pid, &FORWARDED)
 }
 
 /// Peek at config.json's process.terminal; a bad config is reported by

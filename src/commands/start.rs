@@ -2,13 +2,13 @@
 
 use std::io::Read;
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::cli::GlobalOpts;
-use crate::error::{Error, IoResultExt, Result, SysResultExt};
+use crate::error::{Error, IoResultExt, Result};
+use crate::linux::fds;
 use crate::state::{self, Lock, State, Status};
 
 pub fn run(global: &GlobalOpts, id: &str) -> Result<i32> {
@@ -44,21 +44,14 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
     let fifo_path = state::container_dir(root, &st.id).join(state::EXEC_FIFO);
     // Non-blocking open: we are the reader the init's blocking open waits
     // for; then wait for its byte, or for it to die.
-    let mut fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(&fifo_path)
-        .or_io(|| format!("open {}", fifo_path.display()))?;
+    let mut fifo = crate::linux::fifo::open_for_start(&fifo_path)?;
     loop {
-        let mut fds = [
+        let mut polled = [
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
             PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
         ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(Errno::EINTR) => continue,
-            r => r.or_sys(|| "poll exec fifo".into())?,
-        };
-        let init_exited = fds[1]
+        fds::poll(&mut polled, PollTimeout::NONE, "exec fifo")?;
+        let init_exited = polled[1]
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLIN));
         let mut b = [0u8; 1];
@@ -108,13 +101,8 @@ fn read_to_eof(fifo: &mut std::fs::File) -> Result<String> {
             Ok(0) => break,
             Ok(n) => data.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Err(Errno::EINTR) => {}
-                    r => {
-                        r.or_sys(|| "poll exec fifo".into())?;
-                    }
-                }
+                let mut polled = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+                fds::poll(&mut polled, PollTimeout::NONE, "exec fifo")?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io("read exec fifo", e)),

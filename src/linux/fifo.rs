@@ -2,13 +2,14 @@
 //! until `start` opens it for reading (sync 3).
 
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{chown, mkfifo, Gid, Uid};
 
-use crate::error::{Result, SysResultExt};
+use crate::error::{IoResultExt, Result, SysResultExt};
 
 /// mkfifo `path` (0622) owned by `owner` (the host ids of the container's
 /// root, when it has a new user namespace: init opens the fifo as that
@@ -43,4 +44,57 @@ pub fn wait_for_start(
     std::io::Write::write_all(&mut f, b"0")
         .map_err(|e| crate::error::Error::io("write exec fifo", e))?;
     Ok(f)
+}
+
+/// `start`: open the fifo for reading without blocking (O_NONBLOCK; and
+/// close-on-exec, as std opens every file). We are the reader init's
+/// blocking open waits for; until init has opened it a read is end of
+/// file, then WouldBlock until its byte comes. Error: `open PATH`.
+pub fn open_for_start(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .or_io(|| format!("open {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+    use super::*;
+    use crate::linux::fds::poll;
+
+    #[test]
+    fn start_opens_without_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exec.fifo");
+        mkfifo(&path, Mode::from_bits_truncate(0o600)).unwrap();
+        let mut reader = open_for_start(&path).unwrap();
+        let mut buf = [0u8; 1];
+        // No writer yet: end of file at once, not a wait.
+        assert_eq!(reader.read(&mut buf).unwrap(), 0);
+        let mut polled = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut polled, PollTimeout::ZERO, "fifo").unwrap(), 0);
+        let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        writer.write_all(b"0").unwrap();
+        let mut polled = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut polled, PollTimeout::NONE, "fifo").unwrap(), 1);
+        assert_eq!(reader.read(&mut buf).unwrap(), 1);
+        // The writer is there, with nothing more to say: WouldBlock.
+        let e = reader.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn missing_fifo_names_the_open() {
+        let e = open_for_start(Path::new("/nonexistent/exec.fifo")).unwrap_err();
+        assert_eq!(
+            e.chain(),
+            "open /nonexistent/exec.fifo: no such file or directory (ENOENT)"
+        );
+    }
 }

@@ -1,9 +1,11 @@
-//! Processes by pid: pidfds and /proc/PID/stat.
-//! Ref: pidfd_open(2), proc_pid_stat(5).
+//! Processes by pid: pidfds, /proc/PID/stat, whether one is there, and
+//! waiting for brig's own children.
+//! Ref: pidfd_open(2), proc_pid_stat(5), kill(2), waitpid(2).
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use nix::errno::Errno;
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
@@ -24,6 +26,25 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 pub fn kill_and_reap(pid: Pid) {
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     let _ = nix::sys::wait::waitpid(pid, None);
+}
+
+/// Is there a process `pid` that brig may signal (kill(pid, 0))? A
+/// zombie still is; [`stat`] tells it apart.
+pub fn exists(pid: Pid) -> bool {
+    nix::sys::signal::kill(pid, None).is_ok()
+}
+
+/// Wait for our child `pid`: its exit status, or 128+N when killed by
+/// signal N (what a shell reports). Error: `wait for WHAT PID`.
+pub fn wait_exit_code(pid: Pid, what: &str) -> Result<i32> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys(format!("wait for {what} {pid}"), e)),
+        }
+    }
 }
 
 /// What brig reads of /proc/PID/stat.

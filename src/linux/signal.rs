@@ -1,14 +1,89 @@
-//! Signals by number, as runc's `kill` takes them: 0 (is the process
-//! there?) and the real-time signals (SIGRTMIN+3 stops a container whose
-//! init is systemd) have no name in nix's `Signal`.
+//! Signals: sent by number, as runc's `kill` takes them (0, is the
+//! process there?, and the real-time signals, SIGRTMIN+3 stops a container
+//! whose init is systemd, have no name in nix's `Signal`); and forwarded
+//! from brig to the process `run` or `exec` holds in the foreground.
+//! Ref: kill(2), sigaction(2), signal-safety(7).
+
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result, SysResultExt};
 
 /// The highest signal number (SIGRTMAX on Linux).
 pub const MAX: i32 = 64;
 
-/// kill(2) with a signal number.
+/// kill(2) with a signal number: the errno alone, for a caller that words
+/// the failure itself or has no use for it. Async-signal-safe.
 pub fn send(pid: i32, sig: i32) -> nix::Result<()> {
     // SAFETY: kill takes two integers and touches no memory of ours.
     Errno::result(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// Signal `pid` unless it is already gone: ESRCH (it exited since it was
+/// listed) is no failure. Error: `kill PID with SIGNAME`.
+pub fn send_unless_gone(pid: i32, sig: i32) -> Result<()> {
+    match send(pid, sig) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(Error::sys(format!("kill {pid} with {}", name(sig)), e)),
+    }
+}
+
+/// A signal's name (`SIGTERM`), or its number when it has none (`37`).
+pub fn name(sig: i32) -> String {
+    match Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => sig.to_string(),
+    }
+}
+
+/// Where forwarded signals go (0: nowhere yet).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+/// The handler [`forward_to`] installs. Only async-signal-safe work: an
+/// atomic load and kill(2), or for SIGWINCH atomic loads and two ioctls.
+extern "C" fn forward(sig: libc::c_int) {
+    // A resized host terminal resizes the container's (whose kernel then
+    // tells its foreground processes); the signal itself is not forwarded,
+    // as with runc.
+    if sig == libc::SIGWINCH {
+        super::tty::on_window_change();
+        return;
+    }
+    let pid = FORWARD_TO.load(Ordering::Relaxed);
+    if pid > 0 {
+        let _ = send(pid, sig);
+    }
+}
+
+/// From now on each of `signals` brig receives goes on to `pid`, except
+/// SIGWINCH, which resizes the terminal brig follows
+/// ([`super::tty::follow_host_size`]). Error: `sigaction SIGNAME`.
+pub fn forward_to(pid: Pid, signals: &[Signal]) -> Result<()> {
+    FORWARD_TO.store(pid.as_raw(), Ordering::Relaxed);
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for &sig in signals {
+        // SAFETY: the handler does only async-signal-safe work (see
+        // `forward`), so it may interrupt any code of ours.
+        unsafe { sigaction(sig, &action) }.or_sys(|| format!("sigaction {}", sig.as_str()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_or_numbers() {
+        for (sig, want) in [(9, "SIGKILL"), (15, "SIGTERM"), (0, "0"), (37, "37")] {
+            assert_eq!(name(sig), want);
+        }
+    }
 }

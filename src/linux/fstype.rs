@@ -1,0 +1,31 @@
+//! Which filesystem a path is on. A path that cannot be looked at is on
+//! none of them.
+//! Ref: statfs(2).
+
+use std::path::Path;
+
+use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, CGROUP_SUPER_MAGIC};
+
+/// Is `path` on a cgroup filesystem, v1 or v2?
+pub fn is_cgroup(path: &Path) -> bool {
+    statfs(path).is_ok_and(|s| {
+        s.filesystem_type() == CGROUP_SUPER_MAGIC || s.filesystem_type() == CGROUP2_SUPER_MAGIC
+    })
+}
+
+/// Is `path` on the cgroup2 filesystem?
+pub fn is_cgroup2(path: &Path) -> bool {
+    statfs(path).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temp_dir_is_no_cgroup() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_cgroup(dir.path()) && !is_cgroup2(dir.path()));
+        assert!(!is_cgroup(Path::new("/nonexistent/brig")));
+    }
+}
