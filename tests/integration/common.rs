@@ -33,18 +33,7 @@ const APPLETS: &[&str] = &[
 
 /// Skips the calling test when not root, recorded with its reason (see
 /// tests/support/skip.rs: the run ends with the count).
-macro_rules! require_root {
-    () => {
-        if !$crate::common::is_root() {
-            return $crate::skip::test($crate::skip::NEEDS_ROOT);
-        }
-    };
-}
-pub(crate) use require_root;
-
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+pub(crate) use crate::skip::require_root;
 
 /// The runtime under test.
 pub fn runtime_bin() -> PathBuf {

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! SKIPPED 75 of the tests counted as passed above (running as uid 65534):
-//!    75  needs root (creates namespaces and mounts): cli::..., ... and 65 more
+//!    75  needs root (namespaces, mounts, capabilities): cli::..., ... and 65 more
 //! ```
 //!
 //! `test` is for a test that checked nothing; `part` for one that left out
@@ -23,7 +23,18 @@ use std::panic::Location;
 use std::sync::{Mutex, Once};
 
 /// The reason every root-only test gives, so they group into one line.
-pub const NEEDS_ROOT: &str = "needs root (creates namespaces and mounts)";
+pub const NEEDS_ROOT: &str = "needs root (namespaces, mounts, capabilities)";
+
+/// Returns from the calling test, recorded as skipped, unless it runs as
+/// root.
+macro_rules! require_root {
+    () => {
+        if !nix::unistd::geteuid().is_root() {
+            return $crate::skip::test($crate::skip::NEEDS_ROOT);
+        }
+    };
+}
+pub(crate) use require_root;
 
 /// How many test names a summary line lists before "and N more".
 const NAMES_SHOWN: usize = 10;
@@ -51,6 +62,7 @@ pub fn test(reason: impl Into<String>) {
 /// The calling test leaves out some checks (named in `reason`) and runs
 /// the rest.
 #[track_caller]
+#[allow(dead_code)] // no unit test leaves out a part (yet)
 pub fn part(reason: impl Into<String>) {
     record(reason.into(), false, Location::caller());
 }
@@ -198,7 +210,7 @@ mod tests {
         skips.push(s("t00", "no runc", false)); // already skipped whole
         let want = "
 SKIPPED 13 of the tests counted as passed above (running as uid 1000):
-    12  needs root (creates namespaces and mounts): t00, t01, t02, t03, t04, t05, t06, t07, t08, t09 and 2 more
+    12  needs root (namespaces, mounts, capabilities): t00, t01, t02, t03, t04, t05, t06, t07, t08, t09 and 2 more
      1  no v1 freezer: cg::freezer
 
 SKIPPED PART of 2 tests counted as passed above (running as uid 1000):
