@@ -1,10 +1,10 @@
 //! Descriptors: only stdio and the preserved ones reach the container.
 //! Ref: CVE-2024-21626 (a leaked host directory fd became the container's cwd).
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 
 use crate::error::{Error, Result, SysResultExt};
 
@@ -40,6 +40,14 @@ pub fn clear_cloexec(fd: RawFd) -> Result<()> {
     fcntl(bfd, FcntlArg::F_SETFD(FdFlag::empty()))
         .map(drop)
         .or_sys(|| format!("clear close-on-exec on fd {fd}"))
+}
+
+/// Make reads and writes on `fd` fail with EAGAIN instead of blocking (the
+/// file status flags become O_NONBLOCK alone: for pipes brig made).
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<()> {
+    fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+        .map(drop)
+        .or_sys(|| format!("set fd {} non-blocking", fd.as_raw_fd()))
 }
 
 /// Is `fd` open in this process?

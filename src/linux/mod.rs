@@ -16,6 +16,7 @@ pub mod mountinfo;
 pub mod namespaces;
 pub mod pid;
 pub mod pivot;
+pub mod poll;
 pub mod procfs;
 pub mod procmount;
 pub mod rlimits;
