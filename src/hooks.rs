@@ -356,3 +356,6 @@ fn drain<R: Read>(pipe: &mut Option<R>, buf: &mut [u8], mut keep: Option<&mut Ve
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
