@@ -34,21 +34,28 @@ deps:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
+# Without root the tests that need it skip themselves; every test binary
+# ends with the count of skipped tests and why (tests/support/skip.rs).
+NOT_ROOT_NOTE = @[ "$$(id -u)" = 0 ] || echo "$@: not root: the tests that need root skip themselves; see SKIPPED under each test result"
+
 test: deps
-	$(CARGO) test --lib
+	$(MAKE) test-unit
 	$(MAKE) probe
 	$(MAKE) test-integration
 	@if $(MAKE) -n test-apparmor >/dev/null 2>&1; then $(MAKE) test-apparmor BRIG=target/debug/brig; fi
 	@for t in $(EXTRA_TESTS); do $(MAKE) $$t || exit 1; done
 
 test-unit:
+	$(NOT_ROOT_NOTE)
 	$(CARGO) test --lib
 
 test-integration: probe
+	$(NOT_ROOT_NOTE)
 	BRIG_RUNTIME=$(BRIG_RUNTIME) $(CARGO) test --test integration -- --test-threads=2
 
 # The integration tests against runc itself: checks the tests, not brig.
 test-runc: probe
+	$(NOT_ROOT_NOTE)
 	BRIG_RUNTIME=/usr/sbin/runc $(CARGO) test --test integration -- --test-threads=2
 
 demo: build probe

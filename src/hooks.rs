@@ -28,12 +28,11 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use oci_spec::runtime::{Hook, Hooks};
 
-use crate::error::{Error, Result, SysResultExt};
+use crate::error::{Error, Result};
+use crate::linux::fds::set_nonblocking;
+use crate::linux::poll::{self, Want};
 use crate::state::Status;
 
 /// The six kinds, in lifecycle order.
@@ -202,7 +201,10 @@ fn run_one(
     let mut child = cmd.spawn().map_err(|e| Error::io("exec", e))?;
     let timeout = hook.timeout().map(|t| Duration::from_secs(t.max(1) as u64));
     let mut stderr = Vec::new();
-    let outcome = supervise(&mut child, input, timeout, &mut stderr);
+    // Without a pidfd (a seccomp profile may refuse pidfd_open in init)
+    // the supervisor falls back to checking the child each round.
+    let pidfd = crate::linux::pid::pidfd_open(child.id() as i32).ok();
+    let outcome = supervise(&mut child, pidfd, input, timeout, &mut stderr);
     match outcome? {
         Outcome::TimedOut(t) => Err(Error::invalid(format!(
             "timed out after {}s and was killed",
@@ -245,17 +247,17 @@ const KEEP_STDERR: usize = 4096;
 
 /// Feed `input` on stdin, collect stderr (bounded) and discard stdout, and
 /// wait for exit or the deadline, whichever first. No threads (init is
-/// single-threaded): one poll over the pipes and a pidfd. Without a pidfd
-/// (a seccomp profile may refuse pidfd_open in init) it polls with a short
-/// timeout and checks the child each round.
+/// single-threaded): one poll over the pipes and `pidfd`, the child's.
+/// Without a pidfd it polls with a short timeout and checks the child each
+/// round.
 fn supervise(
     child: &mut Child,
+    pidfd: Option<OwnedFd>,
     input: &[u8],
     timeout: Option<Duration>,
     stderr: &mut Vec<u8>,
 ) -> Result<Outcome> {
     let deadline = timeout.map(|t| (Instant::now() + t, t));
-    let pidfd: Option<OwnedFd> = crate::linux::pid::pidfd_open(child.id() as i32).ok();
     let mut stdin = child.stdin.take();
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
@@ -265,8 +267,7 @@ fn supervise(
         err.as_ref().map(|f| f.as_fd()),
     ];
     for fd in fds.into_iter().flatten() {
-        fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-            .or_sys(|| "set a hook pipe non-blocking".into())?;
+        set_nonblocking(fd)?;
     }
     let mut written = 0;
     let mut buf = [0u8; 4096];
@@ -294,38 +295,17 @@ fn supervise(
             }
             wait = wait.min(Duration::from_millis(10));
         }
-        let (exited, can_write, out_ready, err_ready);
-        {
-            let mut fds = Vec::with_capacity(4);
-            let mut slots = [None; 4];
-            for (slot, (fd, ev)) in [
-                (pidfd.as_ref().map(|f| f.as_fd()), PollFlags::POLLIN),
-                (stdin.as_ref().map(|f| f.as_fd()), PollFlags::POLLOUT),
-                (out.as_ref().map(|f| f.as_fd()), PollFlags::POLLIN),
-                (err.as_ref().map(|f| f.as_fd()), PollFlags::POLLIN),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                if let Some(fd) = fd {
-                    slots[slot] = Some(fds.len());
-                    fds.push(PollFd::new(fd, ev));
-                }
-            }
-            let t = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
-            match poll(&mut fds, t) {
-                Err(Errno::EINTR) => continue,
-                r => r.or_sys(|| "poll hook".into())?,
-            };
-            let ready = |s: Option<usize>| {
-                s.and_then(|i| fds[i].revents())
-                    .is_some_and(|r| !r.is_empty())
-            };
-            exited = ready(slots[0]);
-            can_write = ready(slots[1]);
-            out_ready = ready(slots[2]);
-            err_ready = ready(slots[3]);
-        }
+        // EINTR: none ready, round again.
+        let [exited, can_write, out_ready, err_ready] = poll::ready(
+            [
+                pidfd.as_ref().map(|f| (f.as_fd(), Want::Read)),
+                stdin.as_ref().map(|f| (f.as_fd(), Want::Write)),
+                out.as_ref().map(|f| (f.as_fd(), Want::Read)),
+                err.as_ref().map(|f| (f.as_fd(), Want::Read)),
+            ],
+            wait,
+        )
+        .map_err(|e| e.context("wait for hook"))?;
         if can_write {
             if let Some(pipe) = stdin.as_mut() {
                 match pipe.write(&input[written..]) {
@@ -376,3 +356,6 @@ fn drain<R: Read>(pipe: &mut Option<R>, buf: &mut [u8], mut keep: Option<&mut Ve
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

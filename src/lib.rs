@@ -18,5 +18,11 @@ pub mod validate;
 
 pub use error::{Error, ErrorKind, Result};
 
+/// Skips that are counted: shared with tests/integration, so both suites
+/// end with the same `SKIPPED n of the tests counted as passed above`.
+#[cfg(test)]
+#[path = "../tests/support/skip.rs"]
+pub(crate) mod skip;
+
 /// The OCI runtime-spec version brig implements.
 pub const OCI_VERSION: &str = "1.2.1";

@@ -191,6 +191,7 @@ fn create_set_and_destroy_on_a_fake_tree() {
 fn privileged(what: &str) -> bool {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipping {what}: needs root");
+        crate::skip::test(crate::skip::NEEDS_ROOT);
         return false;
     }
     true
@@ -219,6 +220,7 @@ fn v1_hybrid_host_end_to_end() {
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
     if paths::parse_mountinfo(&mounts).unwrap().layout == Layout::V2 {
         eprintln!("skipping v1_hybrid_host_end_to_end: host is pure cgroup v2");
+        crate::skip::test("the host is pure cgroup v2 (no v1 hierarchy to test)");
         return;
     }
     let path = unique("v1");

@@ -88,7 +88,7 @@ fn kill_and_wait(st: &State) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
-        if let Ok(n) = crate::linux::fds::poll(&mut fds, PollTimeout::from(100u16), "init pidfd") {
+        if let Ok(n) = crate::linux::poll::wait(&mut fds, PollTimeout::from(100u16), "init pidfd") {
             if n > 0 {
                 return Ok(());
             }

@@ -8,7 +8,6 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 use crate::cli::GlobalOpts;
 use crate::error::{Error, IoResultExt, Result};
-use crate::linux::fds;
 use crate::state::{self, Lock, State, Status};
 
 pub fn run(global: &GlobalOpts, id: &str) -> Result<i32> {
@@ -50,7 +49,7 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
             PollFd::new(pidfd.as_fd(), PollFlags::POLLIN),
         ];
-        fds::poll(&mut polled, PollTimeout::NONE, "exec fifo")?;
+        crate::linux::poll::wait(&mut polled, PollTimeout::NONE, "exec fifo")?;
         let init_exited = polled[1]
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLIN));
@@ -102,7 +101,7 @@ fn read_to_eof(fifo: &mut std::fs::File) -> Result<String> {
             Ok(n) => data.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 let mut polled = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-                fds::poll(&mut polled, PollTimeout::NONE, "exec fifo")?;
+                crate::linux::poll::wait(&mut polled, PollTimeout::NONE, "exec fifo")?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io("read exec fifo", e)),

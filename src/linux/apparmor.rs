@@ -362,9 +362,11 @@ mod tests {
     /// attr/exec is per thread, so nothing outlives it even if a write landed.
     #[test]
     fn apply_without_apparmor() {
+        crate::skip::require_root!();
         if enabled() {
-            eprintln!("skipped: AppArmor is enabled here; the VM test covers apply_on_exec");
-            return;
+            return crate::skip::test(
+                "AppArmor is enabled here; the VM test (make test-apparmor) covers apply_on_exec",
+            );
         }
         std::thread::spawn(|| {
             let procfs = ProcfsHandle::new().unwrap();

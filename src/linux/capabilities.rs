@@ -395,6 +395,7 @@ mod tests {
 
     #[test]
     fn child_gets_exact_sets() {
+        crate::skip::require_root!();
         // CHOWN=0, KILL=5, NET_BIND_SERVICE=10.
         let c = lc(
             r#"{"bounding":["CAP_CHOWN","CAP_KILL","CAP_NET_BIND_SERVICE"],
@@ -411,6 +412,7 @@ mod tests {
 
     #[test]
     fn absent_sets_are_empty() {
+        crate::skip::require_root!();
         let c =
             lc(r#"{"bounding":["CAP_KILL"],"permitted":["CAP_KILL"],"effective":["CAP_KILL"]}"#);
         let st = run(Some(c)).unwrap();
@@ -425,6 +427,7 @@ mod tests {
 
     #[test]
     fn as_root_effective_full_then_smaller() {
+        crate::skip::require_root!();
         // Staying uid 0: the full effective set must not block a smaller permitted set.
         let c =
             lc(r#"{"bounding":["CAP_KILL"],"permitted":["CAP_KILL"],"effective":["CAP_KILL"]}"#);

@@ -71,10 +71,7 @@ mod tests {
 
     #[test]
     fn protected_binary_cannot_be_reopened_for_writing() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skip: needs root for open_tree");
-            return;
-        }
+        crate::skip::require_root!();
         let fd = protected_self().expect("protected_self");
         let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
         let err = std::fs::OpenOptions::new()

@@ -1,13 +1,10 @@
 //! Descriptors: only stdio and the preserved ones reach the container.
 //! Ref: CVE-2024-21626 (a leaked host directory fd became the container's cwd).
-//!
-//! Also poll(2), for brig's commands on descriptors of their own.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-use nix::poll::{PollFd, PollTimeout};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 
 use crate::error::{Error, Result, SysResultExt};
 
@@ -45,39 +42,16 @@ pub fn clear_cloexec(fd: RawFd) -> Result<()> {
         .or_sys(|| format!("clear close-on-exec on fd {fd}"))
 }
 
+/// Make reads and writes on `fd` fail with EAGAIN instead of blocking (the
+/// file status flags become O_NONBLOCK alone: for pipes brig made).
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<()> {
+    fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+        .map(drop)
+        .or_sys(|| format!("set fd {} non-blocking", fd.as_raw_fd()))
+}
+
 /// Is `fd` open in this process?
 pub fn is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD on any integer is harmless; EBADF means closed.
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
-}
-
-/// poll(2) on `fds` until an event or the timeout, polling again when a
-/// signal interrupts it (EINTR): how many descriptors have events.
-/// Error: `poll WHAT`.
-pub fn poll(fds: &mut [PollFd], timeout: PollTimeout, what: &str) -> Result<usize> {
-    loop {
-        match nix::poll::poll(fds, timeout) {
-            Err(Errno::EINTR) => continue,
-            r => return r.map(|n| n as usize).or_sys(|| format!("poll {what}")),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::fd::AsFd;
-
-    use nix::poll::PollFlags;
-
-    use super::*;
-
-    #[test]
-    fn poll_counts_ready_descriptors() {
-        let (r, w) = nix::unistd::pipe().unwrap();
-        let mut polled = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
-        assert_eq!(poll(&mut polled, PollTimeout::ZERO, "pipe").unwrap(), 0);
-        nix::unistd::write(&w, b"x").unwrap();
-        let mut polled = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
-        assert_eq!(poll(&mut polled, PollTimeout::NONE, "pipe").unwrap(), 1);
-    }
 }

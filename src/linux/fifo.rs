@@ -66,7 +66,7 @@ mod tests {
     use nix::poll::{PollFd, PollFlags, PollTimeout};
 
     use super::*;
-    use crate::linux::fds::poll;
+    use crate::linux::poll::wait as poll;
 
     #[test]
     fn start_opens_without_a_writer() {

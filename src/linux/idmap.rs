@@ -187,6 +187,7 @@ mod tests {
 
     #[test]
     fn supported_here() {
+        crate::skip::require_root!();
         // The VM's kernel (6.18) has idmapped tmpfs.
         assert!(supported());
     }
@@ -202,6 +203,7 @@ mod tests {
     /// way), and ids outside the map show as the overflow id.
     #[test]
     fn on_disk_0_appears_as_1000() {
+        crate::skip::require_root!();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("root-owned"), "x").unwrap();
         let f = dir.path().join("owned-by-1000");

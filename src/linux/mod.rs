@@ -23,6 +23,7 @@ pub mod mountinfo;
 pub mod namespaces;
 pub mod pid;
 pub mod pivot;
+pub mod poll;
 pub mod prctl;
 pub mod procfs;
 pub mod procmount;

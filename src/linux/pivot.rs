@@ -110,7 +110,7 @@ mod tests {
 
     fn skip_reason() -> Option<&'static str> {
         if !nix::unistd::geteuid().is_root() {
-            return Some("needs root (mount and pid namespaces)");
+            return Some(crate::skip::NEEDS_ROOT);
         }
         if !Path::new("/bin/busybox").exists() {
             return Some("needs /bin/busybox (apt-get install busybox-static)");
@@ -201,8 +201,7 @@ mod tests {
     #[test]
     fn runc_default_spec_end_to_end() {
         if let Some(why) = skip_reason() {
-            eprintln!("skipped runc_default_spec_end_to_end: {why}");
-            return;
+            return crate::skip::test(why);
         }
         end_to_end(false);
     }
@@ -210,8 +209,7 @@ mod tests {
     #[test]
     fn no_pivot_end_to_end() {
         if let Some(why) = skip_reason() {
-            eprintln!("skipped no_pivot_end_to_end: {why}");
-            return;
+            return crate::skip::test(why);
         }
         end_to_end(true);
     }
@@ -323,8 +321,7 @@ mod tests {
     #[test]
     fn proc_symlink_in_image_is_refused() {
         if let Some(why) = skip_reason() {
-            eprintln!("skipped proc_symlink_in_image_is_refused: {why}");
-            return;
+            return crate::skip::test(why);
         }
         let (_dir, root) = image("proc");
         std::fs::remove_dir(root.join("proc")).unwrap();

@@ -223,6 +223,7 @@ mod tests {
 
     #[test]
     fn opens_self_and_sys() {
+        crate::skip::require_root!();
         let h = ProcfsHandle::new().unwrap();
         let status = read(&h, "self/status");
         assert!(
@@ -236,6 +237,7 @@ mod tests {
 
     #[test]
     fn refuses_escapes_and_magic_links() {
+        crate::skip::require_root!();
         let h = ProcfsHandle::new().unwrap();
         for rel in [
             "../etc/passwd",
@@ -258,6 +260,7 @@ mod tests {
 
     #[test]
     fn overmounted_proc_is_not_used() {
+        crate::skip::require_root!();
         // In a child with a private mount ns, mount a tmpfs over /proc/sys:
         // the handle must still reach the real sysctl.
         let r = testutil::in_child(|| {
@@ -284,7 +287,7 @@ mod tests {
         });
         match r {
             Ok(s) => assert!(s.trim().parse::<u32>().is_ok(), "{s}"),
-            Err(e) if e.contains("EPERM") => eprintln!("skip: needs CAP_SYS_ADMIN: {e}"),
+            Err(e) if e.contains("EPERM") => crate::skip::test(format!("needs CAP_SYS_ADMIN: {e}")),
             Err(e) => panic!("{e}"),
         }
     }

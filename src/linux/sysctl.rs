@@ -242,6 +242,7 @@ mod tests {
 
     #[test]
     fn apply_in_new_net_and_ipc_namespaces() {
+        crate::skip::require_root!();
         let host_port =
             std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
         let host_shm = std::fs::read_to_string("/proc/sys/kernel/shm_rmid_forced").unwrap();

@@ -336,7 +336,7 @@ pub fn proxy(master: &OwnedFd, pidfd: BorrowedFd<'_>) -> Result<()> {
         if stdin_open {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
-        super::fds::poll(&mut fds, PollTimeout::NONE, "terminal")?;
+        super::poll::wait(&mut fds, PollTimeout::NONE, "terminal")?;
         let master_ev = fds[0].revents().unwrap_or(PollFlags::empty());
         let exited = fds[1]
             .revents()

@@ -381,6 +381,7 @@ mod tests {
 
     #[test]
     fn write_maps_for_a_child() {
+        crate::skip::require_root!();
         use nix::unistd::{fork, ForkResult};
         use std::io::{Read, Write};
         let r = in_child(|| {

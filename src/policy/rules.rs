@@ -214,11 +214,12 @@ pub fn apply_to_process(
 /// copy (enforce) or nothing (audit).
 fn finish(policy: &Policy, list: Vec<Finding>, keep: impl FnOnce()) -> Result<Vec<Finding>> {
     if let Some(refused) = list.iter().find(|f| f.outcome == Outcome::Refused) {
-        return Err(Error::invalid(format!(
-            "policy {}: {}",
-            policy.name,
-            refused.line()
-        )));
+        return Err(Error::policy(
+            &policy.name,
+            &refused.rule,
+            &refused.field,
+            &refused.detail,
+        ));
     }
     for finding in &list {
         match finding.outcome {

@@ -116,7 +116,7 @@ fn capability_ceiling_refuses_or_clamps_every_set() {
     let e = run(&refuse, &s).unwrap_err();
     assert_eq!(
         e,
-        "policy test: rule capabilities: process.capabilities.bounding: CAP_AUDIT_WRITE, CAP_KILL above the policy's ceiling"
+        "refused by node policy \"test\" (rule \"capabilities\"): process.capabilities.bounding: CAP_AUDIT_WRITE, CAP_KILL above the policy's ceiling"
     );
     let clamp = policy("[capabilities]\naction = \"clamp\"\nallowed = [\"CAP_NET_BIND_SERVICE\"]");
     let (f, out) = run(&clamp, &s).unwrap();

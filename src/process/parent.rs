@@ -192,10 +192,7 @@ impl<'a> Record<'a> {
         match state::create_container_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(Error::invalid(format!(
-                    "container {} already exists",
-                    plan.id
-                )))
+                return Err(Error::already_exists(&plan.id))
             }
             Err(e) => return Err(Error::io(format!("create {}", dir.display()), e)),
         }

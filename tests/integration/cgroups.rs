@@ -141,10 +141,9 @@ fn read_limits(rt: &Rt, b: &Bundle, tag: &str, files: &[(&str, &str)]) -> Vec<St
 
 /// The same bundle under runc must give the same files.
 fn compare_with_runc(b: &Bundle, tag: &str, files: &[(&str, &str)], ours: &[String]) {
-    if !common::is_brig() {
+    let Some(runc) = Rt::runc_to_compare() else {
         return;
-    }
-    let Some(runc) = Rt::runc() else { return };
+    };
     let theirs = read_limits(&runc, b, tag, files);
     // Kernel lists keep insertion order; compare the sets of lines. runc
     // 1.1 still allows /dev/net/tun by default (dropped in runc 1.2 and
@@ -229,8 +228,7 @@ fn v1_blkio_where_the_kernel_has_it() {
     require_root!();
     let rt = Rt::new();
     let Some(dev) = some_block_device() else {
-        eprintln!("SKIP blkio: no block device in /sys/block");
-        return;
+        return crate::skip::test("no block device in /sys/block");
     };
     let (major, minor) = dev.split_once(':').unwrap();
     let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
@@ -250,8 +248,8 @@ fn v1_blkio_where_the_kernel_has_it() {
             blkio["weight"] = json!(300);
             files.push(("blkio", f));
         }
-        None => eprintln!(
-            "SKIP blkio weight: this kernel has neither blkio.weight nor blkio.bfq.weight (no CFQ/BFQ)"
+        None => crate::skip::part(
+            "blkio weight: this kernel has neither blkio.weight nor blkio.bfq.weight (no CFQ/BFQ)",
         ),
     }
     let b = bundle(&rt, &["sleep", "1000"], json!({ "blockIO": blkio }));
@@ -528,10 +526,8 @@ fn update_flags_and_resources_file() {
         seen[4].contains("quota=40000") && seen[4].ends_with("pids=9"),
         "{seen:?}"
     );
-    if common::is_brig() {
-        if let Some(runc) = Rt::runc() {
-            assert_eq!(seen, update_sequence(&runc, &b, "updrunc"), "brig vs runc");
-        }
+    if let Some(runc) = Rt::runc_to_compare() {
+        assert_eq!(seen, update_sequence(&runc, &b, "updrunc"), "brig vs runc");
     }
 }
 
@@ -830,8 +826,9 @@ fn cgroups_path_traversal_stays_contained() {
 fn busy_cgroup_is_refused() {
     require_root!();
     if !common::is_brig() {
-        eprintln!("SKIP busy cgroup refusal: runc 1.1 only warns about a non-empty cgroup");
-        return;
+        return crate::skip::test(
+            "busy cgroup refusal: runc 1.1 only warns about a non-empty cgroup",
+        );
     }
     let rt = Rt::new();
     let mut b = bundle(&rt, &["sleep", "1000"], json!({}));
@@ -855,8 +852,7 @@ fn busy_cgroup_is_refused() {
 fn frozen_cgroup_is_refused() {
     require_root!();
     let Some(freezer) = hierarchy_mounts().get("freezer").cloned() else {
-        eprintln!("SKIP frozen_cgroup_is_refused: no v1 freezer hierarchy on this host");
-        return;
+        return crate::skip::test("no v1 freezer hierarchy on this host");
     };
     let rt = Rt::new();
     let mut b = bundle(&rt, &["true"], json!({}));
@@ -897,7 +893,7 @@ fn limits_the_host_cannot_apply_are_errors() {
         .keys()
         .any(|k| k.split(',').any(|c| c == "net_cls"));
     if net_cls_mounted {
-        eprintln!("SKIP net_cls part: this host mounts net_cls");
+        crate::skip::part("net_cls classID refused: this host mounts net_cls");
     } else {
         b.edit(|c| c["linux"]["resources"]["network"] = json!({"classID": 1048577}));
         let id = unique_id("netcls");
@@ -906,7 +902,7 @@ fn limits_the_host_cannot_apply_are_errors() {
     }
     let v1 = hierarchy_mounts().keys().any(|k| !k.is_empty());
     if !v1 {
-        eprintln!("SKIP unified part: this host has no v1 hierarchies");
+        crate::skip::part("unified keys refused: this host has no v1 hierarchies");
         return;
     }
     let mut b = bundle(&rt, &["true"], json!({"unified": {"pids.max": "10"}}));
@@ -930,8 +926,7 @@ fn limits_the_host_cannot_apply_are_errors() {
 fn writable_v1_cgroup_mount_and_sub_cgroups() {
     require_root!();
     if !hierarchy_mounts().contains_key("memory") {
-        eprintln!("SKIP writable_v1_cgroup_mount_and_sub_cgroups: no v1 memory hierarchy");
-        return;
+        return crate::skip::test("no v1 memory hierarchy");
     }
     let rt = Rt::new();
     let mut b = bundle(&rt, &["sleep", "1000"], json!({}));

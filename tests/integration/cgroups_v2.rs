@@ -14,14 +14,18 @@ use crate::cgroups::{cgroup_dirs, mknod_fuse, open_in, FUSE};
 use crate::common::{self, require_root, unique_id, Bundle, Rt, DEADLINE};
 
 /// A runtime whose every command runs in the cgroup2-only view, or None
-/// (with the reason printed) when that view cannot be made here.
+/// (the calling test recorded as skipped) when that view cannot be made
+/// here.
+#[track_caller]
 fn v2_runtime() -> Option<(Rt, tempfile::TempDir)> {
     if !common::is_brig() {
-        eprintln!("SKIP cgroup v2 view: brig-only (runc 1.1 is not checked in this view)");
+        crate::skip::test("cgroup v2 view: brig-only (runc 1.1 is not checked in this view)");
         return None;
     }
     if !PathBuf::from("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
-        eprintln!("SKIP cgroup v2 view: this host has no cgroup2 mount at /sys/fs/cgroup/unified");
+        crate::skip::test(
+            "cgroup v2 view: this host has no cgroup2 mount at /sys/fs/cgroup/unified",
+        );
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +76,7 @@ fn v2_placement_hugetlb_freeze_kill_delete() {
     let res = if huge {
         json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]})
     } else {
-        eprintln!("SKIP hugetlb limit: no 2MB huge pages on this kernel");
+        crate::skip::part("hugetlb limit: no 2MB huge pages on this kernel");
         json!({})
     };
     let mut b = bundle(

@@ -31,23 +31,9 @@ const APPLETS: &[&str] = &[
     "stat", "test", "grep", "touch", "mkdir", "rm", "readlink", "umask", "head", "wc", "unshare",
 ];
 
-/// Skips the calling test, with a printed reason, when not root.
-macro_rules! require_root {
-    () => {
-        if !$crate::common::is_root() {
-            eprintln!(
-                "SKIP {}: needs root (creates namespaces and mounts)",
-                module_path!()
-            );
-            return;
-        }
-    };
-}
-pub(crate) use require_root;
-
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+/// Skips the calling test when not root, recorded with its reason (see
+/// tests/support/skip.rs: the run ends with the count).
+pub(crate) use crate::skip::require_root;
 
 /// The runtime under test.
 pub fn runtime_bin() -> PathBuf {
@@ -71,6 +57,9 @@ pub fn is_brig() -> bool {
         }
     })
 }
+
+/// Why a comparison with runc did not run.
+pub const NO_RUNC: &str = "runc is not installed (apt-get install runc)";
 
 /// The reference runtime, when installed.
 pub fn runc_bin() -> Option<PathBuf> {
@@ -177,15 +166,26 @@ impl Rt {
         Rt::with_bin(runtime_bin())
     }
 
-    /// The reference runtime, or None (with a printed reason) if absent.
+    /// The reference runtime, or None when it is not installed: the caller
+    /// records the skip (`skip::test(NO_RUNC)` or `skip::part`).
     pub fn runc() -> Option<Rt> {
-        match runc_bin() {
-            Some(b) => Some(Rt::with_bin(b)),
-            None => {
-                eprintln!("SKIP comparison: runc is not installed (apt-get install runc)");
-                None
-            }
+        runc_bin().map(Rt::with_bin)
+    }
+
+    /// The reference runtime to compare the runtime under test with, for
+    /// the comparison at the end of a test; None, recorded as a skipped
+    /// part, when runc is not installed or is itself under test.
+    #[track_caller]
+    pub fn runc_to_compare() -> Option<Rt> {
+        if !is_brig() {
+            crate::skip::part("the runtime under test is runc: no comparison with itself");
+            return None;
         }
+        let runc = Rt::runc();
+        if runc.is_none() {
+            crate::skip::part(format!("{NO_RUNC}: comparison with runc"));
+        }
+        runc
     }
 
     pub fn with_bin(bin: PathBuf) -> Rt {

@@ -73,8 +73,7 @@ fn process_identity_hostname_env_and_cwd() {
 fn domainname_is_set() {
     require_root!();
     if !crate::common::is_brig() {
-        eprintln!("SKIP domainname_is_set: runc 1.1.5 does not set domainname");
-        return;
+        return crate::skip::test("runc 1.1.5 does not set domainname");
     }
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);
@@ -287,7 +286,9 @@ fn preserved_fds_and_nothing_else() {
 #[test]
 fn same_facts_as_runc() {
     require_root!();
-    let Some(runc) = Rt::runc() else { return };
+    let Some(runc) = Rt::runc() else {
+        return crate::skip::test(crate::common::NO_RUNC);
+    };
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);
     b.edit(|c| {

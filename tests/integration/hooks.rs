@@ -311,8 +311,7 @@ fn failing_poststart_and_poststop_only_warn() {
 fn failing_start_container_fails_start() {
     require_root!();
     if !is_brig() {
-        eprintln!("SKIP failing_start_container_fails_start: runc 1.1's start returns before the hook runs");
-        return;
+        return crate::skip::test("runc 1.1's start returns before the hook runs");
     }
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);
@@ -339,8 +338,7 @@ fn failing_start_container_fails_start() {
 #[test]
 fn features_lists_the_six_kinds() {
     if !is_brig() {
-        eprintln!("SKIP features_lists_the_six_kinds: brig's features output");
-        return;
+        return crate::skip::test("brig's features output");
     }
     let rt = Rt::new();
     let f = rt.run(&["features"]).expect_ok("features").json();

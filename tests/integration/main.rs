@@ -1,8 +1,14 @@
 //! End-to-end tests: build busybox bundles, drive the runtime's CLI, and read
 //! what the probe inside the container reports. `BRIG_RUNTIME=/usr/sbin/runc`
 //! runs the same tests against the reference runtime.
+//!
+//! A test that cannot run here (not root, no runc, a host without the
+//! cgroup layout it needs) says so through `skip`: the run ends with a
+//! `SKIPPED n of the tests counted as passed above` summary.
 
 mod common;
+#[path = "../support/skip.rs"]
+mod skip;
 
 mod bad_input;
 mod cgroups;

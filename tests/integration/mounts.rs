@@ -99,10 +99,7 @@ fn rootfs_paths_and_mount_order() {
 fn tmpfs_mode_follows_the_directory_it_covers() {
     require_root!();
     if !is_brig() {
-        eprintln!(
-            "SKIP tmpfs_mode_follows_the_directory_it_covers: runc 1.1 gives every tmpfs 1777"
-        );
-        return;
+        return crate::skip::test("runc 1.1 gives every tmpfs 1777");
     }
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);
@@ -146,8 +143,7 @@ fn tmpfs_mode_follows_the_directory_it_covers() {
 fn shared_root_propagation() {
     require_root!();
     if !is_brig() {
-        eprintln!("SKIP shared_root_propagation: runc 1.1 leaves the root private");
-        return;
+        return crate::skip::test("runc 1.1 leaves the root private");
     }
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);

@@ -83,10 +83,9 @@ fn five_sets_for_root_and_for_a_user_with_ambient_caps() {
         bare["status"]
     );
 
-    if !is_brig() {
+    let Some(runc) = Rt::runc_to_compare() else {
         return;
-    }
-    let Some(runc) = Rt::runc() else { return };
+    };
     let cases = [
         (json!({"uid": 0, "gid": 0}), &root),
         (json!({"uid": 1000, "gid": 1000}), &user),
@@ -139,10 +138,9 @@ fn no_new_privileges_groups_and_umask() {
     // No umask in the config: 0022, as runc.
     assert_eq!(off["umask"], 0o022);
 
-    if !is_brig() {
+    let Some(runc) = Rt::runc_to_compare() else {
         return;
-    }
-    let Some(runc) = Rt::runc() else { return };
+    };
     let theirs_off = probe_in(&runc, &mut b, &[]);
     b.edit(|c| {
         c["process"]["noNewPrivileges"] = json!(true);
@@ -186,8 +184,7 @@ fn capability_the_runtime_lacks_is_refused_at_create() {
     )
     .unwrap_or(true)
     {
-        eprintln!("SKIP capability_the_runtime_lacks_is_refused_at_create: this host grants CAP_SYS_RESOURCE");
-        return;
+        return crate::skip::test("this host grants CAP_SYS_RESOURCE");
     }
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);

@@ -26,8 +26,7 @@ fn errnos(rt: &Rt, b: &mut Bundle) -> Vec<i64> {
 fn landlock_annotation_denies_writes_outside_the_allowed_paths() {
     require_root!();
     if !is_brig() {
-        eprintln!("SKIP Landlock annotation: brig only");
-        return;
+        return crate::skip::test("Landlock annotation: brig only");
     }
     let rt = Rt::new();
     let features = rt.run(&["features"]).expect_ok("features").json();
@@ -89,8 +88,7 @@ fn no_landlock_filter() -> Vec<libc::sock_filter> {
 fn landlock_required_on_a_kernel_without_it() {
     require_root!();
     if !is_brig() {
-        eprintln!("SKIP Landlock annotation: brig only");
-        return;
+        return crate::skip::test("Landlock annotation: brig only");
     }
     let rt = Rt::new();
     let filter = no_landlock_filter();

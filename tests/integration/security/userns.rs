@@ -78,10 +78,9 @@ fn maps_inside_equal_the_config_and_runc_agrees() {
         "no new userns"
     );
 
-    if !is_brig() {
+    let Some(runc) = Rt::runc_to_compare() else {
         return;
-    }
-    let Some(runc) = Rt::runc() else { return };
+    };
     let theirs = probe_in(&runc, &mut b, &[]);
     for key in ["uid_map", "gid_map", "uid", "gid", "groups", "status"] {
         assert_eq!(facts[key], theirs[key], "{key} differs from runc");
@@ -173,8 +172,7 @@ fn host_sees_mapped_ids_and_mapped_root_owns_its_rootfs() {
 fn idmapped_mount_shows_the_mapped_owners() {
     require_root!();
     if !is_brig() {
-        eprintln!("SKIP idmapped mounts: runc 1.1 does not support them");
-        return;
+        return crate::skip::test("idmapped mounts: runc 1.1 does not support them");
     }
     let features = Rt::new().run(&["features"]).expect_ok("features").json();
     assert_eq!(
