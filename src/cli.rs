@@ -102,9 +102,38 @@ pub enum Command {
     Checkpoint(CheckpointArgs),
     /// Restore a container from a checkpoint (not supported: brig has no CRIU support).
     Restore(UnsupportedArgs),
+    /// Node policies (brig's own): list them, show one, or explain what
+    /// one does to a bundle or a container.
+    Policy(PolicyArgs),
     /// The container's init (internal; started by brig itself).
     #[command(hide = true)]
     Init,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum PolicyCommand {
+    /// The presets and the policies in /etc/brig/policies.
+    List,
+    /// A policy as brig reads it (TOML).
+    Show {
+        /// A preset, a name in /etc/brig/policies, or a file.
+        policy: String,
+    },
+    /// What the policy (--policy, or a container's own) refuses, clamps
+    /// or would change for a bundle or a container; exits 1 when it
+    /// refuses.
+    Explain {
+        #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+        /// A bundle directory (with config.json) or a container id.
+        target: String,
+    },
 }
 
 /// Whatever runc's verb takes: brig refuses the verb itself.

@@ -11,6 +11,7 @@ pub mod help;
 pub mod kill;
 pub mod list;
 pub mod pause;
+pub mod policy;
 pub mod ps;
 pub mod resume;
 pub mod run;
@@ -43,6 +44,7 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Restore(_) => Err(crate::Error::invalid(
             "not supported: brig has no checkpoint/restore (CRIU) support",
         )),
+        Command::Policy(a) => policy::run(global, a),
         Command::Init => crate::process::init::main(),
     }
 }
@@ -67,6 +69,7 @@ pub fn subject(cmd: &Command) -> String {
         Command::Spec(_) => ("spec", ""),
         Command::Features => ("features", ""),
         Command::Restore(_) => ("restore", ""),
+        Command::Policy(_) => ("policy", ""),
         Command::Init => ("init", ""),
     };
     if id.is_empty() {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use rules::{apply_to_process, apply_to_spec, Host};
+pub use rules::{apply_to_process, apply_to_spec, evaluate_spec, Host};
 
 use crate::error::{Error, IoResultExt, Result};
 

@@ -140,16 +140,15 @@ fn parse_cap(name: &str) -> Result<Capability> {
         .map_err(|_| Error::invalid(format!("capability {name:?} is not known")))
 }
 
-/// Findings as the rules make them; `outcome` follows the mode and the
-/// rule's action.
+/// Findings as the rules make them, with the outcome enforce mode gives
+/// them (audit mode relabels them in [`finish`]).
 struct Findings {
-    mode: Mode,
     list: Vec<Finding>,
 }
 
 impl Findings {
-    /// Record a violation; true when the config is to be clamped (the
-    /// working copy: in audit mode it is thrown away).
+    /// Record a violation; true when the working copy is to be clamped
+    /// (in audit mode it is thrown away).
     fn add(
         &mut self,
         rule: &str,
@@ -157,10 +156,9 @@ impl Findings {
         detail: impl Into<String>,
         action: Action,
     ) -> bool {
-        let outcome = match (self.mode, action) {
-            (Mode::Audit, _) => Outcome::Audited,
-            (Mode::Enforce, Action::Refuse) => Outcome::Refused,
-            (Mode::Enforce, Action::Clamp) => Outcome::Clamped,
+        let outcome = match action {
+            Action::Refuse => Outcome::Refused,
+            Action::Clamp => Outcome::Clamped,
         };
         self.list.push(Finding {
             rule: rule.into(),
@@ -172,15 +170,12 @@ impl Findings {
     }
 }
 
-/// Apply `policy` to a container's config. Enforce: a refusing rule fails
-/// (the first refusal is the error line), clamping rules change `spec`.
-/// Audit: `spec` is left as it is. Every finding is logged and returned.
-pub fn apply_to_spec(policy: &Policy, spec: &mut Spec, host: &Host) -> Result<Vec<Finding>> {
+/// Every finding of `policy` on a container's config, as enforce mode
+/// would treat it, and the config lowered by the clamping rules; nothing
+/// is refused or logged (`brig policy explain`).
+pub fn evaluate_spec(policy: &Policy, spec: &Spec, host: &Host) -> (Vec<Finding>, Spec) {
     let mut work = spec.clone();
-    let mut f = Findings {
-        mode: policy.mode,
-        list: Vec::new(),
-    };
+    let mut f = Findings { list: Vec::new() };
     if let Some(process) = work.process_mut() {
         process_rules(policy, process, in_user_namespace(spec), host, &mut f);
     }
@@ -190,7 +185,15 @@ pub fn apply_to_spec(policy: &Policy, spec: &mut Spec, host: &Host) -> Result<Ve
     sysctl_rule(policy, &mut work, &mut f);
     mount_rule(policy, &mut work, &mut f);
     device_rule(policy, &mut work, &mut f);
-    finish(policy, f.list, || *spec = work)
+    (f.list, work)
+}
+
+/// Apply `policy` to a container's config. Enforce: a refusing rule fails
+/// (the first refusal is the error line), clamping rules change `spec`.
+/// Audit: `spec` is left as it is. Every finding is logged and returned.
+pub fn apply_to_spec(policy: &Policy, spec: &mut Spec, host: &Host) -> Result<Vec<Finding>> {
+    let (list, work) = evaluate_spec(policy, spec, host);
+    finish(policy, list, || *spec = work)
 }
 
 /// Apply `policy` to a process `exec` starts in a container created with
@@ -202,17 +205,20 @@ pub fn apply_to_process(
     host: &Host,
 ) -> Result<Vec<Finding>> {
     let mut work = process.clone();
-    let mut f = Findings {
-        mode: policy.mode,
-        list: Vec::new(),
-    };
+    let mut f = Findings { list: Vec::new() };
     process_rules(policy, &mut work, in_user_namespace(config), host, &mut f);
     finish(policy, f.list, || *process = work)
 }
 
-/// Log the findings; refuse on the first refusal; else keep the clamped
-/// copy (enforce) or nothing (audit).
-fn finish(policy: &Policy, list: Vec<Finding>, keep: impl FnOnce()) -> Result<Vec<Finding>> {
+/// Enforce: refuse on the first refusal, else keep the clamped copy and
+/// log each change. Audit: every finding becomes `Audited` and is logged;
+/// nothing is kept.
+fn finish(policy: &Policy, mut list: Vec<Finding>, keep: impl FnOnce()) -> Result<Vec<Finding>> {
+    if policy.mode == Mode::Audit {
+        for f in &mut list {
+            f.outcome = Outcome::Audited;
+        }
+    }
     if let Some(refused) = list.iter().find(|f| f.outcome == Outcome::Refused) {
         return Err(Error::policy(
             &policy.name,
