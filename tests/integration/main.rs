@@ -23,5 +23,6 @@ mod hooks;
 mod lifecycle;
 mod mounts;
 mod output;
+mod policy;
 mod security;
 mod tty;
