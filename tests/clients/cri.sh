@@ -71,6 +71,14 @@ if [ $(( 0x$capeff >> 24 & 1 )) -eq 0 ]; then
 	restrict_oom=true
 	echo "     cri: no CAP_SYS_RESOURCE here: restrict_oom_score_adj = true"
 fi
+# A second handler with a node policy: its BinaryName is brig invoked as
+# `brig-restricted`, which selects the restricted policy (brig only).
+POLICY_HANDLER=""
+if "$BRIG" --version 2>/dev/null | grep -qi '^brig'; then
+	mkdir -p "$T/bin"
+	ln -sf "$BRIG" "$T/bin/brig-restricted"
+	POLICY_HANDLER=brig-restricted
+fi
 SANDBOX_IMG=docker.io/library/brig-pause:latest
 IMG=docker.io/library/brig-busybox:latest
 start_containerd "$D" "
@@ -92,6 +100,12 @@ start_containerd "$D" "
         BinaryName = \"$BRIG\"
         Root = \"$RT_ROOT\"
         SystemdCgroup = $SYSTEMD_CGROUP
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.brig-restricted]
+      runtime_type = \"io.containerd.runc.v2\"
+      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.brig-restricted.options]
+        BinaryName = \"$T/bin/brig-restricted\"
+        Root = \"$RT_ROOT-restricted\"
+        SystemdCgroup = $SYSTEMD_CGROUP
 "
 defer "kill_leftovers '$T'"
 
@@ -104,6 +118,7 @@ for a in busybox pause; do
 done
 ok "images imported into k8s.io"
 
+export CRI_POLICY_HANDLER=$POLICY_HANDLER
 if with_timeout 300 "$CRI_CLIENT" "$CTR_ADDR" "$IMG" brig "$T/logs" "$RUNTIME_CLI" "$RT_ROOT" >"$T/cri.out" 2>&1; then rc=0; else rc=$?; fi
 cat "$T/cri.out"
 PASS=$((PASS + $(grep -c '^ok ' "$T/cri.out" || true)))

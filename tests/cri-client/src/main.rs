@@ -6,6 +6,10 @@
 //! Usage: cri-client SOCKET IMAGE HANDLER LOG_DIR RUNTIME RUNTIME_ROOT
 //! Prints `ok ...`/`FAIL ...`/`SKIP ...` lines; exits 1 on any failure.
 //! CLIENTS_SKIP_EXEC=1 skips the ExecSync steps (they need `exec`).
+//! CRI_POLICY_HANDLER=NAME also runs one pod that asks for nothing (no
+//! seccomp, the default capabilities, privilege escalation allowed) under
+//! HANDLER and under NAME, a handler whose BinaryName is `brig-restricted`:
+//! the same pod spec must come out confined only under NAME.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -91,6 +95,36 @@ fn sandbox_config(log_dir: &str) -> PodSandboxConfig {
     }
 }
 
+/// What a kubelet sends for `procMount: Default` (it always sends both
+/// lists; containerd masks nothing it is not given).
+/// Ref: kubernetes pkg/securitycontext/util.go defaultMaskedPaths.
+fn kubelet_masked_paths() -> (Vec<String>, Vec<String>) {
+    let masked = [
+        "/proc/asound",
+        "/proc/acpi",
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/latency_stats",
+        "/proc/timer_list",
+        "/proc/timer_stats",
+        "/proc/sched_debug",
+        "/proc/scsi",
+        "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ];
+    let readonly = [
+        "/proc/bus",
+        "/proc/fs",
+        "/proc/irq",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+    ];
+    (
+        masked.iter().map(|s| s.to_string()).collect(),
+        readonly.iter().map(|s| s.to_string()).collect(),
+    )
+}
+
 /// What a kubelet sends for runAsUser: 1000, readOnlyRootFilesystem: true,
 /// capabilities.drop: [ALL], allowPrivilegeEscalation: false,
 /// seccompProfile.type: RuntimeDefault.
@@ -116,6 +150,8 @@ fn container_config(image: &str) -> ContainerConfig {
                     ..Default::default()
                 }),
                 run_as_user: Some(Int64Value { value: 1000 }),
+                masked_paths: kubelet_masked_paths().0,
+                readonly_paths: kubelet_masked_paths().1,
                 readonly_rootfs: true,
                 no_new_privs: true,
                 seccomp: Some(SecurityProfile {
@@ -314,6 +350,126 @@ async fn scenario(
     Ok(())
 }
 
+/// A pod whose spec asks for no confinement beyond a non-root user, as a
+/// careless deployment writes it: its container's /proc/self/status
+/// lines, under `handler`. The pod is removed again.
+async fn unconfined_pod(cl: &mut Client, image: &str, handler: &str, log_dir: &str) -> Res<String> {
+    let e = |what: &'static str| move |s: tonic::Status| format!("{what}: {}", s.message());
+    let mut sb_cfg = sandbox_config(log_dir);
+    if let Some(m) = sb_cfg.metadata.as_mut() {
+        m.name = format!("plain-{handler}");
+        m.uid = format!("plain-{handler}-uid");
+    }
+    if let Some(sc) = sb_cfg
+        .linux
+        .as_mut()
+        .and_then(|l| l.security_context.as_mut())
+    {
+        sc.run_as_user = Some(Int64Value { value: 1000 });
+        sc.seccomp = None;
+    }
+    let sb = cl
+        .run_pod_sandbox(RunPodSandboxRequest {
+            config: Some(sb_cfg.clone()),
+            runtime_handler: handler.into(),
+        })
+        .await
+        .map_err(e("RunPodSandbox"))?
+        .into_inner()
+        .pod_sandbox_id;
+    let log = format!("plain-{handler}.log");
+    let script =
+        "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; echo probed; exec sleep 1000";
+    let config = ContainerConfig {
+        metadata: Some(ContainerMetadata {
+            name: "plain".into(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: image.into(),
+            ..Default::default()
+        }),
+        command: vec!["sh".into(), "-c".into(), script.into()],
+        log_path: log.clone(),
+        linux: Some(LinuxContainerConfig {
+            security_context: Some(LinuxContainerSecurityContext {
+                run_as_user: Some(Int64Value { value: 1000 }),
+                masked_paths: kubelet_masked_paths().0,
+                readonly_paths: kubelet_masked_paths().1,
+                namespace_options: Some(NamespaceOption {
+                    network: NamespaceMode::Pod as i32,
+                    pid: NamespaceMode::Container as i32,
+                    ipc: NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let result = async {
+        let ct = cl
+            .create_container(CreateContainerRequest {
+                pod_sandbox_id: sb.clone(),
+                config: Some(config),
+                sandbox_config: Some(sb_cfg),
+            })
+            .await
+            .map_err(e("CreateContainer"))?
+            .into_inner()
+            .container_id;
+        cl.start_container(StartContainerRequest {
+            container_id: ct.clone(),
+        })
+        .await
+        .map_err(e("StartContainer"))?;
+        let path = format!("{log_dir}/{log}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut out = read_cri_log(&path);
+        while !out.contains("probed") && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            out = read_cri_log(&path);
+        }
+        Ok::<_, String>((ct, out))
+    }
+    .await;
+    let ct = result
+        .as_ref()
+        .map(|(ct, _)| ct.clone())
+        .unwrap_or_default();
+    teardown(cl, &(sb, ct)).await?;
+    result.map(|(_, out)| out)
+}
+
+/// The same careless pod under the plain handler and under the one with
+/// a node policy: only the second comes out confined.
+async fn policy_scenario(c: &mut Checks, cl: &mut Client, args: &[String], policed: &str) {
+    let (image, handler, log_dir) = (&args[2], &args[3], &args[4]);
+    let plain = match unconfined_pod(cl, image, handler, log_dir).await {
+        Ok(out) => out,
+        Err(err) => return c.check(&format!("pod under {handler}"), false, &err),
+    };
+    let strict = match unconfined_pod(cl, image, policed, log_dir).await {
+        Ok(out) => out,
+        Err(err) => return c.check(&format!("pod under {policed}"), false, &err),
+    };
+    c.check(
+        &format!("same pod spec under {handler}: unconfined as asked (Seccomp 0, NoNewPrivs 0, default caps)"),
+        status_field(&plain, "Seccomp:") == Some("0")
+            && status_field(&plain, "NoNewPrivs:") == Some("0")
+            && status_field(&plain, "CapBnd:").is_some_and(|v| v != "0000000000000400"),
+        &plain,
+    );
+    c.check(
+        &format!("same pod spec under {policed}: policy restricted (Seccomp 2, NoNewPrivs 1, CapBnd NET_BIND_SERVICE)"),
+        status_field(&strict, "Seccomp:") == Some("2")
+            && status_field(&strict, "NoNewPrivs:") == Some("1")
+            && status_field(&strict, "CapBnd:") == Some("0000000000000400"),
+        &strict,
+    );
+}
+
 async fn teardown(cl: &mut Client, ids: &(String, String)) -> Res<()> {
     if !ids.1.is_empty() {
         let _ = cl
@@ -377,6 +533,12 @@ async fn main() {
             "",
         ),
         Err(err) => c.check("teardown", false, &err),
+    }
+    if let Some(policed) = std::env::var("CRI_POLICY_HANDLER")
+        .ok()
+        .filter(|h| !h.is_empty())
+    {
+        policy_scenario(&mut c, &mut cl, &args, &policed).await;
     }
     std::process::exit(if c.failed == 0 { 0 } else { 1 });
 }
