@@ -256,6 +256,27 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     let (seccomp, seccomp_metadata, seccomp_listener) = compile_seccomp(spec)?;
     let preserve_fds = flags.listen_fds.unwrap_or(0) + flags.preserve_fds;
     let configured = spec.hooks().as_ref();
+    let hooks = InitHooks {
+        ask_parent: !hooks::Kind::Prestart.list(configured).is_empty()
+            || !hooks::Kind::CreateRuntime.list(configured).is_empty(),
+        in_container: configured.map(only_in_container),
+        start_waits_for_exec: hooks::start_waits_for_exec(configured),
+        cwd: bundle.rootfs.clone(),
+    };
+    let cgroup = CgroupPlan::New {
+        path: linux
+            .cgroups_path()
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned()),
+        systemd: flags.systemd_cgroup,
+        requested: linux.resources().clone().map(Box::new),
+        resources: Box::new(crate::cgroups::devices::with_default_devices(
+            linux.resources().as_ref(),
+            linux.devices().as_deref().unwrap_or(&[]),
+        )),
+    };
+    let time_offsets = time_offsets(linux);
+    let runtime_hooks = configured.cloned();
     let init = InitPlan {
         mode: InitMode::Create,
         id: flags.id.clone(),
@@ -264,7 +285,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         hostname: spec.hostname().clone().filter(|_| own_uts),
         domainname: spec.domainname().clone().filter(|_| own_uts),
         sysctl: linux.sysctl().clone().unwrap_or_default(),
-        process: process.clone(),
+        process,
         seccomp,
         seccomp_metadata,
         landlock: landlock::parse(spec.annotations().as_ref())?,
@@ -272,38 +293,21 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         preserve_fds,
         listen_fds: flags.listen_fds,
         console_raw_output: flags.console_raw_output,
-        hooks: InitHooks {
-            ask_parent: !hooks::Kind::Prestart.list(configured).is_empty()
-                || !hooks::Kind::CreateRuntime.list(configured).is_empty(),
-            in_container: configured.map(only_in_container),
-            start_waits_for_exec: hooks::start_waits_for_exec(configured),
-            cwd: bundle.rootfs.clone(),
-        },
+        hooks,
     };
     Ok(Plan {
         id: flags.id.clone(),
         ns,
         uid_map,
         gid_map,
-        time_offsets: time_offsets(linux),
-        oom_score_adj: process.oom_score_adj(),
-        cgroup: CgroupPlan::New {
-            path: linux
-                .cgroups_path()
-                .as_ref()
-                .map(|p| p.to_string_lossy().into_owned()),
-            systemd: flags.systemd_cgroup,
-            requested: linux.resources().clone().map(Box::new),
-            resources: Box::new(crate::cgroups::devices::with_default_devices(
-                linux.resources().as_ref(),
-                linux.devices().as_deref().unwrap_or(&[]),
-            )),
-        },
+        time_offsets,
+        oom_score_adj: init.process.oom_score_adj(),
+        cgroup,
         fifo_owner,
         seccomp_listener,
         preserve_fds,
-        runtime_hooks: configured.cloned(),
-        config: Box::new(config.clone()),
+        runtime_hooks,
+        config: Box::new(config),
         policy,
         init,
     })

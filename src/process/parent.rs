@@ -44,11 +44,11 @@ pub struct Created {
 pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     // Decide first: nothing is made until the whole container is planned.
     let bundle = Bundle::load(opts.bundle)?;
-    let plan = plan::create(&bundle, &create_flags(opts))?;
+    let mut plan = plan::create(&bundle, &create_flags(opts))?;
     let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
     plan::check_host(&plan)?;
 
-    let mut record = Record::begin(rt.root, &plan, &bundle, &cgroup)?;
+    let mut record = Record::begin(rt.root, &mut plan, &bundle, &cgroup)?;
     make_cgroup(&plan, &cgroup, &mut record)?;
     let mut inherited = Inherited::open(&plan, opts.console_socket.as_ref(), rt)?;
     inherited.fifo = Some(crate::linux::fifo::make_exec_fifo(
@@ -113,7 +113,7 @@ fn resources(plan: &Plan) -> &oci_spec::runtime::LinuxResources {
 /// allow-list always); a systemd scope gets them after spawn.
 fn make_cgroup<'a>(plan: &Plan, cgroup: &'a Manager, record: &mut Record<'a>) -> Result<()> {
     cgroup.create()?;
-    record.cgroup = Some(cgroup);
+    record.undo.cgroup = Some(cgroup);
     if cgroup.systemd_unit().is_none() {
         cgroup.set(resources(plan))?;
     }
@@ -175,18 +175,29 @@ fn await_ready(ch: &Channel, plan: &Plan, st: &State, pid: Pid) -> Result<()> {
 /// The container's record under `--root`: its directory (locked) and
 /// state.json, written before any resource so a killed create is still
 /// found and cleaned by `delete --force`. Dropped before [`Record::created`],
-/// it undoes everything: the cgroup, then the directory (the child is
-/// killed by its own guard first).
+/// its guard undoes everything: the cgroup, then the directory (the child
+/// is killed by its own guard first).
 struct Record<'a> {
-    dir: PathBuf,
     state: State,
+    dir: PathBuf,
+    undo: Undo<'a>,
+}
+
+struct Undo<'a> {
+    dir: PathBuf,
     cgroup: Option<&'a Manager>,
-    lock: Option<state::Lock>,
+    _lock: Option<state::Lock>,
     armed: bool,
 }
 
 impl<'a> Record<'a> {
-    fn begin(root: &Path, plan: &Plan, bundle: &Bundle, cgroup: &Manager) -> Result<Record<'a>> {
+    /// Takes the plan's config and policy into the record.
+    fn begin(
+        root: &Path,
+        plan: &mut Plan,
+        bundle: &Bundle,
+        cgroup: &Manager,
+    ) -> Result<Record<'a>> {
         state::ensure_root(root)?;
         let dir = state::container_dir(root, &plan.id);
         match state::create_container_dir(&dir) {
@@ -197,33 +208,34 @@ impl<'a> Record<'a> {
             Err(e) => return Err(Error::io(format!("create {}", dir.display()), e)),
         }
         // From here on a failure removes the directory.
-        let mut record = Record {
-            state: State {
-                oci_version: crate::OCI_VERSION.into(),
-                id: plan.id.clone(),
-                status: Status::Creating,
-                pid: 0,
-                pid_start_time: 0,
-                bundle: bundle.dir.clone(),
-                rootfs: bundle.rootfs.clone(),
-                created: crate::logging::rfc3339(SystemTime::now()),
-                owner: String::new(),
-                annotations: plan.config.annotations().clone().unwrap_or_default(),
-                cgroup_path: Some(cgroup.path().to_string()),
-                systemd_cgroup: matches!(plan.cgroup, CgroupPlan::New { systemd: true, .. }),
-                own_pid_ns: plan.ns.is_new(Kind::Pid),
-                terminal: plan.init.process.terminal().unwrap_or(false),
-                config: plan.config.clone(),
-                policy: plan.policy.clone(),
-            },
-            dir,
+        let mut undo = Undo {
+            dir: dir.clone(),
             cgroup: None,
-            lock: None,
+            _lock: None,
             armed: true,
         };
-        record.lock = Some(state::Lock::acquire(&record.dir)?);
-        record.state.save(root)?;
-        Ok(record)
+        undo._lock = Some(state::Lock::acquire(&dir)?);
+        let config = std::mem::take(&mut plan.config);
+        let state = State {
+            oci_version: crate::OCI_VERSION.into(),
+            id: plan.id.clone(),
+            status: Status::Creating,
+            pid: 0,
+            pid_start_time: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::logging::rfc3339(SystemTime::now()),
+            owner: String::new(),
+            annotations: config.annotations().clone().unwrap_or_default(),
+            cgroup_path: Some(cgroup.path().to_string()),
+            systemd_cgroup: matches!(plan.cgroup, CgroupPlan::New { systemd: true, .. }),
+            own_pid_ns: plan.ns.is_new(Kind::Pid),
+            terminal: plan.init.process.terminal().unwrap_or(false),
+            config,
+            policy: plan.policy.take(),
+        };
+        state.save(root)?;
+        Ok(Record { state, dir, undo })
     }
 
     /// Init reported ready: the record says "created", and stays.
@@ -232,12 +244,12 @@ impl<'a> Record<'a> {
         self.state.pid = pid.as_raw();
         self.state.pid_start_time = crate::linux::pid::stat(pid).map_or(0, |s| s.start_time);
         self.state.save(root)?;
-        self.armed = false;
-        Ok(self.state.clone())
+        self.undo.armed = false;
+        Ok(self.state)
     }
 }
 
-impl Drop for Record<'_> {
+impl Drop for Undo<'_> {
     fn drop(&mut self) {
         if !self.armed {
             return;
