@@ -291,6 +291,10 @@ fn supervise(
                 .try_wait()
                 .map_err(|e| Error::io("wait for hook", e))?
             {
+                // What it wrote before exiting is in the pipes: the error
+                // line needs its last stderr line, as with a pidfd.
+                drain(&mut out, &mut buf, None);
+                drain(&mut err, &mut buf, Some(stderr));
                 return Ok(Outcome::Exited(st));
             }
             wait = wait.min(Duration::from_millis(10));

@@ -151,6 +151,33 @@ fn outcomes_without_a_pidfd() {
     }
 }
 
+/// Without a pidfd too, what the hook wrote to stderr just before it exited
+/// is kept for the error line (it used to be lost when the exit was seen
+/// first).
+#[test]
+fn stderr_of_a_quick_exit_without_a_pidfd() {
+    for _ in 0..20 {
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "echo last words >&2; exit 4"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Let it finish first: the exit is what the next round sees.
+        while !std::path::Path::new(&format!("/proc/{}/stat", child.id())).exists()
+            || std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+                .is_ok_and(|s| !s.contains(") Z "))
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut stderr = Vec::new();
+        let got = supervise(&mut child, None, b"{}", None, &mut stderr).unwrap();
+        assert!(matches!(got, Outcome::Exited(st) if st.code() == Some(4)));
+        assert_eq!(String::from_utf8_lossy(&stderr), "last words\n");
+    }
+}
+
 /// A hook reads the state on stdin with the status of its kind, the rest as
 /// given, even when the state is larger than a pipe holds and the hook
 /// writes a lot before it reads.
