@@ -176,6 +176,12 @@ JSON
 }
 make_bundle "$img/bundle" brig-default
 make_bundle "$img/bundle-neg" brig-not-loaded
+# brig's node policy: a container that names no profile gets the policy's
+# default_profile where the kernel has AppArmor.
+if [ "$RUNTIME" = brig ]; then
+  make_bundle "$img/bundle-pol" ""
+  printf 'version = 1\n[apparmor]\ndefault_profile = "brig-default"\n' > "$img/policy-aa.toml"
+fi
 
 # Stage 2 init: runs on a tmpfs root (pivot_root, which runtimes use, refuses
 # the initramfs rootfs).
@@ -203,6 +209,12 @@ runtime --root /run/rt run --bundle /bundle-neg aa-neg > /tmp/neg-out 2>/tmp/neg
 echo "BRIG-AA-NEG-RC: $?"
 grep -q BRIG-AA-LABEL /tmp/neg-out && echo "BRIG-AA-NEG-RAN: $(grep BRIG-AA-LABEL /tmp/neg-out)"
 echo "BRIG-AA-NEG-MSG: $(cat /tmp/neg-err | tr '\n' ' ')"
+if [ -f /policy-aa.toml ]; then
+  runtime --policy /policy-aa.toml --root /run/rt run --bundle /bundle-pol aa-pol > /tmp/pol-out 2>/tmp/pol-err
+  echo "BRIG-AA-POL-RC: $?"
+  sed -n 's/^BRIG-AA-LABEL: /BRIG-AA-POL-LABEL: /p' /tmp/pol-out
+  sed 's/^/BRIG-AA-POL-STDERR: /' /tmp/pol-err
+fi
 echo BRIG-AA-DONE
 poweroff -f
 INIT
@@ -265,6 +277,8 @@ check "profile not loaded: runtime fails" grep -qE '^BRIG-AA-NEG-RC: [1-9]' "$ou
 check "profile not loaded: container never ran" bash -c "! grep -q '^BRIG-AA-NEG-RAN' '$out'"
 if [ "$RUNTIME" = brig ]; then
   check "profile not loaded: brig names it" grep -qE '^BRIG-AA-NEG-MSG: .*brig-not-loaded' "$out"
+  check "node policy: no profile asked, brig-default given (exit 0)" has "BRIG-AA-POL-RC: 0"
+  check "node policy: container label is brig-default (enforce)" grep -qx 'BRIG-AA-POL-LABEL: brig-default (enforce)' "$out"
 fi
 
 if [ "$fails" -gt 0 ]; then
