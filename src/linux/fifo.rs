@@ -11,15 +11,34 @@ use nix::unistd::{chown, mkfifo, Gid, Uid};
 
 use crate::error::{IoResultExt, Result, SysResultExt};
 
-/// mkfifo `path` (0622) owned by `owner` (the host ids of the container's
-/// root, when it has a new user namespace: init opens the fifo as that
-/// user, as runc's does), and an O_PATH descriptor of it for init.
-pub fn make_exec_fifo(path: &Path, owner: Option<(Option<u32>, Option<u32>)>) -> Result<OwnedFd> {
+/// Who opens the exec fifo for writing: init, as the container's root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FifoWriter {
+    /// The host's root (no user namespace).
+    HostRoot,
+    /// These host ids (a new user namespace's root): they own the fifo.
+    Owner(Option<u32>, Option<u32>),
+    /// A root whose host ids brig does not know (a user namespace joined
+    /// by path): the fifo is 0622 whatever the umask, as runc makes it.
+    /// Only root reaches it: the state root is 0700.
+    Anyone,
+}
+
+/// mkfifo `path` for `writer`, and an O_PATH descriptor of it for init.
+pub fn make_exec_fifo(path: &Path, writer: FifoWriter) -> Result<OwnedFd> {
     mkfifo(path, Mode::from_bits_truncate(0o622))
         .or_sys(|| format!("mkfifo {}", path.display()))?;
-    if let Some((uid, gid)) = owner {
-        chown(path, uid.map(Uid::from_raw), gid.map(Gid::from_raw))
-            .or_sys(|| format!("chown {} to the container's root", path.display()))?;
+    match writer {
+        FifoWriter::HostRoot => {}
+        FifoWriter::Owner(uid, gid) => chown(path, uid.map(Uid::from_raw), gid.map(Gid::from_raw))
+            .or_sys(|| format!("chown {} to the container's root", path.display()))?,
+        FifoWriter::Anyone => nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            Mode::from_bits_truncate(0o622),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .or_sys(|| format!("chmod 0622 {}", path.display()))?,
     }
     open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .or_sys(|| format!("open {}", path.display()))

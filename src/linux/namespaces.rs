@@ -168,12 +168,20 @@ impl NsPlan {
         }
     }
 
-    /// Clone flags for the namespaces created at clone time. Time is left
-    /// out: its offsets must be written before any process enters it, so
-    /// the child unshares it and enters it at execve. Cgroup is left out:
-    /// its root is the cgroup the process is in when it is created, so the
+    /// Is the user namespace joined by path? Then it owns the namespaces
+    /// the container creates: the child makes them after joining it
+    /// ([`NsPlan::unshare_flags`]), not the parent at clone, whose new
+    /// namespaces would belong to the host's user namespace.
+    pub fn joins_user(&self) -> bool {
+        matches!(self.get(Kind::User), Ns::Join(_))
+    }
+
+    /// The new namespaces other than time and cgroup. Time is left out:
+    /// its offsets must be written before any process enters it, so the
+    /// child unshares it and enters it at execve. Cgroup is left out: its
+    /// root is the cgroup the process is in when it is created, so the
     /// child unshares it after the parent has placed it (sync 1).
-    pub fn clone_flags(&self) -> CloneFlags {
+    fn made_early(&self) -> CloneFlags {
         let mut flags = CloneFlags::empty();
         for (kind, ns) in &self.entries {
             if *ns == Ns::New && *kind != Kind::Time && *kind != Kind::Cgroup {
@@ -181,6 +189,33 @@ impl NsPlan {
             }
         }
         flags
+    }
+
+    /// Clone flags for the namespaces created at clone time (none when the
+    /// user namespace is joined).
+    pub fn clone_flags(&self) -> CloneFlags {
+        if self.joins_user() {
+            CloneFlags::empty()
+        } else {
+            self.made_early()
+        }
+    }
+
+    /// With a joined user namespace: what the child unshares once inside
+    /// it, the pid namespace aside (a new one holds only the children of
+    /// the process that unshares it: [`NsPlan::forks_into_pid`]).
+    pub fn unshare_flags(&self) -> CloneFlags {
+        if self.joins_user() {
+            self.made_early() - CloneFlags::CLONE_NEWPID
+        } else {
+            CloneFlags::empty()
+        }
+    }
+
+    /// A joined user namespace and a new pid namespace: the child unshares
+    /// the pid namespace and forks the container's init into it.
+    pub fn forks_into_pid(&self) -> bool {
+        self.joins_user() && self.is_new(Kind::Pid)
     }
 
     /// The namespaces to join, in join order.

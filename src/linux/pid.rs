@@ -22,6 +22,16 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// Wait for our child `pid` to exit and reap it (errors ignored).
+pub fn reap(pid: Pid) {
+    loop {
+        match nix::sys::wait::waitpid(pid, None) {
+            Err(Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}
+
 /// SIGKILL our child `pid` and reap it (errors ignored: it may be gone).
 pub fn kill_and_reap(pid: Pid) {
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);

@@ -28,6 +28,7 @@ use crate::bundle::Bundle;
 use crate::cgroups::sub::{self, SubCgroup};
 use crate::error::{Error, Result};
 use crate::hooks;
+use crate::linux::fifo::FifoWriter;
 use crate::linux::landlock::{self, LandlockPolicy};
 use crate::linux::namespaces::{Kind, Ns, NsPlan, JOIN_ORDER};
 use crate::linux::rootfs::RootfsPlan;
@@ -86,9 +87,8 @@ pub struct Plan {
     /// namespace (lowering it needs CAP_SYS_RESOURCE there).
     pub oom_score_adj: Option<i32>,
     pub cgroup: CgroupPlan,
-    /// Host uid/gid of the container's root, which must own exec.fifo to
-    /// open it (create with a new user namespace only).
-    pub fifo_owner: Option<(Option<u32>, Option<u32>)>,
+    /// Who opens exec.fifo for writing: the container's root (create only).
+    pub fifo_writer: FifoWriter,
     /// The seccomp agent's socket, only when a rule uses SCMP_ACT_NOTIFY.
     pub seccomp_listener: Option<PathBuf>,
     /// Descriptors 3..3+N reach the container (LISTEN_FDS included).
@@ -230,16 +230,15 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         }
         _ => {}
     }
-    if ns.joins().any(|(k, _)| k == Kind::User) && ns.is_new(Kind::Pid) {
-        return Err(Error::invalid(
-            "joining a user namespace by path while creating a new pid namespace is not supported yet",
-        ));
-    }
     let uid_map = linux.uid_mappings().clone().unwrap_or_default();
     let gid_map = linux.gid_mappings().clone().unwrap_or_default();
-    let fifo_owner = ns
-        .is_new(Kind::User)
-        .then(|| (userns::host_id(&uid_map, 0), userns::host_id(&gid_map, 0)));
+    let fifo_writer = if ns.is_new(Kind::User) {
+        FifoWriter::Owner(userns::host_id(&uid_map, 0), userns::host_id(&gid_map, 0))
+    } else if ns.joins_user() {
+        FifoWriter::Anyone
+    } else {
+        FifoWriter::HostRoot
+    };
     let own_mount_ns = ns.has_own(Kind::Mount);
     let root = if ns.is_new(Kind::Mount) {
         RootSetup::Build(Box::new(RootfsPlan::from_spec(
@@ -303,7 +302,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         time_offsets,
         oom_score_adj: init.process.oom_score_adj(),
         cgroup,
-        fifo_owner,
+        fifo_writer,
         seccomp_listener,
         preserve_fds,
         runtime_hooks,
@@ -390,7 +389,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
             systemd: st.systemd_cgroup,
             sub: sub::parse(&flags.sub_cgroups)?,
         },
-        fifo_owner: None,
+        fifo_writer: FifoWriter::HostRoot,
         seccomp_listener,
         preserve_fds: flags.preserve_fds,
         runtime_hooks: None,

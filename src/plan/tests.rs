@@ -61,15 +61,6 @@ fn refusals_come_from_the_plan() {
             "hostname is set but the container has no uts namespace of its own",
         ),
         (
-            bundle(|v| {
-                v["linux"]["namespaces"] = serde_json::json!([
-                    {"type": "user", "path": "/proc/1/ns/user"}, {"type": "pid"}, {"type": "mount"}
-                ]);
-            }),
-            flags(),
-            "joining a user namespace by path while creating a new pid namespace",
-        ),
-        (
             bundle(|_| {}),
             CreateFlags {
                 id: "../x".into(),
@@ -114,7 +105,7 @@ fn what_runc_spec_plans() {
     let p = create(&bundle(|_| {}), &flags()).unwrap();
     assert!(p.ns.is_new(Kind::Mount) && p.ns.is_new(Kind::Pid));
     assert!(!p.ns.is_new(Kind::User));
-    assert_eq!(p.fifo_owner, None);
+    assert_eq!(p.fifo_writer, FifoWriter::HostRoot);
     assert_eq!(p.oom_score_adj, Some(5));
     assert_eq!(p.preserve_fds, 0);
     assert!(p.seccomp_listener.is_none() && p.init.seccomp.is_none());
@@ -139,6 +130,25 @@ fn what_runc_spec_plans() {
     };
     assert!(requested.is_none());
     assert!(resources.devices().as_ref().is_some_and(|d| !d.is_empty()));
+}
+
+#[test]
+fn a_joined_user_namespace_owns_the_new_ones() {
+    let p = create(
+        &bundle(|v| {
+            v["linux"]["namespaces"] = serde_json::json!([
+                {"type": "user", "path": "/proc/1/ns/user"}, {"type": "pid"}, {"type": "mount"}
+            ]);
+        }),
+        &flags(),
+    )
+    .unwrap();
+    // Made by the child inside the joined user namespace, not at clone.
+    assert!(p.ns.clone_flags().is_empty());
+    assert_eq!(p.ns.unshare_flags(), nix::sched::CloneFlags::CLONE_NEWNS);
+    assert!(p.ns.forks_into_pid());
+    assert_eq!(p.fifo_writer, FifoWriter::Anyone);
+    assert!(p.uid_map.is_empty());
 }
 
 #[test]
@@ -170,7 +180,7 @@ fn hostname_only_with_a_uts_namespace_and_user_namespace_owner() {
     .unwrap();
     assert_eq!(p.init.hostname.as_deref(), Some("box"));
     // init opens exec.fifo as the container's root: a host id.
-    assert_eq!(p.fifo_owner, Some((Some(100000), Some(200000))));
+    assert_eq!(p.fifo_writer, FifoWriter::Owner(Some(100000), Some(200000)));
     assert_eq!(p.uid_map.len(), 1);
     let r = p.rootfs().unwrap();
     assert!(r.userns && r.uid_mappings.len() == 1);
@@ -281,7 +291,7 @@ fn exec_joins_the_container_and_builds_nothing() {
     assert!(matches!(p.init.root, RootSetup::AsIs));
     assert!(p.init.hostname.is_none() && p.init.sysctl.is_empty());
     assert!(!p.init.session_keyring && !p.init.hooks.ask_parent);
-    assert!(p.fifo_owner.is_none() && p.runtime_hooks.is_none());
+    assert!(p.fifo_writer == FifoWriter::HostRoot && p.runtime_hooks.is_none());
     assert!(matches!(&p.cgroup, CgroupPlan::Existing { path, .. } if path == "/c1"));
 
     let mut tty = process.clone();

@@ -29,6 +29,23 @@ pub struct ChildPlan<'a> {
     pub keep_fds: Vec<RawFd>,
 }
 
+/// A new pid namespace holds only the children of the process that
+/// unshares it: unshare it, fork the container's init into it (a child of
+/// brig's PARENT, through CLONE_PARENT), tell the parent its pid (sync 1a)
+/// and exit. The init returns from here and goes on as the CHILD.
+fn fork_into_new_pid_namespace(ch: &Channel) -> Result<()> {
+    unshare(CloneFlags::CLONE_NEWPID).or_sys(|| "unshare pid namespace".into())?;
+    match crate::process::clone::fork_sibling()? {
+        None => Ok(()),
+        Some(init) => {
+            // sync 1a
+            let sent = ch.send(&ToParent::Forked { pid: init.as_raw() });
+            // SAFETY: _exit never returns; this process's part is done.
+            unsafe { libc::_exit(if sent.is_ok() { 0 } else { 1 }) }
+        }
+    }
+}
+
 /// Never returns: re-exec or _exit.
 pub fn run(ch: Channel, plan: ChildPlan<'_>, exe: &OwnedFd) -> ! {
     let err = match child(&ch, &plan, exe) {
@@ -61,17 +78,29 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     if plan.ns.is_new(Kind::User) {
         creds::become_root("the new user namespace")?;
     }
-    // Join order puts the user namespace first: the others may be owned by
-    // it, and entering them needs its capabilities (exec joins them all).
+    // Namespaces joined by path, the user namespace last: we are still the
+    // host's root, which may enter any of them, also one owned by another
+    // user namespace than the one joined (from inside that one it could
+    // not be entered: runc#4390). The parent joined the pid namespace for
+    // its children already. A joined mount namespace is entered by init
+    // after the re-exec: its files are not ours, and brig's dynamic loader
+    // may not be there.
     for (kind, path) in plan.ns.joins() {
-        // The parent joined the pid namespace for its children already. A
-        // joined mount namespace is entered by init after the re-exec: its
-        // files are not ours, and brig's dynamic loader may not be there.
-        if kind != Kind::Pid && kind != Kind::Mount {
+        if !matches!(kind, Kind::User | Kind::Pid | Kind::Mount) {
             namespaces::join(kind, path)?;
         }
-        if kind == Kind::User {
-            creds::become_root(&format!("user namespace {}", path.display()))?;
+    }
+    if let Some((_, path)) = plan.ns.joins().find(|(k, _)| *k == Kind::User) {
+        namespaces::join(Kind::User, path)?;
+        creds::become_root(&format!("user namespace {}", path.display()))?;
+        // The container's new namespaces belong to the user namespace it
+        // joined: made now, from inside it.
+        let flags = plan.ns.unshare_flags();
+        if !flags.is_empty() {
+            unshare(flags).or_sys(|| format!("unshare {flags:?} in the joined user namespace"))?;
+        }
+        if plan.ns.forks_into_pid() {
+            fork_into_new_pid_namespace(ch)?;
         }
     }
     if plan.ns.is_new(Kind::Cgroup) {

@@ -25,6 +25,7 @@ struct CloneArgs {
 }
 
 const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PARENT: u64 = 0x8000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 pub enum Forked {
@@ -70,5 +71,36 @@ pub fn clone3(flags: CloneFlags, cgroup_fd: Option<RawFd>) -> Result<Forked> {
             // SAFETY: the kernel wrote a fresh pidfd into `pidfd` (CLONE_PIDFD).
             pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
         }),
+    }
+}
+
+/// Fork a sibling: a child whose parent is our own parent (CLONE_PARENT),
+/// so brig's PARENT, not this short-lived CHILD, waits for it and gets its
+/// exit status. Returns its pid (in our pid namespace) to the caller and
+/// None in the new process. For the container's init when the CHILD has
+/// unshared a pid namespace: only its children are in it.
+///
+/// The caller must be single-threaded (see [`clone3`]).
+pub fn fork_sibling() -> Result<Option<Pid>> {
+    let mut args = CloneArgs {
+        flags: CLONE_PARENT,
+        // The kernel takes the exit signal of our own process (clone3
+        // refuses any other with CLONE_PARENT).
+        exit_signal: 0,
+        ..Default::default()
+    };
+    // SAFETY: as in clone3: a live clone_args of the size passed, no
+    // CLONE_VM (a copy of memory and stack), single-threaded caller.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match rc {
+        -1 => Err(Error::sys("clone3 CLONE_PARENT", Errno::last())),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
     }
 }

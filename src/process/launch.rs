@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use nix::unistd::Pid;
 
 use crate::cgroups::Manager;
-use crate::error::{Context, IoResultExt, Result};
+use crate::error::{Context, Error, IoResultExt, Result};
 use crate::linux::namespaces::{self, Kind};
 use crate::linux::procfs::ProcfsHandle;
 use crate::linux::{exe, pid, prctl, userns};
@@ -20,7 +20,7 @@ use crate::plan::{CgroupPlan, Plan};
 use crate::process::channel::{self, Channel};
 use crate::process::child::{self, ChildPlan};
 use crate::process::clone::{clone3, Forked};
-use crate::process::messages::{InitFds, InitLog};
+use crate::process::messages::{InitFds, InitLog, ToInit, ToParent};
 use crate::state;
 
 /// brig's global options as the process roles need them (the clap types
@@ -238,11 +238,46 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
         }
     }
     // sync 1
-    parent_ch.send(&crate::process::messages::ToInit::Go)?;
+    parent_ch.send(&ToInit::Go)?;
+    if ns.forks_into_pid() {
+        return adopt_forked_init(parent_ch, guard);
+    }
     Ok(Spawned {
         pid,
         pidfd,
         channel: parent_ch,
+        guard,
+    })
+}
+
+/// sync 1a: the child forked the container's init into the pid namespace
+/// it unshared, as our own child (CLONE_PARENT), and exits. The init is
+/// the process from here on: reap the child, take a pidfd of the init (it
+/// is our child, so its pid cannot be reused before we reap it).
+fn adopt_forked_init(channel: Channel, mut child: KillOnDrop) -> Result<Spawned> {
+    let init = match channel.recv::<ToParent>()? {
+        Some(ToParent::Forked { pid }) => Pid::from_raw(pid),
+        Some(ToParent::Failed { chain, errno }) => return Err(Error::Init { chain, errno }),
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "expected the container's init to be forked, got {other:?}"
+            )))
+        }
+        None => {
+            return Err(Error::invalid(
+                "the child exited before forking the container's init",
+            ))
+        }
+    };
+    let guard = KillOnDrop(Some(init));
+    if let Some(c) = child.0.take() {
+        pid::reap(c);
+    }
+    let pidfd = pid::pidfd_open(init.as_raw())?;
+    Ok(Spawned {
+        pid: init,
+        pidfd,
+        channel,
         guard,
     })
 }

@@ -51,6 +51,11 @@ pub enum ToParent {
     /// sync 1c: mounts are done, pivot_root is not: run prestart and
     /// createRuntime hooks, then answer HooksDone.
     RunHooks,
+    /// sync 1a (a joined user namespace with a new pid namespace only):
+    /// the child forked the container's init into the pid namespace it
+    /// unshared; `pid` is the init's, in the parent's pid namespace. The
+    /// child exits; the init goes on where the child was.
+    Forked { pid: i32 },
 }
 
 /// The parent's `--log` for init: an inherited descriptor of the log
@@ -124,6 +129,10 @@ impl ParentPhase {
             (AwaitExec, Some(ToParent::Failed { chain, errno })) => {
                 Err(Error::Init { chain, errno })
             }
+            // sync 1a is the launch's (launch::spawn), before any phase.
+            (_, Some(m @ ToParent::Forked { .. })) => Err(Error::invalid(format!(
+                "unexpected message from container init after its launch: {m:?}"
+            ))),
             (AwaitExec, Some(m @ (ToParent::Ready | ToParent::RunHooks))) => Err(Error::invalid(
                 format!("unexpected message from an exec'd process's init: {m:?}"),
             )),
@@ -172,6 +181,10 @@ mod tests {
         assert!(e.chain().starts_with("mount proc"));
         assert!(ParentPhase::AwaitReady.on_message(None).is_err());
         assert!(ParentPhase::Done.on_message(Some(ToParent::Ready)).is_err());
+        // sync 1a belongs to the launch: never in a phase.
+        for p in [ParentPhase::AwaitReady, ParentPhase::AwaitExec] {
+            assert!(p.on_message(Some(ToParent::Forked { pid: 7 })).is_err());
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     let mut inherited = Inherited::open(&plan, opts.console_socket.as_ref(), rt)?;
     inherited.fifo = Some(crate::linux::fifo::make_exec_fifo(
         &record.dir.join(state::EXEC_FIFO),
-        plan.fifo_owner,
+        plan.fifo_writer,
     )?);
 
     // Dropped (killing the child) before `record` on any error below.

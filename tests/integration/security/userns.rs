@@ -354,3 +354,71 @@ fn bind_source_the_container_root_cannot_reach() {
     let out = rt.run_cmd(cmd).expect_ok("run");
     assert_eq!(out.stdout, "12");
 }
+
+/// A container that joins another's user namespace by path and makes its
+/// own pid, mount, ipc, uts and network namespaces (runc's "userns join
+/// other container userns"): they belong to the joined user namespace, so
+/// its root can mount its rootfs and proc; its init is pid 1 of its own pid
+/// namespace; its maps are the other container's; exec enters the same.
+#[test]
+fn join_another_containers_user_namespace_with_new_namespaces() {
+    require_root!();
+    if !is_brig() {
+        // runc 1.1 wants uidMappings for a joined user namespace too
+        // ("User namespaces enabled, but no uid mappings found"); 1.2+ not.
+        return crate::skip::test("runc 1.1 cannot join a user namespace without its maps");
+    }
+    let rt = Rt::new();
+    let mut target = userns_bundle(&rt);
+    target.args(&["/bin/sleep", "600"]);
+    let tid = unique_id("unstarget");
+    rt.track(&tid);
+    let tb = target.path().to_str().unwrap();
+    rt.run(&["run", "-d", "--bundle", tb, &tid])
+        .expect_ok("run the target");
+    let tpid = rt.state(&tid).unwrap()["pid"].as_i64().unwrap();
+    let target_user = fs::metadata(format!("/proc/{tpid}/ns/user")).unwrap().ino() as i64;
+    let target_pidns = fs::metadata(format!("/proc/{tpid}/ns/pid")).unwrap().ino() as i64;
+
+    let mut b = userns_bundle(&rt);
+    b.edit(|c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if n["type"] == "user" {
+                n["path"] = json!(format!("/proc/{tpid}/ns/user"));
+            }
+        }
+        let l = c["linux"].as_object_mut().unwrap();
+        l.remove("uidMappings");
+        l.remove("gidMappings");
+    });
+    let facts = probe_in(&rt, &mut b, &[]);
+    assert_eq!(facts["ns"]["user"].as_i64(), Some(target_user), "{facts}");
+    assert_ne!(facts["ns"]["pid"].as_i64(), Some(target_pidns), "{facts}");
+    assert_eq!(facts["pid"].as_i64(), Some(1), "init is pid 1: {facts}");
+    assert_eq!(
+        map_triples(facts["uid_map"].as_str().unwrap()),
+        config_triples(&uid_maps()),
+        "{facts}"
+    );
+    assert_eq!(
+        (facts["uid"].as_i64(), facts["gid"].as_i64()),
+        (Some(0), Some(0))
+    );
+
+    // Detached, and exec into it: the same user namespace.
+    b.args(&["/bin/sleep", "600"]);
+    let id = unique_id("unsjoin");
+    rt.track(&id);
+    rt.run(&["run", "-d", "--bundle", b.path().to_str().unwrap(), &id])
+        .expect_ok("run the joiner detached");
+    let out = rt
+        .run(&["exec", &id, "/probe"])
+        .expect_ok("exec into the joiner");
+    let facts = out.json();
+    assert_eq!(facts["ns"]["user"].as_i64(), Some(target_user), "{facts}");
+    rt.run(&["delete", "--force", &id])
+        .expect_ok("delete the joiner");
+    assert!(rt.state(&id).is_none());
+    rt.run(&["delete", "--force", &tid])
+        .expect_ok("delete the target");
+}
