@@ -155,3 +155,39 @@ fn shared_root_propagation() {
         .unwrap_or_else(|| panic!("no / in {out}"));
     assert!(root.contains(" shared:"), "{root}");
 }
+
+/// Masked directories share one read-only tmpfs, and a path listed twice
+/// is masked once (runc 1.3; runc 1.1 gives each its own tmpfs and mounts
+/// a duplicate twice).
+#[test]
+fn masked_directories_share_one_tmpfs_and_duplicates_mount_once() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    for d in ["m1", "m2", "m3"] {
+        fs::create_dir(b.rootfs().join(d)).unwrap();
+    }
+    fs::write(b.rootfs().join("f1"), "secret").unwrap();
+    b.edit(|c| {
+        c["linux"]["maskedPaths"] = json!(["/m1", "/m2", "/f1", "/m3", "/m1", "/f1"]);
+    });
+    let out = run_ok(
+        &rt,
+        &mut b,
+        &[
+            "sh",
+            "-c",
+            "stat -c %d /m1 /m2 /m3; grep -c ' /m1 ' /proc/self/mountinfo; \
+             grep -c ' /f1 ' /proc/self/mountinfo; echo \"f1=[$(cat /f1)]\"; \
+             touch /m2/x 2>&1; true",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    if is_brig() {
+        assert_eq!(lines[0], lines[1], "{out}");
+        assert_eq!(lines[1], lines[2], "{out}");
+        assert_eq!((lines[3], lines[4]), ("1", "1"), "mounted once: {out}");
+    }
+    assert_eq!(lines[5], "f1=[]", "the file reads empty: {out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+}

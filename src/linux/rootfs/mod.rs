@@ -79,7 +79,17 @@ impl RootfsPlan {
             propagation_flag(p)
                 .ok_or_else(|| Error::invalid(format!("invalid rootfsPropagation {p:?}")))?;
         }
-        let list = |v: Option<&Vec<String>>| v.cloned().unwrap_or_default();
+        // Each path once, in the order first given (a path masked twice
+        // is one mount, as runc makes it).
+        let list = |v: Option<&Vec<String>>| {
+            let mut out: Vec<String> = Vec::new();
+            for p in v.into_iter().flatten() {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+            out
+        };
         let maps = |v: Option<&Vec<LinuxIdMapping>>| v.cloned().unwrap_or_default();
         Ok(RootfsPlan {
             path: rootfs.to_path_buf(),
@@ -450,8 +460,11 @@ pub fn finish(plan: &RootfsPlan) -> Result<()> {
         set_propagation(root.as_fd(), flag)
             .or_sys(|| format!("set rootfs propagation {flag:?}"))?;
     }
+    // Masked directories share one empty read-only tmpfs (runc 1.3 does
+    // the same): the first is mounted, the rest are clones of it.
+    let mut dir_mask: Option<OwnedFd> = None;
     for p in &plan.masked_paths {
-        mask_path(root.as_fd(), p).context(|| format!("mask {p}"))?;
+        mask_path(root.as_fd(), p, &mut dir_mask).context(|| format!("mask {p}"))?;
     }
     for p in &plan.readonly_paths {
         readonly_path(root.as_fd(), p).context(|| format!("make {p} read-only"))?;
@@ -479,20 +492,30 @@ fn open_optional(root: BorrowedFd<'_>, p: &str) -> Result<Option<OwnedFd>> {
     }
 }
 
-fn mask_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
+/// `dir_mask`: the tmpfs already mounted over a masked directory, if any.
+fn mask_path(root: BorrowedFd<'_>, p: &str, dir_mask: &mut Option<OwnedFd>) -> Result<()> {
     let Some(target) = open_optional(root, p)? else {
         return Ok(());
     };
     let st = nix::sys::stat::fstat(&target).or_sys(|| format!("stat {p}"))?;
-    let tree = if SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT) == SFlag::S_IFDIR {
+    if SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT) != SFlag::S_IFDIR {
+        let null = devices::verified_dev_null(root)?;
+        let tree =
+            clone_tree(null.as_fd(), Path::new(""), false).or_sys(|| "clone /dev/null".into())?;
+        return move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"));
+    }
+    let tree = match dir_mask {
+        // A clone of the mounted one: the same (read-only) superblock.
+        Some(first) => clone_tree(first.as_fd(), Path::new(""), false)
+            .or_sys(|| "clone the masking tmpfs".into())?,
         // Empty and read-only: nothing can be put there, so the other
         // flags add nothing; plain "ro" is what runc mounts.
-        new_tmpfs(MOUNT_ATTR_RDONLY).or_sys(|| "create read-only tmpfs".into())?
-    } else {
-        let null = devices::verified_dev_null(root)?;
-        clone_tree(null.as_fd(), Path::new(""), false).or_sys(|| "clone /dev/null".into())?
+        None => new_tmpfs(MOUNT_ATTR_RDONLY).or_sys(|| "create read-only tmpfs".into())?,
     };
-    move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"))
+    move_mount(tree.as_fd(), target.as_fd()).or_sys(|| format!("mount over {p}"))?;
+    // Attached now, so it can be cloned for the next directory.
+    dir_mask.get_or_insert(tree);
+    Ok(())
 }
 
 fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
