@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use nix::errno::Errno;
 use nix::sched::{unshare, CloneFlags};
 
-use crate::error::{Error, IoResultExt, Result, SysResultExt};
+use crate::error::{Error, Result, SysResultExt};
 use crate::linux::namespaces::{self, Kind, NsPlan};
 use crate::linux::{creds, fds};
 use crate::process::channel::Channel;
@@ -23,8 +23,8 @@ pub const INIT_FD_ENV: &str = "_BRIG_INIT_FD";
 
 pub struct ChildPlan<'a> {
     pub ns: &'a NsPlan,
-    /// "monotonic S N\nboottime S N\n" for a new time namespace.
-    pub time_offsets: Option<String>,
+    /// Unshare a time namespace (the parent writes its offsets).
+    pub new_time_ns: bool,
     /// Descriptors that must survive the re-exec.
     pub keep_fds: Vec<RawFd>,
 }
@@ -67,7 +67,18 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     // its logger (and the --log file) is ours until the re-exec.
     let pid = std::process::id();
     tracing::debug!("nsexec[{pid}]: => nsexec container setup");
-    // sync 1: the parent has put us in the cgroup and written the id maps.
+    if plan.new_time_ns {
+        // sync 0: a time namespace for our children and our execve; its
+        // offsets may only be written before any process is in it, and the
+        // parent writes them (from here, inside a new user namespace, our
+        // own /proc files belong to the host's root: we are not dumpable).
+        // Ref: time_namespaces(7).
+        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .or_sys(|| "unshare time namespace".into())?;
+        ch.send(&ToParent::TimeNamespace)?;
+    }
+    // sync 1: the parent has put us in the cgroup and written the id maps
+    // (and the time offsets).
     match ch.recv::<ToInit>()? {
         Some(ToInit::Go) => {}
         // The parent died: go quietly.
@@ -107,15 +118,6 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         // Now that the parent has put us in our cgroup, it becomes the root
         // of the container's cgroup view.
         unshare(CloneFlags::CLONE_NEWCGROUP).or_sys(|| "unshare cgroup namespace".into())?;
-    }
-    if let Some(offsets) = &plan.time_offsets {
-        // Offsets may only be written before any process is in the
-        // namespace; the exec below moves us in.
-        // Ref: time_namespaces(7).
-        unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
-            .or_sys(|| "unshare time namespace".into())?;
-        std::fs::write("/proc/self/timens_offsets", offsets)
-            .or_io(|| format!("write time offsets {offsets:?}"))?;
     }
     // Nothing of the caller's reaches init: whatever brig inherited
     // without close-on-exec (a directory of the host's, a client's pipe)

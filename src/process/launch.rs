@@ -210,7 +210,7 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
                 child_ch,
                 ChildPlan {
                     ns,
-                    time_offsets: plan.time_offsets.clone(),
+                    new_time_ns: plan.time_offsets.is_some(),
                     keep_fds: inherited.keep_fds(plan.preserve_fds),
                 },
                 &exe,
@@ -228,13 +228,16 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     if into_cgroup.is_none() {
         cgroup.add(pid)?;
     }
-    if ns.is_new(Kind::User) || plan.oom_score_adj.is_some() {
+    if ns.is_new(Kind::User) || plan.oom_score_adj.is_some() || plan.time_offsets.is_some() {
         let procfs = ProcfsHandle::new()?;
         if ns.is_new(Kind::User) {
             userns::write_maps(&procfs, pid, &plan.uid_map, &plan.gid_map)?;
         }
         if let Some(adj) = plan.oom_score_adj {
             write_oom_score_adj(&procfs, pid, adj)?;
+        }
+        if let Some(offsets) = &plan.time_offsets {
+            write_time_offsets(&parent_ch, &procfs, pid, offsets)?;
         }
     }
     // sync 1
@@ -280,6 +283,24 @@ fn adopt_forked_init(channel: Channel, mut child: KillOnDrop) -> Result<Spawned>
         channel,
         guard,
     })
+}
+
+/// sync 0: once the child has unshared its time namespace, its offsets,
+/// written as the host's root (the child, in a new user namespace and not
+/// dumpable, may not write its own /proc files).
+fn write_time_offsets(ch: &Channel, procfs: &ProcfsHandle, pid: Pid, offsets: &str) -> Result<()> {
+    match ch.recv::<ToParent>()? {
+        Some(ToParent::TimeNamespace) => {}
+        Some(ToParent::Failed { chain, errno }) => return Err(Error::Init { chain, errno }),
+        other => {
+            return Err(Error::invalid(format!(
+                "expected the child's time namespace, got {other:?}"
+            )))
+        }
+    }
+    procfs
+        .write(&format!("{pid}/timens_offsets"), offsets.as_bytes())
+        .map_err(|e| e.context(format!("write time offsets {offsets:?}")))
 }
 
 /// Inherited by everything the child starts. Like runc's, a privileged

@@ -56,6 +56,9 @@ pub enum ToParent {
     /// unshared; `pid` is the init's, in the parent's pid namespace. The
     /// child exits; the init goes on where the child was.
     Forked { pid: i32 },
+    /// sync 0 (a new time namespace only): the child unshared it; the
+    /// parent writes its offsets before sync 1.
+    TimeNamespace,
 }
 
 /// The parent's `--log` for init: an inherited descriptor of the log
@@ -130,9 +133,11 @@ impl ParentPhase {
                 Err(Error::Init { chain, errno })
             }
             // sync 1a is the launch's (launch::spawn), before any phase.
-            (_, Some(m @ ToParent::Forked { .. })) => Err(Error::invalid(format!(
-                "unexpected message from container init after its launch: {m:?}"
-            ))),
+            (_, Some(m @ (ToParent::Forked { .. } | ToParent::TimeNamespace))) => {
+                Err(Error::invalid(format!(
+                    "unexpected message from container init after its launch: {m:?}"
+                )))
+            }
             (AwaitExec, Some(m @ (ToParent::Ready | ToParent::RunHooks))) => Err(Error::invalid(
                 format!("unexpected message from an exec'd process's init: {m:?}"),
             )),

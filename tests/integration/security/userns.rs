@@ -422,3 +422,94 @@ fn join_another_containers_user_namespace_with_new_namespaces() {
     rt.run(&["delete", "--force", &tid])
         .expect_ok("delete the target");
 }
+
+/// A time namespace with offsets, alone and with a new user namespace
+/// (the child in a new user namespace cannot write its own
+/// /proc/self/timens_offsets: the parent does), and a second container
+/// joining all of the first one's namespaces but mount (runc's "joining
+/// existing container namespaces"): the same maps, the same offsets.
+#[test]
+fn time_offsets_with_and_without_a_user_namespace_and_joined() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("runc 1.1 has no time namespaces");
+    }
+    let rt = Rt::new();
+    let offsets = json!({
+        "monotonic": {"secs": 7881, "nanosecs": 2718281},
+        "boottime": {"secs": 1337, "nanosecs": 3141519}
+    });
+    let want = |out: &str| {
+        let lines: Vec<Vec<&str>> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert!(
+            lines.contains(&vec!["monotonic", "7881", "2718281"]),
+            "{out}"
+        );
+        assert!(
+            lines.contains(&vec!["boottime", "1337", "3141519"]),
+            "{out}"
+        );
+    };
+    let with_time = |b: &mut Bundle| {
+        b.edit(|c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "time"}));
+            c["linux"]["timeOffsets"] = offsets.clone();
+        });
+    };
+    let mut plain = Bundle::new(&rt);
+    with_time(&mut plain);
+    plain.args(&["cat", "/proc/self/timens_offsets"]);
+    let id = unique_id("timens");
+    want(&rt.run_bundle(&plain, &id, &[]).expect_ok("timens").stdout);
+
+    let mut target = userns_bundle(&rt);
+    with_time(&mut target);
+    target.args(&["/bin/sleep", "600"]);
+    let tid = unique_id("timensuser");
+    rt.track(&tid);
+    let tb = target.path().to_str().unwrap();
+    rt.run(&["run", "-d", "--bundle", tb, &tid])
+        .expect_ok("timens + userns");
+    let out = rt
+        .run(&["exec", &tid, "cat", "/proc/self/timens_offsets"])
+        .expect_ok("exec into timens + userns");
+    want(&out.stdout);
+
+    let tpid = rt.state(&tid).unwrap()["pid"].as_i64().unwrap();
+    let mut joiner = userns_bundle(&rt);
+    joiner.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.push(json!({"type": "time"}));
+        for n in ns.iter_mut() {
+            let t = n["type"].as_str().unwrap().to_string();
+            if t != "mount" {
+                let proc_name = match t.as_str() {
+                    "network" => "net",
+                    other => other,
+                };
+                n["path"] = json!(format!("/proc/{tpid}/ns/{proc_name}"));
+            }
+        }
+        let l = c["linux"].as_object_mut().unwrap();
+        l.remove("uidMappings");
+        l.remove("gidMappings");
+    });
+    joiner.args(&["cat", "/proc/self/timens_offsets", "/proc/self/uid_map"]);
+    let out = rt
+        .run_bundle(&joiner, &unique_id("timensjoin"), &[])
+        .expect_ok("join every namespace of the target but mount");
+    want(&out.stdout);
+    assert!(
+        out.stdout.contains(&format!("{ROOT_UID}")),
+        "the target's maps: {}",
+        out.stdout
+    );
+    rt.run(&["delete", "--force", &tid])
+        .expect_ok("delete the target");
+}
