@@ -16,9 +16,11 @@
 //! argv[0]), exactly `env` when given; without it a startContainer hook gets
 //! the container process's environment, a createContainer hook none, and
 //! the runtime-side kinds brig's own (all as runc gives them), the
-//! container state JSON on stdin, killed at `timeout` seconds. A failing hook of the first four kinds
-//! fails the operation; poststart and poststop failures are logged and the
-//! rest continue.
+//! container state JSON on stdin, killed at `timeout` seconds. A failing
+//! hook of the first four kinds fails the operation; a failing poststart
+//! hook stops the container and fails `start` (runc's behaviour, which
+//! containerd expects; the spec says warn); poststop failures are logged
+//! and the rest continue.
 //! Ref: runtime-spec config.md "POSIX-platform Hooks", runtime.md "Lifecycle".
 
 use std::io::{ErrorKind, Read, Write};

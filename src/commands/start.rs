@@ -81,13 +81,19 @@ pub fn start(root: &std::path::Path, st: &State) -> Result<()> {
             errno: None,
         });
     }
-    // The user process runs: poststart hooks; a failure is only a warning.
-    // Ref: runtime-spec config.md, Poststart.
-    crate::hooks::run_warn(
+    // The user process runs: poststart hooks. A failure stops the
+    // container and fails start, as runc does (the runtime-spec's text
+    // says warn and go on; containerd and runc's users expect the kill).
+    if let Err(e) = crate::hooks::run(
         crate::hooks::Kind::Poststart,
         st.config.hooks().as_ref(),
         &st.to_oci(Status::Running, st.pid),
-    );
+    ) {
+        if let Err(k) = crate::linux::signal::send_to_pidfd(pidfd.as_fd(), libc::SIGKILL) {
+            tracing::warn!("kill after a failed poststart hook: {}", k.chain());
+        }
+        return Err(e);
+    }
     Ok(())
 }
 

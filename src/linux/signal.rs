@@ -31,6 +31,27 @@ pub fn send_unless_gone(pid: i32, sig: i32) -> Result<()> {
     }
 }
 
+/// pidfd_send_signal(2): signal the process `pidfd` refers to, never one
+/// that took its pid after it exited. ESRCH (already gone) is no failure.
+pub fn send_to_pidfd(pidfd: std::os::fd::BorrowedFd<'_>, sig: i32) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a live descriptor number, a signal number, no siginfo (NULL)
+    // and no flags; the kernel reads nothing of ours.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    match Errno::result(rc) {
+        Ok(_) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(Error::sys(format!("pidfd_send_signal {}", name(sig)), e)),
+    }
+}
+
 /// A signal's name (`SIGTERM`), or its number when it has none (`37`).
 pub fn name(sig: i32) -> String {
     match Signal::try_from(sig) {
