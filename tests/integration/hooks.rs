@@ -327,7 +327,7 @@ fn failing_poststart_kills_the_container_and_fails_run() {
     // create + start: start fails, the container is stopped (runc 1.1 runs
     // poststart hooks at create, so there create fails).
     if !is_brig() {
-        return;
+        return crate::skip::part("runc 1.1 runs poststart hooks at create: no start to fail");
     }
     let id = unique_id("hookps2");
     rt.create(&b, &id, &[]).expect_ok("create");
