@@ -37,6 +37,23 @@ pub fn idmapped_tree(
     Ok(tree)
 }
 
+/// [`idmapped_tree`] with the maps of an existing user namespace, given
+/// by path (a container that joins one: its implied mapping).
+pub fn idmapped_tree_in(
+    source: &Path,
+    userns_path: &Path,
+    recursive: Recursive,
+) -> Result<OwnedFd> {
+    let what = || format!("idmapped mount of {}", source.display());
+    let userns: OwnedFd =
+        crate::linux::namespaces::open_ns(crate::linux::namespaces::Kind::User, userns_path)
+            .map_err(|e| e.context(what()))?
+            .into();
+    let tree = open_tree(source, recursive.clone)?;
+    set_idmap(&tree, &userns, recursive.idmap).map_err(|e| e.context(what()))?;
+    Ok(tree)
+}
+
 /// What of a source tree an idmapped mount takes: `rbind` clones its
 /// submounts too; `ridmap` also idmaps them, `idmap` only its top mount
 /// (runc's semantics: a submount may already be idmapped, which the kernel

@@ -59,6 +59,9 @@ pub struct RootfsPlan {
     /// The container has a user namespace (new or joined): devices are
     /// bind-mounted, locked mount flags kept, idmaps default to its maps.
     pub userns: bool,
+    /// The user namespace the container joins by path: its maps are the
+    /// default of an idmapped mount then.
+    pub userns_path: Option<PathBuf>,
     /// The container's own maps, the default of an idmapped mount.
     pub uid_mappings: Vec<LinuxIdMapping>,
     pub gid_mappings: Vec<LinuxIdMapping>,
@@ -102,6 +105,11 @@ impl RootfsPlan {
             userns: linux
                 .and_then(|l| l.namespaces().as_ref())
                 .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User)),
+            userns_path: linux
+                .and_then(|l| l.namespaces().as_ref())
+                .and_then(|ns| ns.iter().find(|n| n.typ() == LinuxNamespaceType::User))
+                .and_then(|n| n.path().clone())
+                .filter(|p| !p.as_os_str().is_empty()),
             uid_mappings: maps(linux.and_then(|l| l.uid_mappings().as_ref())),
             gid_mappings: maps(linux.and_then(|l| l.gid_mappings().as_ref())),
             console: spec.process().as_ref().and_then(|p| p.terminal()) == Some(true),
@@ -309,6 +317,16 @@ fn idmapped_source(plan: &RootfsPlan, m: &Mount, o: &MountOptions) -> Result<Own
         .as_deref()
         .ok_or_else(|| Error::invalid("bind mount has no source"))?;
     let recursive = o.is_recursive_bind() || o.idmap == Some(true);
+    let recursive_mode = crate::linux::idmap::Recursive {
+        clone: recursive,
+        idmap: o.idmap == Some(true),
+    };
+    if m.uid_mappings().is_none() && m.gid_mappings().is_none() {
+        if let Some(path) = &plan.userns_path {
+            // The joined user namespace's own maps.
+            return crate::linux::idmap::idmapped_tree_in(src, path, recursive_mode);
+        }
+    }
     // A container's maps that are not given are not there.
     let own = plan.userns && !plan.uid_mappings.is_empty() && !plan.gid_mappings.is_empty();
     let uid = m
@@ -322,11 +340,7 @@ fn idmapped_source(plan: &RootfsPlan, m: &Mount, o: &MountOptions) -> Result<Own
     let (Some(uid), Some(gid)) = (uid, gid) else {
         return Err(Error::invalid("idmap without uidMappings/gidMappings"));
     };
-    let recursive = crate::linux::idmap::Recursive {
-        clone: recursive,
-        idmap: o.idmap == Some(true),
-    };
-    crate::linux::idmap::idmapped_tree(src, uid, gid, recursive)
+    crate::linux::idmap::idmapped_tree(src, uid, gid, recursive_mode)
 }
 
 /// For a container with a new user namespace, the parent opens every bind

@@ -405,6 +405,32 @@ fn join_another_containers_user_namespace_with_new_namespaces() {
         (Some(0), Some(0))
     );
 
+    // An idmapped bind without maps of its own takes the joined user
+    // namespace's: host 7:8 is 7:8 inside (and not the overflow id).
+    let data = tempfile::Builder::new()
+        .prefix("brig-idmap-join-")
+        .tempdir()
+        .unwrap();
+    fs::set_permissions(data.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(data.path().join("user-file"), "u").unwrap();
+    std::os::unix::fs::chown(data.path().join("user-file"), Some(7), Some(8)).unwrap();
+    let src = data.path().to_str().unwrap().to_string();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": src, "options": ["bind", "idmap"],
+        }))
+    });
+    b.args(&["/probe", "stat", "/mnt/user-file"]);
+    let out = rt
+        .run_bundle(&b, &unique_id("unsidm"), &[])
+        .expect_ok("idmap in a joined user namespace");
+    let st = out.json();
+    assert_eq!(
+        (st["uid"].as_i64(), st["gid"].as_i64()),
+        (Some(7), Some(8)),
+        "{st}"
+    );
+
     // Detached, and exec into it: the same user namespace.
     b.args(&["/bin/sleep", "600"]);
     let id = unique_id("unsjoin");
