@@ -121,9 +121,8 @@ fn validate_with_last(caps: Option<&LinuxCapabilities>, last: u8) -> Result<()> 
         }
     }
     // An ambient capability that is not also permitted and inheritable
-    // cannot be raised (capabilities(7)); it is skipped in apply(), as runc
-    // does with its own default spec (ambient without inheritable). That
-    // grants less than asked, never more.
+    // cannot be raised (capabilities(7)); apply() skips it with runc's
+    // warning. That grants less than asked, never more.
     Ok(())
 }
 
@@ -181,7 +180,12 @@ pub fn apply(caps: Option<&LinuxCapabilities>, keep_admin: bool) -> Result<()> {
     ambient.sort_by_key(|c| c.index());
     for c in ambient {
         if !s.permitted.contains(&c) || !s.inheritable.contains(&c) {
-            tracing::debug!("ambient capability {c} is not permitted and inheritable: skipped");
+            // The kernel refuses it (EPERM): say so in runc's words, and
+            // go on with less than asked, never more.
+            tracing::warn!(
+                "can't raise ambient capability {c}: {}",
+                crate::error::Os(Errno::EPERM)
+            );
             continue;
         }
         // SAFETY: PR_CAP_AMBIENT_RAISE takes a capability number; no pointers.

@@ -202,3 +202,34 @@ fn capability_the_runtime_lacks_is_refused_at_create() {
         assert!(!out.ok(), "runc: {out:?}");
     }
 }
+
+/// An ambient capability that is not also inheritable cannot be raised:
+/// the process runs without it, and the runtime says so in runc's words
+/// (runc 1.2+); the others are raised.
+#[test]
+fn ambient_without_inheritable_is_skipped_with_a_warning() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| {
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL"],
+            "effective": ["CAP_CHOWN", "CAP_KILL"],
+            "inheritable": ["CAP_KILL"],
+            "ambient": ["CAP_KILL", "CAP_CHOWN"],
+        });
+    });
+    b.args(&["/probe"]);
+    let id = unique_id("amb");
+    let out = rt.run_bundle(&b, &id, &[]).expect_ok("run");
+    let facts = out.json();
+    assert_eq!(caps_of(&facts)[4], mask(&[KILL]), "CapAmb: {facts}");
+    if is_brig() {
+        assert!(
+            out.stderr
+                .contains("can't raise ambient capability CAP_CHOWN: "),
+            "{out:?}"
+        );
+    }
+}
