@@ -224,10 +224,13 @@ fn run_one(
 fn describe(st: ExitStatus) -> String {
     match (st.code(), st.signal()) {
         (Some(c), _) => format!("exit status {c}"),
-        (None, Some(s)) => match nix::sys::signal::Signal::try_from(s) {
-            Ok(sig) => format!("killed by signal {s} ({})", sig.as_str()),
-            Err(_) => format!("killed by signal {s}"),
-        },
+        // Go's wording ("signal: bad system call"), which runc's users
+        // match, with the signal's name.
+        (None, Some(s)) => format!(
+            "signal: {} ({})",
+            crate::linux::signal::describe(s),
+            crate::linux::signal::name(s)
+        ),
         _ => format!("{st}"),
     }
 }

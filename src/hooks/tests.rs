@@ -78,7 +78,7 @@ fn outcomes_and_their_error_lines() {
             "killed by a signal",
             "kill -KILL $$",
             None,
-            Some("killed by signal 9 (SIGKILL)"),
+            Some("signal: killed (SIGKILL)"),
         ),
         (
             "times out: killed",

@@ -52,6 +52,25 @@ pub fn send_to_pidfd(pidfd: std::os::fd::BorrowedFd<'_>, sig: i32) -> Result<()>
     }
 }
 
+/// What a signal means, as Go (and so runc) prints it: "bad system call",
+/// "killed". From the C library's strsignal(3), first letter lowered.
+pub fn describe(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a NUL-terminated string that
+    // stays valid until the next call in this thread; it is copied at once.
+    let text = unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            return format!("signal {sig}");
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}", first.to_lowercase(), chars.as_str()),
+        None => format!("signal {sig}"),
+    }
+}
+
 /// A signal's name (`SIGTERM`), or its number when it has none (`37`).
 pub fn name(sig: i32) -> String {
     match Signal::try_from(sig) {

@@ -298,6 +298,10 @@ fn finalize(
         // Before the filter: the profile may deny the write of this line.
         tracing::debug!("setns_init: about to exec");
     }
+    if let Some(f) = &filter {
+        // runc's words (`--debug`), which its users and tests look for.
+        tracing::debug!("seccomp filter flags: {}", f.flags());
+    }
     // The filter: from here on only what the config itself asks for.
     let notify_fd = match filter {
         Some(f) => f.load()?,

@@ -221,10 +221,9 @@ impl Filter {
         self.notify
     }
 
-    /// Install into the calling thread (needs no_new_privs or
-    /// CAP_SYS_ADMIN). Returns the notify fd when any rule uses
-    /// SCMP_ACT_NOTIFY. Allocation-free on success.
-    pub fn load(self) -> Result<Option<OwnedFd>> {
+    /// The seccomp(2) filter flags it is loaded with: the profile's, and
+    /// NEW_LISTENER for a notify filter.
+    pub fn flags(&self) -> u64 {
         let mut flags = self.flags;
         if self.notify {
             flags |= FLAG_NEW_LISTENER;
@@ -234,6 +233,14 @@ impl Filter {
                 flags |= FLAG_TSYNC_ESRCH;
             }
         }
+        flags
+    }
+
+    /// Install into the calling thread (needs no_new_privs or
+    /// CAP_SYS_ADMIN). Returns the notify fd when any rule uses
+    /// SCMP_ACT_NOTIFY. Allocation-free on success.
+    pub fn load(self) -> Result<Option<OwnedFd>> {
+        let flags = self.flags();
         let prog = libc::sock_fprog {
             len: self.program.len() as u16,
             filter: self.program.as_ptr().cast_mut(),

@@ -234,9 +234,17 @@ pub fn build(s: &LinuxSeccomp) -> Result<Filter> {
     };
     let notify = uses_notify(s);
     let mut flags = 0;
+    // No `flags` at all: SPEC_ALLOW, as runc 1.2+ sets it (since Linux 5.16
+    // a seccomp filter no longer forces the speculative store bypass
+    // mitigation anyway); `flags: []` means none.
+    if s.flags().is_none() {
+        flags |= bpf::FLAG_SPEC_ALLOW;
+    }
     for f in s.flags().iter().flatten() {
         flags |= match f {
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => bpf::FLAG_TSYNC,
+            // Init is single-threaded when it loads the filter: there is no
+            // other thread to synchronise (runc ignores it too).
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => 0,
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => bpf::FLAG_LOG,
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => bpf::FLAG_SPEC_ALLOW,
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv if notify => {

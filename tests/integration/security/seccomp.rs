@@ -249,3 +249,78 @@ fn strict_profile_without_runtime_calls_still_starts() {
         assert_eq!(out.stdout.trim(), "started", "noNewPrivileges {nnp}");
     }
 }
+
+/// A startContainer hook runs under the container's filter: a call the
+/// profile kills kills the hook, and the error says so in Go's words
+/// ("signal: bad system call"), which runc's users match.
+#[test]
+fn start_container_hook_runs_under_the_filter() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("runc 1.1 runs startContainer hooks differently (no filter)");
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["/bin/true"]).edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]
+        });
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]);
+        c["hooks"] = json!({"startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/foo"]}
+        ]});
+    });
+    let id = unique_id("schook");
+    let out = rt.run_bundle(&b, &id, &[]);
+    assert!(!out.ok(), "{out:?}");
+    assert!(
+        out.stderr.contains("error running startContainer hook #0")
+            && out.stderr.contains("signal: bad system call (SIGSYS)"),
+        "{out:?}"
+    );
+}
+
+/// `--debug` names the filter flags as runc does: none given is SPEC_ALLOW
+/// (4), `[]` is 0, LOG is 2, TSYNC is ignored (init is single-threaded).
+#[test]
+fn debug_log_names_the_filter_flags() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("runc 1.1 has no such debug line");
+    }
+    let rt = Rt::new();
+    for (flags, want) in [
+        (None, 4),
+        (Some(json!([])), 0),
+        (Some(json!(["SECCOMP_FILTER_FLAG_LOG"])), 2),
+        (
+            Some(json!([
+                "SECCOMP_FILTER_FLAG_TSYNC",
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
+            ])),
+            4,
+        ),
+    ] {
+        let mut b = Bundle::new(&rt);
+        b.args(&["/bin/true"]).edit(|c| {
+            c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}
+            ]});
+            if let Some(f) = flags.clone() {
+                c["linux"]["seccomp"]["flags"] = f;
+            }
+        });
+        let id = unique_id("scflags");
+        rt.track(&id);
+        let b_path = b.path().to_str().unwrap();
+        let out = rt
+            .run(&["--debug", "run", "--bundle", b_path, &id])
+            .expect_ok("run with --debug");
+        assert!(
+            out.stderr
+                .contains(&format!("seccomp filter flags: {want}\"")),
+            "{flags:?}: {out:?}"
+        );
+    }
+}
