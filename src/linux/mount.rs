@@ -39,7 +39,7 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// `idmap` (Some(false)) or `ridmap` (Some(true)).
     pub idmap: Option<bool>,
-    /// `tmpcopyup`: accepted, the copy up itself is not done.
+    /// `tmpcopyup`: a tmpfs starts with a copy of the directory it covers.
     pub tmpcopyup: bool,
 }
 

@@ -4,7 +4,7 @@
 //! as host paths inside the rootfs, and mount order.
 
 use std::fs;
-use std::os::unix::fs::{symlink, MetadataExt};
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
 use serde_json::json;
 
@@ -190,4 +190,63 @@ fn masked_directories_share_one_tmpfs_and_duplicates_mount_once() {
     }
     assert_eq!(lines[5], "f1=[]", "the file reads empty: {out}");
     assert!(out.contains("Read-only file system"), "{out}");
+}
+
+/// `tmpcopyup` (podman puts it on its tmpfs mounts): the tmpfs starts with
+/// a copy of the directory it covers, modes, owners and symlinks kept, also
+/// when the tmpfs is read-only; runc does the same.
+#[test]
+fn tmpcopyup_copies_the_covered_directory() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let d = b.rootfs().join("data");
+    fs::create_dir_all(d.join("sub/deeper")).unwrap();
+    fs::write(d.join("file"), "content").unwrap();
+    fs::write(d.join("sub/deeper/x"), "x").unwrap();
+    symlink("sub/deeper", d.join("link")).unwrap();
+    fs::set_permissions(d.join("sub"), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(d.join("file"), fs::Permissions::from_mode(0o604)).unwrap();
+    std::os::unix::fs::lchown(d.join("file"), Some(7), Some(8)).unwrap();
+    fs::create_dir(b.rootfs().join("ro")).unwrap();
+    fs::write(b.rootfs().join("ro/kept"), "k").unwrap();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+        m.push(json!({"destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]}));
+    });
+    let script = "stat -c '%n %a %u:%g %F' /data/file /data/sub /data/sub/deeper/x /data/link; \
+                  cat /data/file; echo; cat /ro/kept; echo; \
+                  grep -c ' /data tmpfs ' /proc/mounts; touch /ro/new 2>&1; true";
+    let ours = run_ok(&rt, &mut b, &["sh", "-c", script]);
+    for want in [
+        "/data/file 604 7:8 regular file",
+        "/data/sub 777 0:0 directory",
+        "/data/sub/deeper/x 644 0:0 regular file",
+        "/data/link 777 0:0 symbolic link",
+        "content",
+        "Read-only file system",
+    ] {
+        assert!(ours.contains(want), "{want:?} not in {ours}");
+    }
+    assert!(ours.lines().any(|l| l == "k"), "{ours}");
+    // The image's files are untouched.
+    assert!(!b.rootfs().join("ro/new").exists());
+    let Some(runc) = Rt::runc_to_compare() else {
+        return;
+    };
+    let theirs = run_ok(&runc, &mut b, &["sh", "-c", script]);
+    // runc 1.1 copies a directory's mode through the umask (777 becomes
+    // 755; runc 1.2+ keeps it, as brig does): everything else agrees.
+    let but_sub = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| !l.starts_with("/data/sub "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        but_sub(&ours),
+        but_sub(&theirs),
+        "runc sees the copy differently"
+    );
 }

@@ -270,6 +270,17 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         // makes it read-only (runc's order).
         flags.remove(MsFlags::MS_RDONLY);
     }
+    // tmpcopyup: the directory as it is, opened before the tmpfs covers
+    // it (the descriptor still reaches it after), copied in, and only then
+    // the mount made read-only if it is to be.
+    let copy_up = (typ == "tmpfs" && o.tmpcopyup)
+        .then(|| open_in_root(ctx.root, dest, OFlag::O_DIRECTORY, false))
+        .transpose()
+        .or_sys(|| format!("open {} for tmpcopyup", dest.display()))
+        .context(op)?;
+    if copy_up.is_some() {
+        flags.remove(MsFlags::MS_RDONLY);
+    }
     nix::mount::mount(
         Some(src.as_str()),
         fd_path(fd.as_fd()).as_str(),
@@ -278,6 +289,18 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         data,
     )
     .or_sys(op)?;
+    if let Some(covered) = copy_up {
+        let tmpfs = open_in_root(ctx.root, dest, OFlag::O_DIRECTORY, false)
+            .or_sys(|| format!("open the tmpfs on {}", dest.display()))
+            .context(op)?;
+        crate::linux::copyup::copy_tree(covered.as_fd(), tmpfs.as_fd())
+            .context(|| format!("tmpcopyup into {}", dest.display()))?;
+        if o.flags.contains(MsFlags::MS_RDONLY) {
+            mount_setattr(tmpfs.as_fd(), MOUNT_ATTR_RDONLY, 0, false)
+                .or_sys(|| "make the tmpfs read-only".into())
+                .context(op)?;
+        }
+    }
     after_mount(ctx, dest, &o).context(op)
 }
 
