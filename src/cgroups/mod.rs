@@ -413,7 +413,9 @@ impl Manager {
             if placed_by_systemd && files::read_pids(&h.dir)?.contains(&pid.as_raw()) {
                 continue;
             }
-            files::write(&h.dir, "cgroup.procs", &pid.to_string())?;
+            // runc's words, which its users match.
+            files::write(&h.dir, "cgroup.procs", &pid.to_string())
+                .map_err(|e| e.context(format!("adding pid {pid} to cgroups")))?;
         }
         Ok(())
     }

@@ -62,7 +62,7 @@ pub fn below(base: &str, sub: &str) -> Result<String> {
         Ok(joined)
     } else {
         Err(Error::invalid(format!(
-            "--cgroup {sub:?} is not below the container's cgroup {base}"
+            "bad sub cgroup path {sub:?}: not below the container's cgroup {base}"
         )))
     }
 }

@@ -953,3 +953,75 @@ fn writable_v1_cgroup_mount_and_sub_cgroups() {
         common::cgroup_leftovers(&id)
     );
 }
+
+/// `exec --cgroup` on v1: a process joins sub-cgroups the container made,
+/// per controller; `..` and a missing sub-cgroup or controller are refused
+/// in runc's words.
+#[test]
+fn exec_into_v1_sub_cgroups() {
+    require_root!();
+    let h = hierarchy_mounts();
+    if !h.contains_key("memory") || !h.contains_key("pids") {
+        return crate::skip::test("no v1 memory and pids hierarchies");
+    }
+    let rt = Rt::new();
+    let mut b = bundle(&rt, &["sleep", "1000"], json!({}));
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "cgroup" {
+                m["options"].as_array_mut().unwrap().retain(|o| o != "ro");
+            }
+        }
+    });
+    let id = unique_id("execcg");
+    rt.run_bundle(&b, &id, &["-d"]).expect_ok("run -d");
+    rt.run(&[
+        "exec",
+        &id,
+        "mkdir",
+        "/sys/fs/cgroup/memory/submem",
+        "/sys/fs/cgroup/pids/subpids",
+    ])
+    .expect_ok("mkdir sub-cgroups");
+    let out = rt
+        .run(&[
+            "exec",
+            "--cgroup",
+            "memory:submem",
+            "--cgroup",
+            "pids:subpids",
+            &id,
+            "cat",
+            "/proc/self/cgroup",
+        ])
+        .expect_ok("exec --cgroup");
+    let line = |ctl: &str| {
+        out.stdout
+            .lines()
+            .find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|x| x == ctl))
+            })
+            .map(|l| l.rsplit(':').next().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert!(line("memory").ends_with("/submem"), "{out:?}");
+    assert!(line("pids").ends_with("/subpids"), "{out:?}");
+    for (args, want) in [
+        (vec!["--cgroup", ".."], "bad sub cgroup path"),
+        (vec!["--cgroup", "nonexistent"], " adding pid "),
+        (vec!["--cgroup", "whaaat:/"], "unknown controller "),
+    ] {
+        let mut full = vec!["exec"];
+        full.extend(args.iter().copied());
+        full.extend([id.as_str(), "true"]);
+        let out = rt.run(&full);
+        assert!(!out.ok(), "{args:?}: {out:?}");
+        if common::is_brig() {
+            assert!(out.stderr.contains(want), "{args:?}: {out:?}");
+        }
+    }
+    rt.run(&["delete", "--force", &id])
+        .expect_ok("delete --force");
+}
