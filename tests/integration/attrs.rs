@@ -207,3 +207,37 @@ fn scheduler_against_a_cpuset_fails_create() {
         out.stderr
     );
 }
+
+/// `features` lists every memory policy mode and flag of the
+/// runtime-spec, as runc main does (sorted).
+#[test]
+fn features_lists_memory_policy() {
+    if !is_brig() {
+        return crate::skip::test(NOT_IN_RUNC_115);
+    }
+    let rt = Rt::new();
+    let f = rt.run(&["features"]).expect_ok("features").json();
+    let mp = &f["linux"]["memoryPolicy"];
+    assert_eq!(
+        mp["modes"],
+        json!([
+            "MPOL_BIND",
+            "MPOL_DEFAULT",
+            "MPOL_INTERLEAVE",
+            "MPOL_LOCAL",
+            "MPOL_PREFERRED",
+            "MPOL_PREFERRED_MANY",
+            "MPOL_WEIGHTED_INTERLEAVE"
+        ]),
+        "{mp}"
+    );
+    assert_eq!(
+        mp["flags"],
+        json!([
+            "MPOL_F_NUMA_BALANCING",
+            "MPOL_F_RELATIVE_NODES",
+            "MPOL_F_STATIC_NODES"
+        ]),
+        "{mp}"
+    );
+}
