@@ -92,10 +92,15 @@ fn normalize_mounts(spec: &mut Spec, bundle: &Path, rootfs: &Path) {
 /// (oci-spec would refuse it).
 pub fn parse_spec(data: &[u8], path: &Path) -> Result<Spec> {
     parse_with(data, path, |v| {
+        if let Some(m) = v.pointer("/linux/memoryPolicy") {
+            crate::linux::mempolicy::check_json(m)?;
+        }
         if let Some(p) = v.get_mut("process") {
             drop_unknown_capabilities(p);
             default_user(p);
+            spec_scheduler_flags(p);
         }
+        Ok(())
     })
 }
 
@@ -104,29 +109,55 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
     parse_with(data, path, |p| {
         drop_unknown_capabilities(p);
         default_user(p);
+        spec_scheduler_flags(p);
+        Ok(())
     })
 }
 
 /// Straight into `T` (the start path's usual case); only a text oci-spec
 /// refuses goes through `serde_json::Value` and `mend` (runc's leniency:
-/// unknown capability names, a missing user), then once more into `T`.
+/// unknown capability names, a missing user; names oci-spec spells
+/// otherwise; runc's words for what is still refused), then once more
+/// into `T`.
 fn parse_with<T: serde::de::DeserializeOwned>(
     data: &[u8],
     path: &Path,
-    mend: impl FnOnce(&mut Value),
+    mend: impl FnOnce(&mut Value) -> Result<()>,
 ) -> Result<T> {
     let what = || format!("parse {}", path.display());
     if let Ok(t) = serde_json::from_slice(data) {
         return Ok(t);
     }
     let mut v: Value = serde_json::from_slice(data).map_err(|e| Error::json(what(), e))?;
-    mend(&mut v);
+    mend(&mut v)?;
     serde_json::from_value(v).map_err(|e| Error::json(what(), e))
 }
 
 fn default_user(process: &mut Value) {
     if let Some(o) = process.as_object_mut() {
         o.entry("user").or_insert_with(|| serde_json::json!({}));
+    }
+}
+
+/// `process.scheduler.flags` as the runtime-spec names them, in oci-spec
+/// 0.10's spelling: its enum derives the names from the variants and
+/// gets two wrong (SCHED_FLAG_RESET_ON_FORK reads as SCHED_RESET_ON_FORK,
+/// SCHED_FLAG_DL_OVERRUN as SCHED_FLAG_D_L_OVERRUN). state.json keeps
+/// oci-spec's spelling, which reads back as it is.
+fn spec_scheduler_flags(process: &mut Value) {
+    let Some(flags) = process
+        .pointer_mut("/scheduler/flags")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for f in flags {
+        let ours = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = Value::String(ours.into());
     }
 }
 
@@ -186,6 +217,67 @@ mod tests {
         assert!(parse_spec(b"{", Path::new("c")).is_err());
         assert_eq!(capability("net_admin"), Some(Capability::NetAdmin));
         assert_eq!(capability("CAP_NOPE"), None);
+    }
+
+    #[test]
+    fn scheduler_flags_by_their_spec_names() {
+        use oci_spec::runtime::LinuxSchedulerFlag as F;
+        let at = Path::new("process.json");
+        let p = parse_process(
+            br#"{"args":["sh"],"cwd":"/","scheduler":{"policy":"SCHED_DEADLINE",
+                "flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_RECLAIM",
+                "SCHED_FLAG_KEEP_POLICY","SCHED_FLAG_KEEP_PARAMS","SCHED_FLAG_UTIL_CLAMP_MIN",
+                "SCHED_FLAG_UTIL_CLAMP_MAX"]}}"#,
+            at,
+        )
+        .unwrap();
+        let flags = p.scheduler().as_ref().unwrap().flags().clone().unwrap();
+        assert_eq!(
+            flags,
+            [
+                F::SchedResetOnFork,
+                F::SchedFlagDLOverrun,
+                F::SchedFlagReclaim,
+                F::SchedFlagKeepPolicy,
+                F::SchedFlagKeepParams,
+                F::SchedFlagUtilClampMin,
+                F::SchedFlagUtilClampMax
+            ]
+        );
+        // What brig writes to state.json reads back.
+        let again: Process = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(again, p);
+        let e = parse_process(
+            br#"{"args":["sh"],"cwd":"/","scheduler":{"policy":"SCHED_OTHER","flags":["SCHED_FLAG_NOPE"]}}"#,
+            at,
+        );
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn memory_policy_names_refused_in_runcs_words() {
+        let at = Path::new("config.json");
+        let spec = |mp: &str| {
+            format!(
+                r#"{{"ociVersion":"1.3.0","process":{{"args":["sh"],"cwd":"/"}},"linux":{{"memoryPolicy":{mp}}}}}"#
+            )
+        };
+        for (mp, want) in [
+            ("{}", "invalid memory policy mode \"\""),
+            (
+                r#"{"mode":"INTERLEAVE"}"#,
+                "invalid memory policy mode \"INTERLEAVE\"",
+            ),
+            (
+                r#"{"mode":"MPOL_BIND","nodes":"0","flags":["badflag"]}"#,
+                "invalid memory policy flag \"badflag\"",
+            ),
+        ] {
+            let e = parse_spec(spec(mp).as_bytes(), at).unwrap_err().chain();
+            assert!(e.contains(want), "{mp}: {e}");
+        }
+        let s = parse_spec(spec(r#"{"mode":"MPOL_BIND","nodes":"0"}"#).as_bytes(), at).unwrap();
+        assert!(s.linux().as_ref().unwrap().memory_policy().is_some());
     }
 
     #[test]

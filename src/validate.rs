@@ -7,7 +7,9 @@ use oci_spec::runtime::{Hooks, Process, Spec};
 
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{Kind, NsPlan};
-use crate::linux::{apparmor, capabilities, rlimits, rootfs, sysctl, userns};
+use crate::linux::{
+    apparmor, capabilities, ioprio, mempolicy, personality, rlimits, rootfs, sched, sysctl, userns,
+};
 
 /// Check the whole spec; returns the namespace plan on success.
 pub fn spec(spec: &Spec) -> Result<NsPlan> {
@@ -48,6 +50,12 @@ pub fn spec(spec: &Spec) -> Result<NsPlan> {
     if let Some(r) = linux.resources() {
         crate::cgroups::validate(r)?;
     }
+    if let Some(p) = linux.personality() {
+        personality::plan(p)?;
+    }
+    if let Some(m) = linux.memory_policy() {
+        mempolicy::plan(m)?;
+    }
     Ok(ns)
 }
 
@@ -75,6 +83,12 @@ pub fn process(process: &Process) -> Result<()> {
     rlimits::validate(process.rlimits().as_ref())?;
     if let Some(profile) = process.apparmor_profile() {
         apparmor::validate_name(profile)?;
+    }
+    if let Some(s) = process.scheduler() {
+        sched::validate(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        ioprio::validate(p)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::linux::namespaces::JOIN_ORDER;
-use crate::linux::{apparmor, capabilities, idmap, landlock, mount, seccomp};
+use crate::linux::{apparmor, capabilities, idmap, landlock, mempolicy, mount, seccomp};
 
 pub fn run() -> Result<i32> {
     println!(
@@ -38,6 +38,15 @@ pub fn features() -> serde_json::Value {
             "apparmor": { "enabled": apparmor::enabled() },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
+            // Every mode and flag brig passes to set_mempolicy(2); this
+            // kernel may still refuse a newer one (MPOL_WEIGHTED_INTERLEAVE
+            // before 6.9), as it does for runc. process.scheduler,
+            // process.ioPriority and linux.personality are supported too,
+            // but features.md has no field for them.
+            "memoryPolicy": {
+                "modes": mempolicy::MODES.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+                "flags": mempolicy::FLAGS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            },
             "mountExtensions": { "idmap": { "enabled": idmap::supported() } },
         },
         "annotations": {

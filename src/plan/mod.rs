@@ -30,10 +30,12 @@ use crate::error::{Error, Result};
 use crate::hooks;
 use crate::linux::fifo::FifoWriter;
 use crate::linux::landlock::{self, LandlockPolicy};
+use crate::linux::mempolicy::{self, MemPolicyPlan};
 use crate::linux::namespaces::{Kind, Ns, NsPlan, JOIN_ORDER};
 use crate::linux::rootfs::RootfsPlan;
+use crate::linux::sched::{self, SchedPlan};
 use crate::linux::seccomp::{self, Filter};
-use crate::linux::{apparmor, userns};
+use crate::linux::{apparmor, ioprio, personality, userns};
 use crate::policy::{self, Policy};
 use crate::state::State;
 
@@ -173,6 +175,56 @@ pub struct InitPlan {
     pub listen_fds: Option<u32>,
     pub console_raw_output: bool,
     pub hooks: InitHooks,
+    pub attrs: ProcessAttrs,
+}
+
+/// Attributes of the process itself, which execve keeps: set by init
+/// (create and exec alike) while it still has its capabilities.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessAttrs {
+    /// `process.scheduler`, for sched_setattr(2).
+    pub scheduler: Option<SchedPlan>,
+    /// `process.ioPriority`, the ioprio_set(2) value.
+    pub io_priority: Option<u32>,
+    /// `linux.personality`'s persona.
+    pub personality: Option<u64>,
+    /// `linux.memoryPolicy`, for set_mempolicy(2).
+    pub memory_policy: Option<MemPolicyPlan>,
+}
+
+impl ProcessAttrs {
+    /// From the process that runs and the container's `linux` section.
+    pub fn from_spec(process: &Process, linux: &oci_spec::runtime::Linux) -> Result<Self> {
+        // runc reports a scheduler EPERM as a clash with the cpuset.
+        let cpus_restricted = linux
+            .resources()
+            .as_ref()
+            .and_then(|r| r.cpu().as_ref())
+            .and_then(|c| c.cpus().as_deref())
+            .is_some_and(|c| !c.is_empty());
+        Ok(ProcessAttrs {
+            scheduler: process
+                .scheduler()
+                .as_ref()
+                .map(|s| sched::plan(s, cpus_restricted))
+                .transpose()?,
+            io_priority: process
+                .io_priority()
+                .as_ref()
+                .map(ioprio::plan)
+                .transpose()?,
+            personality: linux
+                .personality()
+                .as_ref()
+                .map(personality::plan)
+                .transpose()?,
+            memory_policy: linux
+                .memory_policy()
+                .as_ref()
+                .map(mempolicy::plan)
+                .transpose()?,
+        })
+    }
 }
 
 /// The hooks init takes part in.
@@ -276,6 +328,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     };
     let time_offsets = time_offsets(linux);
     let runtime_hooks = configured.cloned();
+    let attrs = ProcessAttrs::from_spec(&process, linux)?;
     let init = InitPlan {
         mode: InitMode::Create,
         id: flags.id.clone(),
@@ -293,6 +346,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         listen_fds: flags.listen_fds,
         console_raw_output: flags.console_raw_output,
         hooks,
+        attrs,
     };
     Ok(Plan {
         id: flags.id.clone(),
@@ -343,6 +397,17 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         .linux()
         .as_ref()
         .ok_or_else(|| Error::invalid("config.json has no linux section"))?;
+    // A process without its own scheduler or I/O priority takes
+    // config.json's, as runc's exec does.
+    if let Some(base) = config.process() {
+        if process.scheduler().is_none() {
+            process.set_scheduler(base.scheduler().clone());
+        }
+        if process.io_priority().is_none() {
+            process.set_io_priority(*base.io_priority());
+        }
+    }
+    let attrs = ProcessAttrs::from_spec(&process, linux)?;
     let container_ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     let ns = join_plan(&container_ns, st.pid)?;
     let path = st
@@ -376,6 +441,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         listen_fds: None,
         console_raw_output: flags.console_raw_output,
         hooks: InitHooks::default(),
+        attrs,
     };
     Ok(Plan {
         id: id.into(),

@@ -356,3 +356,68 @@ fn join_plan_joins_what_the_container_has() {
     assert!(plan.clone_flags().is_empty());
     assert_eq!(*plan.get(Kind::Uts), Ns::Host);
 }
+
+#[test]
+fn process_attributes_are_decided_in_the_plan() {
+    let with = |v: &mut serde_json::Value| {
+        v["linux"]["personality"] = serde_json::json!({"domain": "LINUX32"});
+        v["linux"]["memoryPolicy"] = serde_json::json!({"mode": "MPOL_BIND", "nodes": "0-1"});
+        v["linux"]["resources"] = serde_json::json!({"cpu": {"cpus": "0"}});
+        v["process"]["ioPriority"] = serde_json::json!({"class": "IOPRIO_CLASS_BE", "priority": 4});
+        v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_BATCH", "nice": 19});
+    };
+    let b = bundle(with);
+    let p = create(&b, &flags()).unwrap();
+    let a = &p.init.attrs;
+    assert_eq!(a.personality, Some(8));
+    assert_eq!(a.io_priority, Some(2 << 13 | 4));
+    let s = a.scheduler.as_ref().unwrap();
+    assert_eq!((s.policy, s.nice, s.cpus_restricted), (3, 19, true));
+    let m = a.memory_policy.as_ref().unwrap();
+    assert_eq!((m.mode, &m.nodes[..]), (libc::MPOL_BIND, &[0b11][..]));
+    // Nothing asked, nothing set.
+    let p = create(&bundle(|_| {}), &flags()).unwrap();
+    assert_eq!(p.init.attrs, ProcessAttrs::default());
+
+    // exec: the container's personality and memory policy; the process's
+    // own scheduler and I/O priority, else config.json's (runc's exec).
+    let st = state(b.spec.clone());
+    let mut own: Process = serde_json::from_value(serde_json::json!({
+        "args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+        "ioPriority": {"class": "IOPRIO_CLASS_IDLE"}
+    }))
+    .unwrap();
+    let p = exec(&st, own.clone(), &ExecFlags::default()).unwrap();
+    let a = &p.init.attrs;
+    assert_eq!((a.personality, a.io_priority), (Some(8), Some(3 << 13)));
+    assert_eq!(a.scheduler.as_ref().unwrap().policy, 3, "config.json's");
+    assert!(a.memory_policy.is_some());
+    own.set_scheduler(Some(
+        serde_json::from_value(serde_json::json!({"policy": "SCHED_OTHER", "nice": 30})).unwrap(),
+    ));
+    let e = exec(&st, own, &ExecFlags::default()).unwrap_err().chain();
+    assert!(e.contains("invalid scheduler.nice: 30"), "{e}");
+
+    // Refused before anything exists.
+    for (edit, want) in [
+        (
+            serde_json::json!({"policy": "SCHED_IDLE", "priority": 1}),
+            "scheduler.priority can only be specified for SchedFIFO or SchedRR policy",
+        ),
+        (
+            serde_json::json!({"policy": "SCHED_FIFO", "priority": 1, "deadline": 1}),
+            "scheduler runtime/deadline/period can only be specified for SchedDeadline policy",
+        ),
+    ] {
+        let b = bundle(|v| v["process"]["scheduler"] = edit);
+        assert!(refused(&b, &flags()).contains(want), "{want}");
+    }
+    let b = bundle(|v| {
+        v["linux"]["memoryPolicy"] = serde_json::json!({"mode": "MPOL_LOCAL", "nodes": "0"})
+    });
+    assert!(refused(&b, &flags()).contains("memory policy mode requires 0 nodes but got 1"));
+    let b = bundle(|v| {
+        v["process"]["ioPriority"] = serde_json::json!({"class": "IOPRIO_CLASS_RT", "priority": 9})
+    });
+    assert!(refused(&b, &flags()).contains("invalid ioPriority.Priority: 9"));
+}

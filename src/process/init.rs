@@ -17,10 +17,10 @@ use crate::error::{Error, Result};
 use crate::linux::namespaces::Kind;
 use crate::linux::procfs::ProcfsHandle;
 use crate::linux::{
-    apparmor, capabilities, creds, execve, fds, fifo, inherit, keyring, landlock, prctl, rlimits,
-    rootfs, seccomp, sysctl, tty, uts,
+    apparmor, capabilities, creds, execve, fds, fifo, inherit, ioprio, keyring, landlock,
+    mempolicy, personality, prctl, rlimits, rootfs, sched, seccomp, sysctl, tty, uts,
 };
-use crate::plan::{InitMode, InitPlan, RootSetup};
+use crate::plan::{InitMode, InitPlan, ProcessAttrs, RootSetup};
 use crate::process::channel::Channel;
 use crate::process::child::INIT_FD_ENV;
 use crate::process::messages::{InitConfig, InitFds, ToInit, ToParent};
@@ -151,6 +151,15 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     if plan.session_keyring {
         keyring::join_new_session(&format!("_ses.{}", plan.id))?;
     }
+    // Scheduler, I/O priority, personality, memory policy: the process's
+    // own, kept by execve. Here, after the rootfs is built (an idle class
+    // or a bound node would slow brig's own work) and before sync 2, so a
+    // refusal by the kernel (a scheduler the cpuset cannot host) fails
+    // `create`, as runc's does; while init still holds every capability
+    // (real-time policies, negative nice and the RT I/O class need
+    // CAP_SYS_NICE / CAP_SYS_ADMIN), and before the seccomp filter, which
+    // may deny personality(2) or set_mempolicy(2) to the program.
+    set_process_attrs(&plan.attrs)?;
 
     // chdir while still root, then verify the cwd is inside the container
     // (CVE-2024-21626: a leaked host fd as cwd).
@@ -198,6 +207,24 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // success.
     let prepared = execve::Prepared::new(exe, args, env)?;
     finalize(cfg, prepared, released)
+}
+
+/// runc's order (setns_init/standard_init): scheduler, I/O priority,
+/// personality, memory policy.
+fn set_process_attrs(attrs: &ProcessAttrs) -> Result<()> {
+    if let Some(s) = &attrs.scheduler {
+        sched::apply(s)?;
+    }
+    if let Some(p) = attrs.io_priority {
+        ioprio::apply(p)?;
+    }
+    if let Some(p) = attrs.personality {
+        personality::apply(p)?;
+    }
+    if let Some(m) = &attrs.memory_policy {
+        mempolicy::apply(m)?;
+    }
+    Ok(())
 }
 
 /// The pty: made here, its master sent to the console socket, its slave

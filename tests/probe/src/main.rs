@@ -226,6 +226,61 @@ fn root_readonly() -> J {
     }
 }
 
+/// The process attributes execve keeps: personality, I/O priority,
+/// scheduler (sched_getattr) and memory policy, each as the kernel gives
+/// its numbers (null where the call failed).
+fn process_attrs() -> J {
+    // SAFETY: 0xffffffff only queries the persona; no memory is touched.
+    let persona = unsafe { libc::personality(0xffff_ffff) };
+    // SAFETY: ioprio_get(IOPRIO_WHO_PROCESS, 0) takes integers only.
+    let ioprio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) };
+    // struct sched_attr, SCHED_ATTR_SIZE_VER1 (56 bytes) as u64 words.
+    let mut attr = [0u64; 7];
+    // SAFETY: attr is 56 writable bytes, the size passed.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, attr.as_mut_ptr(), 56, 0) };
+    let sched = if rc == 0 {
+        let policy = attr[0] >> 32;
+        let nice = (attr[2] & 0xffff_ffff) as u32 as i32;
+        let priority = attr[2] >> 32;
+        obj([
+            ("policy", int(policy as i64)),
+            ("flags", int(attr[1] as i64)),
+            ("nice", int(nice)),
+            ("priority", int(priority as i64)),
+            ("runtime", int(attr[3] as i64)),
+            ("deadline", int(attr[4] as i64)),
+            ("period", int(attr[5] as i64)),
+        ])
+    } else {
+        NULL.into()
+    };
+    let mut mode: libc::c_int = 0;
+    let mut mask = [0 as libc::c_ulong; 16];
+    // SAFETY: mode and mask (1024 bits) are writable; maxnode = 1024 + 1.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int,
+            mask.as_mut_ptr(),
+            1025 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    let mempolicy = if rc == 0 {
+        obj([("mode", int(mode)), ("nodes", int(mask[0] as i64))])
+    } else {
+        NULL.into()
+    };
+    let num = |v: i64| if v < 0 { NULL.into() } else { int(v) };
+    obj([
+        ("personality", num(persona as i64)),
+        ("ioprio", num(ioprio as i64)),
+        ("sched", sched),
+        ("mempolicy", mempolicy),
+    ])
+}
+
 fn facts() -> J {
     // SAFETY: these getters cannot fail and touch no memory.
     let (uid, gid, euid, egid, ppid) = unsafe {
@@ -268,6 +323,8 @@ fn facts() -> J {
         ),
         ("hostname", s(cstr_field(&uts.nodename))),
         ("domainname", s(cstr_field(&uts.domainname))),
+        ("machine", s(cstr_field(&uts.machine))),
+        ("attrs", process_attrs()),
         ("status", status_lines()),
         ("rlimits", rlimits()),
         ("fds", open_fds()),
