@@ -37,8 +37,10 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 data = std::fs::read(p).or_io(|| format!("read {}", p.display()))?;
             }
-            serde_json::from_slice(&data)
-                .map_err(|e| Error::json(format!("parse resources {}", p.display()), e))?
+            let mut r = serde_json::from_slice(&data)
+                .map_err(|e| Error::json(format!("parse resources {}", p.display()), e))?;
+            crate::bundle::drop_pids_without_limit(&mut r, &data, "");
+            r
         }
     };
 
@@ -235,6 +237,13 @@ mod tests {
         assert_eq!(j["memory"]["limit"], 2048, "a flag overrides the file");
         assert_eq!(j["memory"]["reservation"], 500);
         assert_eq!(j["pids"]["limit"], 3);
+
+        // A `pids` without `limit` changes nothing; 0 is a limit (of 1).
+        std::fs::write(&f, r#"{"pids":{},"cpu":{"shares":2}}"#).unwrap();
+        let c = Cmd::parse_from(["x", "-r", f.to_str().unwrap(), "c1"]);
+        assert!(resources(&c.u).unwrap().pids().is_none());
+        let c = Cmd::parse_from(["x", "--pids-limit", "0", "c1"]);
+        assert_eq!(resources(&c.u).unwrap().pids().unwrap().limit(), 0);
     }
 
     #[test]

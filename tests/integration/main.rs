@@ -12,6 +12,7 @@ mod skip;
 
 mod bad_input;
 mod cgroups;
+mod cgroups_update;
 mod cgroups_v2;
 mod cli;
 mod console;

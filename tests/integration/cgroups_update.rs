@@ -1,0 +1,41 @@
+//! Limits whose values runc 1.2+ reads its own way, at create and in
+//! `update` (runc's update.bats "update pids.limit"; cgroups.bats
+//! "pids.limit=0 means 1"). Debian's runc 1.1.5 predates them, so under
+//! it these tests skip.
+
+use serde_json::json;
+
+use crate::cgroups::{bundle, cgroup_dirs, pid_of, read, update};
+use crate::common::{is_brig, require_root, unique_id, Rt};
+
+/// pids.limit 0 is 1 (systemd cannot take TasksMax=0, and the cgroupfs
+/// driver agrees with it); a `pids` without `limit` leaves pids.max alone.
+#[test]
+fn pids_limit_zero_means_one() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("runc 1.1 leaves pids.max alone for pids.limit 0");
+    }
+    let rt = Rt::new();
+    let b = bundle(&rt, &["sleep", "1000"], json!({"pids": {"limit": 0}}));
+    let id = unique_id("pids0");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    let pids = cgroup_dirs(pid_of(&rt, &id))["pids"].clone();
+    assert_eq!(read(&pids, "pids.max"), "1", "create with limit 0");
+
+    update(&rt, &id, &["--pids-limit", "7"], None).expect_ok("update 7");
+    assert_eq!(read(&pids, "pids.max"), "7");
+    update(&rt, &id, &["-r", "-"], Some(r#"{"pids": {}}"#)).expect_ok("update {}");
+    assert_eq!(read(&pids, "pids.max"), "7", "no limit given: unchanged");
+    update(&rt, &id, &["--pids-limit", "0"], None).expect_ok("update 0");
+    assert_eq!(read(&pids, "pids.max"), "1", "update --pids-limit 0");
+    update(&rt, &id, &["--pids-limit", "-1"], None).expect_ok("update -1");
+    assert_eq!(read(&pids, "pids.max"), "max");
+    rt.run(&["delete", "--force", &id]).expect_ok("delete");
+
+    let b = bundle(&rt, &["sleep", "1000"], json!({"pids": {}}));
+    let id = unique_id("pidsnone");
+    rt.create(&b, &id, &[]).expect_ok("create with pids {}");
+    let pids = cgroup_dirs(pid_of(&rt, &id))["pids"].clone();
+    assert_eq!(read(&pids, "pids.max"), "max", "pids without limit");
+}
