@@ -289,6 +289,9 @@ pub struct UpdateArgs {
     pub cpu_rt_runtime: Option<i64>,
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
+    /// cgroup SCHED_IDLE: 1, or 0 (the default behaviour).
+    #[arg(long = "cpu-idle", allow_negative_numbers = true)]
+    pub cpu_idle: Option<i64>,
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
     #[arg(long, allow_hyphen_values = true)]

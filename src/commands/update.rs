@@ -74,7 +74,8 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
         || args.cpu_rt_period.is_some()
         || args.cpu_rt_runtime.is_some()
         || args.cpuset_cpus.is_some()
-        || args.cpuset_mems.is_some();
+        || args.cpuset_mems.is_some()
+        || args.cpu_idle.is_some();
     if cpu_given {
         let c = r.cpu_mut().get_or_insert_with(LinuxCpu::default);
         if args.cpu_share.is_some() {
@@ -100,6 +101,9 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
         }
         if args.cpuset_mems.is_some() {
             c.set_mems(args.cpuset_mems.clone());
+        }
+        if args.cpu_idle.is_some() {
+            c.set_idle(args.cpu_idle);
         }
     }
     if let Some(p) = args.pids_limit {
@@ -206,6 +210,8 @@ mod tests {
             "10",
             "--blkio-weight",
             "300",
+            "--cpu-idle",
+            "1",
             "c1",
         ]);
         let r = resources(&c.u).unwrap();
@@ -214,6 +220,7 @@ mod tests {
         assert_eq!(j["memory"]["swap"], -1);
         assert_eq!(j["cpu"]["quota"], 50000);
         assert_eq!(j["cpu"]["cpus"], "0");
+        assert_eq!(j["cpu"]["idle"], 1);
         assert_eq!(j["pids"]["limit"], 10);
         assert_eq!(j["blockIO"]["weight"], 300);
         assert!(j.get("hugepageLimits").is_none());
@@ -261,6 +268,8 @@ mod tests {
             "-1",
             "--pids-limit",
             "-1",
+            "--cpu-idle",
+            "-1",
             "c1",
         ]);
         let j = serde_json::to_value(resources(&c.u).unwrap()).unwrap();
@@ -269,6 +278,7 @@ mod tests {
         assert_eq!(j["memory"]["reservation"], -1);
         assert_eq!(j["cpu"]["quota"], -1);
         assert_eq!(j["pids"]["limit"], -1);
+        assert_eq!(j["cpu"]["idle"], -1, "the kernel refuses it, not brig");
         assert_eq!(c.u.id, "c1");
     }
 }

@@ -1,7 +1,7 @@
 //! Limits whose values runc 1.2+ reads its own way, at create and in
-//! `update` (runc's update.bats "update pids.limit"; cgroups.bats
-//! "pids.limit=0 means 1"). Debian's runc 1.1.5 predates them, so under
-//! it these tests skip.
+//! `update` (runc's update.bats "update pids.limit", "update cgroup
+//! cpu.idle"; cgroups.bats "pids.limit=0 means 1"). Debian's runc 1.1.5
+//! predates them, so under it these tests skip.
 
 use serde_json::json;
 
@@ -38,4 +38,39 @@ fn pids_limit_zero_means_one() {
     rt.create(&b, &id, &[]).expect_ok("create with pids {}");
     let pids = cgroup_dirs(pid_of(&rt, &id))["pids"].clone();
     assert_eq!(read(&pids, "pids.max"), "max", "pids without limit");
+}
+
+/// `update --cpu-idle` and `cpu.idle` in `-r`; the kernel refuses values
+/// other than 0 and 1, and other flags leave it alone.
+#[test]
+fn update_cpu_idle() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("runc 1.1 has no update --cpu-idle");
+    }
+    let rt = Rt::new();
+    let b = bundle(&rt, &["sleep", "1000"], json!({}));
+    let id = unique_id("idle");
+    rt.create(&b, &id, &[]).expect_ok("create");
+    let cpu = cgroup_dirs(pid_of(&rt, &id))["cpu"].clone();
+    if !cpu.join("cpu.idle").exists() {
+        return crate::skip::test("this kernel's cpu controller has no cpu.idle");
+    }
+    assert_eq!(read(&cpu, "cpu.idle"), "0");
+    for v in ["1", "0", "1"] {
+        update(&rt, &id, &["--cpu-idle", v], None).expect_ok("update --cpu-idle");
+        assert_eq!(read(&cpu, "cpu.idle"), v);
+    }
+    update(&rt, &id, &["-r", "-"], Some(r#"{"cpu": {"idle": 0}}"#)).expect_ok("-r idle 0");
+    assert_eq!(read(&cpu, "cpu.idle"), "0");
+    update(&rt, &id, &["--cpu-idle", "1"], None).expect_ok("update --cpu-idle 1");
+    for bad in ["-1", "2"] {
+        let out = update(&rt, &id, &["--cpu-idle", bad], None);
+        assert!(!out.ok(), "--cpu-idle {bad} accepted: {out:?}");
+        assert!(out.stderr.contains("cpu.idle"), "{out:?}");
+        assert_eq!(read(&cpu, "cpu.idle"), "1");
+    }
+    // (Not --cpu-share: the kernel refuses a weight for an idle group.)
+    update(&rt, &id, &["--cpu-period", "10000"], None).expect_ok("update --cpu-period");
+    assert_eq!(read(&cpu, "cpu.idle"), "1", "another flag changed cpu.idle");
 }
