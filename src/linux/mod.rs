@@ -22,6 +22,7 @@ pub mod mountapi;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod pid;
+pub mod pidfd_socket;
 pub mod pivot;
 pub mod poll;
 pub mod prctl;

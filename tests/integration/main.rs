@@ -24,6 +24,7 @@ mod hooks;
 mod lifecycle;
 mod mounts;
 mod output;
+mod pidfd;
 mod policy;
 mod security;
 mod tty;
