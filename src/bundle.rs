@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Capability, Process, Spec};
+use oci_spec::runtime::{Capability, LinuxResources, Process, Spec};
 use serde_json::Value;
 
 use crate::error::{Error, IoResultExt, Result};
@@ -91,7 +91,7 @@ fn normalize_mounts(spec: &mut Spec, bundle: &Path, rootfs: &Path) {
 /// `process` without `user` runs as uid 0, gid 0, as runc reads it
 /// (oci-spec would refuse it).
 pub fn parse_spec(data: &[u8], path: &Path) -> Result<Spec> {
-    parse_with(data, path, |v| {
+    let mut spec: Spec = parse_with(data, path, |v| {
         if let Some(m) = v.pointer("/linux/memoryPolicy") {
             crate::linux::mempolicy::check_json(m)?;
         }
@@ -101,7 +101,33 @@ pub fn parse_spec(data: &[u8], path: &Path) -> Result<Spec> {
             spec_scheduler_flags(p);
         }
         Ok(())
-    })
+    })?;
+    if let Some(r) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.resources_mut().as_mut())
+    {
+        drop_pids_without_limit(r, data, "/linux/resources");
+    }
+    Ok(spec)
+}
+
+/// runtime-spec 1.2.1 made `pids.limit` optional, and runc 1.2+ reads an
+/// absent limit as "leave pids.max alone" but 0 as 1; oci-spec reads an
+/// absent limit as 0. So a `pids` without `limit` is dropped here, and a
+/// 0 is only ever a 0 that was written. `at` is the JSON pointer of the
+/// resources object in `data`, read only when the parsed limit is 0.
+pub fn drop_pids_without_limit(r: &mut LinuxResources, data: &[u8], at: &str) {
+    if r.pids().is_none_or(|p| p.limit() != 0) {
+        return;
+    }
+    let written = serde_json::from_slice::<Value>(data)
+        .ok()
+        .and_then(|v| v.pointer(&format!("{at}/pids/limit")).cloned())
+        .is_some_and(|l| !l.is_null());
+    if !written {
+        r.set_pids(None);
+    }
 }
 
 /// An OCI `process` object (`exec --process`), as [`parse_spec`] does.
@@ -300,5 +326,25 @@ mod tests {
             "no cwd"
         );
         assert!(parse_process(b"[]", at).is_err());
+    }
+
+    #[test]
+    fn pids_without_limit_is_no_pids() {
+        let at = Path::new("config.json");
+        let pids = |r: &str| {
+            let text = format!(r#"{{"ociVersion": "1.2.1", "linux": {{"resources": {r}}}}}"#);
+            let s = parse_spec(text.as_bytes(), at).unwrap();
+            let r = s.linux().as_ref().unwrap().resources().clone().unwrap();
+            r.pids().map(|p| p.limit())
+        };
+        for (r, want) in [
+            (r#"{"pids": {}}"#, None),
+            (r#"{"pids": {"limit": 0}}"#, Some(0)),
+            (r#"{"pids": {"limit": -1}}"#, Some(-1)),
+            (r#"{"pids": {"limit": 5}}"#, Some(5)),
+            (r#"{}"#, None),
+        ] {
+            assert_eq!(pids(r), want, "{r}");
+        }
     }
 }

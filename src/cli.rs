@@ -156,6 +156,9 @@ pub struct CreateArgs {
     /// Unix socket that receives the pty master when terminal is true.
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of the container's init.
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Write the container's init pid to this file.
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
@@ -235,6 +238,9 @@ pub struct ExecArgs {
     pub tty: bool,
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of the exec'd process.
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     #[arg(long)]
     pub cwd: Option<String>,
     #[arg(short = 'e', long = "env")]
@@ -289,6 +295,9 @@ pub struct UpdateArgs {
     pub cpu_rt_runtime: Option<i64>,
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
+    /// cgroup SCHED_IDLE: 1, or 0 (the default behaviour).
+    #[arg(long = "cpu-idle", allow_negative_numbers = true)]
+    pub cpu_idle: Option<i64>,
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
     #[arg(long, allow_hyphen_values = true)]

@@ -223,8 +223,9 @@ pub fn properties(r: Option<&LinuxResources>, v2: bool) -> Vec<Property> {
             }
         }
     }
-    if let Some(pids) = r.pids().filter(|p| p.limit() != 0) {
-        p.push(("TasksMax", Value::from(limit(pids.limit()))));
+    if let Some(pids) = r.pids() {
+        let max = super::resources::pids_max(pids.limit()).unwrap_or(INFINITY);
+        p.push(("TasksMax", Value::from(max)));
     }
     if let Some(w) = r
         .block_io()
@@ -430,6 +431,9 @@ mod tests {
                 ("BlockIOWeight", "uint64 300"),
             ])
         );
+        // runc 1.2+: systemd refuses TasksMax=0, so a limit of 0 is 1.
+        let zero = props(json!({"pids": {"limit": 0}}), false);
+        assert_eq!(zero, pairs(&[("TasksMax", "uint64 1")]));
         let acct: Vec<&str> = properties(None, false).iter().map(|(k, _)| *k).collect();
         assert_eq!(
             acct,

@@ -159,6 +159,16 @@ fn create_set_and_destroy_on_a_fake_tree() {
         "4194304"
     );
 
+    // runc 1.2+: a pids limit of 0 is 1 (systemd cannot take 0).
+    // (cgroup files are written without O_TRUNC: empty the fake first.)
+    fs::write(t.path().join("pids/x/c1/pids.max"), "").unwrap();
+    let r: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":0}}"#).unwrap();
+    m.set(&r).unwrap();
+    assert_eq!(
+        fs::read_to_string(t.path().join("pids/x/c1/pids.max")).unwrap(),
+        "1"
+    );
+
     // A limit the host cannot take is an error naming the file.
     let r: LinuxResources = serde_json::from_str(r#"{"cpu":{"shares":512}}"#).unwrap();
     let e = m.set(&r).unwrap_err().chain();

@@ -13,6 +13,7 @@ pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> Result<CreateOpts<'a>
         id: &a.id,
         bundle: &a.bundle,
         console_socket: a.console_socket.as_deref().map(ConsoleSocket::Path),
+        pidfd_socket: a.pidfd_socket.as_deref(),
         pid_file: a.pid_file.as_deref(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,

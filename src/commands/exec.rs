@@ -44,6 +44,7 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
         ExecOpts {
             policy: super::selected_policy(global)?,
             console_socket,
+            pidfd_socket: a.pidfd_socket.as_deref(),
             pid_file: a.pid_file.as_deref(),
             preserve_fds: a.preserve_fds,
             sub_cgroups: &a.cgroup,

@@ -37,8 +37,10 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 data = std::fs::read(p).or_io(|| format!("read {}", p.display()))?;
             }
-            serde_json::from_slice(&data)
-                .map_err(|e| Error::json(format!("parse resources {}", p.display()), e))?
+            let mut r = serde_json::from_slice(&data)
+                .map_err(|e| Error::json(format!("parse resources {}", p.display()), e))?;
+            crate::bundle::drop_pids_without_limit(&mut r, &data, "");
+            r
         }
     };
 
@@ -72,7 +74,8 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
         || args.cpu_rt_period.is_some()
         || args.cpu_rt_runtime.is_some()
         || args.cpuset_cpus.is_some()
-        || args.cpuset_mems.is_some();
+        || args.cpuset_mems.is_some()
+        || args.cpu_idle.is_some();
     if cpu_given {
         let c = r.cpu_mut().get_or_insert_with(LinuxCpu::default);
         if args.cpu_share.is_some() {
@@ -98,6 +101,9 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
         }
         if args.cpuset_mems.is_some() {
             c.set_mems(args.cpuset_mems.clone());
+        }
+        if args.cpu_idle.is_some() {
+            c.set_idle(args.cpu_idle);
         }
     }
     if let Some(p) = args.pids_limit {
@@ -204,6 +210,8 @@ mod tests {
             "10",
             "--blkio-weight",
             "300",
+            "--cpu-idle",
+            "1",
             "c1",
         ]);
         let r = resources(&c.u).unwrap();
@@ -212,6 +220,7 @@ mod tests {
         assert_eq!(j["memory"]["swap"], -1);
         assert_eq!(j["cpu"]["quota"], 50000);
         assert_eq!(j["cpu"]["cpus"], "0");
+        assert_eq!(j["cpu"]["idle"], 1);
         assert_eq!(j["pids"]["limit"], 10);
         assert_eq!(j["blockIO"]["weight"], 300);
         assert!(j.get("hugepageLimits").is_none());
@@ -235,6 +244,13 @@ mod tests {
         assert_eq!(j["memory"]["limit"], 2048, "a flag overrides the file");
         assert_eq!(j["memory"]["reservation"], 500);
         assert_eq!(j["pids"]["limit"], 3);
+
+        // A `pids` without `limit` changes nothing; 0 is a limit (of 1).
+        std::fs::write(&f, r#"{"pids":{},"cpu":{"shares":2}}"#).unwrap();
+        let c = Cmd::parse_from(["x", "-r", f.to_str().unwrap(), "c1"]);
+        assert!(resources(&c.u).unwrap().pids().is_none());
+        let c = Cmd::parse_from(["x", "--pids-limit", "0", "c1"]);
+        assert_eq!(resources(&c.u).unwrap().pids().unwrap().limit(), 0);
     }
 
     #[test]
@@ -252,6 +268,8 @@ mod tests {
             "-1",
             "--pids-limit",
             "-1",
+            "--cpu-idle",
+            "-1",
             "c1",
         ]);
         let j = serde_json::to_value(resources(&c.u).unwrap()).unwrap();
@@ -260,6 +278,7 @@ mod tests {
         assert_eq!(j["memory"]["reservation"], -1);
         assert_eq!(j["cpu"]["quota"], -1);
         assert_eq!(j["pids"]["limit"], -1);
+        assert_eq!(j["cpu"]["idle"], -1, "the kernel refuses it, not brig");
         assert_eq!(c.u.id, "c1");
     }
 }

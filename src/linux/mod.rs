@@ -26,6 +26,7 @@ pub mod mountinfo;
 pub mod namespaces;
 pub mod personality;
 pub mod pid;
+pub mod pidfd_socket;
 pub mod pivot;
 pub mod poll;
 pub mod prctl;

@@ -116,6 +116,54 @@ pub fn forward_to(pid: Pid, signals: &[Signal]) -> Result<()> {
     Ok(())
 }
 
+/// The signals that end runc's init (Go: `_SigKill`, or `_SigThrow`
+/// for SIGQUIT) while it waits for `start`: those sent to stop a process.
+/// The others (SIGUSR1, SIGRTMIN+3, ...) Go catches and drops, as the
+/// kernel drops them for brig's init in its own pid namespace.
+const STOP_SIGNALS: [i32; 4] = [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM];
+
+/// The handler [`exit_on_stop_signals`] installs: `_exit` alone, which is
+/// async-signal-safe.
+extern "C" fn exit_on(sig: libc::c_int) {
+    // SAFETY: _exit ends the process at once; nothing of ours needs
+    // flushing or unwinding.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Until execve, each stop signal whose action is the default ends this
+/// process (exit status 128+N), as runc's init (Go handles every signal)
+/// ends of them. The container's init is pid 1 of its pid namespace, and
+/// the kernel drops a signal from outside it whose action is the default
+/// (only SIGKILL and SIGSTOP get through), so `kill ID TERM` of a created
+/// container would otherwise do nothing. execve resets caught signals to
+/// the default, so the container's process sees no change; a signal the
+/// caller left ignored stays ignored. Error: `sigaction SIGNAME`.
+/// Ref: pid_namespaces(7) "init process", kernel/signal.c
+/// sig_task_ignored(); execve(2) "signal dispositions".
+pub fn exit_on_stop_signals() -> Result<()> {
+    for sig in STOP_SIGNALS {
+        // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, empty
+        // mask, no flags); with a null new action sigaction only writes
+        // the current one into `old`, which outlives the call.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: see above.
+        Errno::result(unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) })
+            .or_sys(|| format!("sigaction {}", name(sig)))?;
+        if old.sa_sigaction != libc::SIG_DFL {
+            continue;
+        }
+        let action = libc::sigaction {
+            sa_sigaction: exit_on as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            ..old
+        };
+        // SAFETY: the handler only calls _exit (async-signal-safe), so it
+        // may interrupt any code of ours; `action` outlives the call.
+        Errno::result(unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) })
+            .or_sys(|| format!("sigaction {}", name(sig)))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,13 +5,14 @@
 //! AppArmor, capabilities, no_new_privs, rlimits, Landlock, user, umask,
 //! and only stdio and the preserved descriptors.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
 use crate::error::{Error, Result};
+use crate::linux::pidfd_socket::{PidfdOf, PidfdSocket};
 use crate::plan::{self, ExecFlags};
 use crate::process::launch::{self, ConsoleSocket, Inherited, RuntimeOpts};
 use crate::process::messages::{InitConfig, ParentPhase, ToInit, ToParent};
@@ -21,6 +22,8 @@ pub struct ExecOpts<'a> {
     /// The node policy brig was invoked with.
     pub policy: Option<crate::policy::Policy>,
     pub console_socket: Option<ConsoleSocket<'a>>,
+    /// `--pidfd-socket`: receives a pidfd of the process once it execs.
+    pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     /// Descriptors 3..3+N reach the process; each must be open.
     pub preserve_fds: u32,
@@ -69,6 +72,7 @@ pub fn exec(
     let plan = plan::exec(st, process, &flags)?;
     let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
     plan::check_host(&plan)?;
+    let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
     let inherited = Inherited::open(&plan, opts.console_socket.as_ref(), rt)?;
 
     // The /proc/PID/ns paths of the plan must still be this container's:
@@ -89,6 +93,10 @@ pub fn exec(
     drop(inherited);
     // EOF: the channel closed at execve.
     ParentPhase::AwaitExec.on_message(spawned.channel.recv::<ToParent>()?)?;
+    // Before exec returns; a failure kills the process (the guard).
+    if let Some(s) = &pidfd_socket {
+        s.send(spawned.pidfd.as_fd(), PidfdOf::Exec)?;
+    }
     if let Some(p) = opts.pid_file {
         launch::write_pid_file(p, spawned.pid)?;
     }

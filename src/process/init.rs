@@ -184,6 +184,9 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     }
 
     let released = if plan.mode == InitMode::Create {
+        // A created container stops on `kill ID TERM` as runc's does; the
+        // handlers go at execve.
+        crate::linux::signal::exit_on_stop_signals()?;
         // sync 2: set up; wait for start.
         tracing::debug!("init: closing the pipe to signal completion");
         ch.send(&ToParent::Ready)?;

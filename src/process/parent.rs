@@ -4,6 +4,7 @@
 //! plan, runs the runtime's hooks when init asks, waits for ready. Any
 //! failure tears down all it made.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use crate::cgroups::Manager;
 use crate::error::{Error, IoResultExt, Result};
 use crate::hooks;
 use crate::linux::namespaces::Kind;
+use crate::linux::pidfd_socket::{PidfdOf, PidfdSocket};
 use crate::plan::{self, CgroupPlan, CreateFlags, Plan};
 use crate::process::channel::Channel;
 use crate::process::launch::{self, ConsoleSocket, Inherited, RuntimeOpts};
@@ -24,6 +26,8 @@ pub struct CreateOpts<'a> {
     pub id: &'a str,
     pub bundle: &'a Path,
     pub console_socket: Option<ConsoleSocket<'a>>,
+    /// `--pidfd-socket`: receives a pidfd of the init once it is ready.
+    pub pidfd_socket: Option<&'a Path>,
     pub pid_file: Option<&'a Path>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -47,6 +51,7 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     let mut plan = plan::create(&bundle, &create_flags(opts))?;
     let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
     plan::check_host(&plan)?;
+    let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
 
     let mut record = Record::begin(rt.root, &mut plan, &bundle, &cgroup)?;
     make_cgroup(&plan, &cgroup, &mut record)?;
@@ -67,6 +72,11 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     send_config(&spawned.channel, &plan, &inherited, &record.state, pid)?;
     drop(inherited);
     await_ready(&spawned.channel, &plan, &record.state, pid)?;
+    // Before create returns, as runc's init sends it before Ready; a
+    // failure still tears the container down.
+    if let Some(s) = &pidfd_socket {
+        s.send(spawned.pidfd.as_fd(), PidfdOf::Init)?;
+    }
 
     let st = record.created(rt.root, pid)?;
     if let Some(p) = opts.pid_file {

@@ -97,19 +97,19 @@ fn proc_cgroup_paths(pid: i64) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn read(dir: &std::path::Path, file: &str) -> String {
+pub(crate) fn read(dir: &std::path::Path, file: &str) -> String {
     fs::read_to_string(dir.join(file))
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(file).display()))
         .trim()
         .to_string()
 }
 
-fn pid_of(rt: &Rt, id: &str) -> i64 {
+pub(crate) fn pid_of(rt: &Rt, id: &str) -> i64 {
     rt.state(id).expect("state")["pid"].as_i64().unwrap()
 }
 
 /// A bundle running `args`, with `resources` merged into linux.resources.
-fn bundle(rt: &Rt, args: &[&str], resources: Value) -> Bundle {
+pub(crate) fn bundle(rt: &Rt, args: &[&str], resources: Value) -> Bundle {
     let mut b = Bundle::new(rt);
     b.args(args);
     b.edit(|c| {
@@ -390,7 +390,7 @@ fn no_resources_still_means_the_device_allow_list() {
 }
 
 /// Runs `update ARGS ID` (stdin from `input` when given).
-fn update(rt: &Rt, id: &str, args: &[&str], input: Option<&str>) -> common::Out {
+pub(crate) fn update(rt: &Rt, id: &str, args: &[&str], input: Option<&str>) -> common::Out {
     let mut full = vec!["update"];
     full.extend_from_slice(args);
     full.push(id);

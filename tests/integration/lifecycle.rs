@@ -159,6 +159,31 @@ fn kill_signal_forms_and_run_exit_status() {
     }
 }
 
+/// A created container's init is pid 1 of its pid namespace, where a
+/// signal from outside with the default action is dropped; runc's init
+/// (Go) dies of SIGTERM, SIGHUP, SIGINT and SIGQUIT, so `kill ID` stops a
+/// created container, and brig's init does the same until execve. After it the
+/// process catches nothing it did not ask for.
+#[test]
+fn kill_term_stops_a_created_container() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["sleep", "60"]);
+    for sig in ["TERM", "HUP", "INT", "QUIT"] {
+        let id = unique_id("created-term");
+        rt.create(&b, &id, &[]).expect_ok("create");
+        rt.run(&["kill", &id, sig]).expect_ok("kill");
+        rt.wait_status(&id, "stopped");
+        rt.run(&["delete", &id]).expect_ok("delete");
+    }
+
+    b.args(&["grep", "SigCgt", "/proc/self/status"]);
+    let id = unique_id("sigcgt");
+    let out = rt.run_bundle(&b, &id, &[]).expect_ok("run grep");
+    assert_eq!(out.stdout.trim(), "SigCgt:\t0000000000000000", "{out:?}");
+}
+
 #[test]
 fn kill_all_stops_the_container() {
     require_root!();

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use nix::errno::Errno;
 use oci_spec::runtime::LinuxCpu;
 
 use crate::cgroups::files::write;
@@ -28,14 +29,34 @@ pub(super) fn cpu_v1(d: &Path, c: &LinuxCpu) -> Result<()> {
     if let Some(b) = c.burst() {
         write(d, "cpu.cfs_burst_us", &b.to_string())?;
     }
-    if let Some(p) = c.realtime_period().filter(|p| *p != 0) {
-        write(d, "cpu.rt_period_us", &p.to_string())?;
-    }
-    if let Some(r) = c.realtime_runtime().filter(|r| *r != 0) {
-        write(d, "cpu.rt_runtime_us", &r.to_string())?;
-    }
+    rt_v1(d, c)?;
     if let Some(i) = c.idle() {
         write(d, "cpu.idle", &i.to_string())?;
+    }
+    Ok(())
+}
+
+/// The kernel checks the runtime against the period on each write, so a
+/// period it refuses (EINVAL: shorter than the runtime in place) while a
+/// runtime is being set too is written again after the runtime, as runc
+/// does (runc#4094: period 900001/runtime 600001 -> 10000/3000).
+/// Ref: runc fs/cpu.go SetRtSched; kernel sched-rt-group.rst.
+fn rt_v1(d: &Path, c: &LinuxCpu) -> Result<()> {
+    let runtime = c.realtime_runtime().filter(|r| *r != 0);
+    let mut period_later = None;
+    if let Some(p) = c.realtime_period().filter(|p| *p != 0) {
+        match write(d, "cpu.rt_period_us", &p.to_string()) {
+            Err(e) if runtime.is_some() && e.errno() == Some(Errno::EINVAL) => {
+                period_later = Some(p);
+            }
+            r => r?,
+        }
+    }
+    if let Some(r) = runtime {
+        write(d, "cpu.rt_runtime_us", &r.to_string())?;
+    }
+    if let Some(p) = period_later {
+        write(d, "cpu.rt_period_us", &p.to_string())?;
     }
     Ok(())
 }

@@ -154,17 +154,10 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(p) = r.pids() {
-        // runc: 0 leaves the limit alone, a negative one means no limit.
-        if p.limit() != 0 {
-            let v = if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".into()
-            };
-            match m.dir_for("pids") {
-                Some((d, _)) => write(d, "pids.max", &v)?,
-                None => missing("pids")?,
-            }
+        let v = pids_max(p.limit()).map_or_else(|| "max".into(), |n| n.to_string());
+        match m.dir_for("pids") {
+            Some((d, _)) => write(d, "pids.max", &v)?,
+            None => missing("pids")?,
         }
     }
     if let Some(b) = r.block_io() {
@@ -266,6 +259,19 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
 /// limit the config asks for is never dropped. A controller bound to a v1
 /// hierarchy outside this view (a systemd node on a cgroup2 subtree of a
 /// hybrid host) cannot be reached from here at all: that is warned about.
+/// `pids.limit` as runc 1.2+ reads it: a negative limit is no limit
+/// (None); 0 is 1, because systemd refuses TasksMax=0 and the cgroupfs
+/// driver maps it the same way so that the two drivers agree. (An absent
+/// `limit` leaves pids.max alone: [`crate::bundle`] drops such a `pids`.)
+/// Ref: opencontainers/cgroups fs/pids.go, systemd/v1.go.
+pub(super) fn pids_max(limit: i64) -> Option<u64> {
+    match limit {
+        ..0 => None,
+        0 => Some(1),
+        n => Some(n as u64),
+    }
+}
+
 pub(super) fn missing(controller: &str) -> Result<()> {
     let proc_cgroups = std::fs::read_to_string("/proc/cgroups").unwrap_or_default();
     if bound_to_v1_elsewhere(&proc_cgroups, controller) {
@@ -290,6 +296,19 @@ fn bound_to_v1_elsewhere(proc_cgroups: &str, controller: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pids_limit_zero_means_one() {
+        for (limit, want) in [
+            (-1, None),
+            (-7, None),
+            (0, Some(1)),
+            (1, Some(1)),
+            (20, Some(20)),
+        ] {
+            assert_eq!(pids_max(limit), want, "{limit}");
+        }
+    }
 
     #[test]
     fn controller_bound_elsewhere_or_missing() {
