@@ -71,6 +71,17 @@ pub fn describe(sig: i32) -> String {
     }
 }
 
+/// SIGPIPE back to its default action. Rust's runtime ignores it in every
+/// brig process, and an ignored signal stays ignored across execve: the
+/// container's program would never die of a closed pipe (`yes | head`
+/// would spin), unlike under runc.
+pub fn default_sigpipe() -> Result<()> {
+    // SAFETY: SIG_DFL installs no handler of ours; no other thread exists.
+    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .map(drop)
+        .or_sys(|| "restore SIGPIPE's default action".into())
+}
+
 /// A signal's name (`SIGTERM`), or its number when it has none (`37`).
 pub fn name(sig: i32) -> String {
     match Signal::try_from(sig) {

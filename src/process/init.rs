@@ -276,6 +276,7 @@ fn finalize(
     let user = process.user();
 
     creds::set_umask(user.umask().unwrap_or(0o022));
+    crate::linux::signal::default_sigpipe()?;
     // Only stdio and the preserved descriptors reach the container; the
     // fifo (above them: every preserved one is open) closes at execve,
     // which tells a waiting `start` the program runs.

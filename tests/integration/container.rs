@@ -400,3 +400,35 @@ fn same_facts_as_runc() {
         );
     }
 }
+
+/// The program starts with no signal ignored that the caller did not
+/// ignore: brig's own runtime ignores SIGPIPE, which an execve would pass
+/// on (`yes | head` would spin); runc's container agrees. Read by busybox
+/// `cat` as the container's process itself (the probe, a Rust program,
+/// ignores SIGPIPE on its own).
+#[test]
+fn sigpipe_is_not_ignored_in_the_container() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.args(&["cat", "/proc/self/status"]);
+    let sig_ign = |rt: &Rt| -> String {
+        let out = rt
+            .run_bundle(&b, &unique_id("sigpipe"), &[])
+            .expect_ok("cat status");
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let pipe_bit = |v: &str| u64::from_str_radix(v, 16).unwrap() & (1 << (libc::SIGPIPE - 1));
+    let ours = sig_ign(&rt);
+    assert_eq!(pipe_bit(&ours), 0, "SIGPIPE ignored: {ours}");
+    // Only SIGPIPE is compared: what else the caller ignored, runc's Go
+    // runtime changes in its own ways.
+    let Some(runc) = Rt::runc_to_compare() else {
+        return;
+    };
+    assert_eq!(pipe_bit(&sig_ign(&runc)), 0);
+}
