@@ -50,17 +50,7 @@ pub fn clone3(flags: CloneFlags, cgroup_fd: Option<RawFd>) -> Result<Forked> {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd as u64;
     }
-    // SAFETY: args is a live, fully initialised clone_args of the size we
-    // pass; no CLONE_VM, so the child gets its own copy of memory and stack,
-    // and brig is single-threaded here, so no lock is held by another thread.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    match rc {
+    match raw_clone3(&mut args) {
         -1 => Err(Error::sys(
             format!("clone3 with namespaces {:?}", flags),
             Errno::last(),
@@ -89,18 +79,24 @@ pub fn fork_sibling() -> Result<Option<Pid>> {
         exit_signal: 0,
         ..Default::default()
     };
-    // SAFETY: as in clone3: a live clone_args of the size passed, no
-    // CLONE_VM (a copy of memory and stack), single-threaded caller.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    match rc {
+    match raw_clone3(&mut args) {
         -1 => Err(Error::sys("clone3 CLONE_PARENT", Errno::last())),
         0 => Ok(None),
         pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// clone3(2) itself: the child's 0, our child's pid, or -1.
+fn raw_clone3(args: &mut CloneArgs) -> libc::c_long {
+    // SAFETY: args is a live, fully initialised clone_args of the size we
+    // pass; no CLONE_VM, so the child gets its own copy of memory and stack,
+    // and brig is single-threaded here (both callers' contract), so no lock
+    // is held by another thread.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
     }
 }

@@ -930,13 +930,7 @@ fn writable_v1_cgroup_mount_and_sub_cgroups() {
     }
     let rt = Rt::new();
     let mut b = bundle(&rt, &["sleep", "1000"], json!({}));
-    b.edit(|c| {
-        for m in c["mounts"].as_array_mut().unwrap() {
-            if m["type"] == "cgroup" {
-                m["options"].as_array_mut().unwrap().retain(|o| o != "ro");
-            }
-        }
-    });
+    writable_cgroup_mount(&mut b);
     let id = unique_id("subcg");
     rt.run_bundle(&b, &id, &["-d"]).expect_ok("run -d");
     let out = rt.run(&[
@@ -966,13 +960,7 @@ fn exec_into_v1_sub_cgroups() {
     }
     let rt = Rt::new();
     let mut b = bundle(&rt, &["sleep", "1000"], json!({}));
-    b.edit(|c| {
-        for m in c["mounts"].as_array_mut().unwrap() {
-            if m["type"] == "cgroup" {
-                m["options"].as_array_mut().unwrap().retain(|o| o != "ro");
-            }
-        }
-    });
+    writable_cgroup_mount(&mut b);
     let id = unique_id("execcg");
     rt.run_bundle(&b, &id, &["-d"]).expect_ok("run -d");
     rt.run(&[
@@ -1024,4 +1012,16 @@ fn exec_into_v1_sub_cgroups() {
     }
     rt.run(&["delete", "--force", &id])
         .expect_ok("delete --force");
+}
+
+/// The bundle's cgroup mount without "ro": the container may make
+/// sub-cgroups.
+fn writable_cgroup_mount(b: &mut Bundle) {
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "cgroup" {
+                m["options"].as_array_mut().unwrap().retain(|o| o != "ro");
+            }
+        }
+    });
 }
