@@ -71,44 +71,116 @@ impl MountOptions {
         self.data.join(",")
     }
 
-    /// The per-mount flags as mount_setattr attributes: (set, clear).
-    /// Superblock flags (sync, mand, ...) cannot change on a bind mount and
-    /// are ignored here, as the kernel ignores them on MS_BIND|MS_REMOUNT.
-    pub fn bind_attrs(&self) -> (u64, u64) {
+    /// A bind mount's per-mount attributes, as mount_setattr's (set,
+    /// clear), by runc 1.2+'s rule, given the source mount's attributes
+    /// `src` (see [`attrs_of_source`]):
+    /// - no flag at all given (`bind`, `rbind`, propagation only): the
+    ///   source's flags stay, as with `mount --bind`;
+    /// - any flag given, set or cleared: exactly the given flags, the others
+    ///   cleared (an implied rw, exec, suid, dev, symfollow), unlike
+    ///   mount(8) (util-linux#2433); the atime mode and nodiratime stay the
+    ///   source's unless an atime flag is set (`noatime`, `relatime`,
+    ///   `strictatime`, `nodiratime`), and then follow the kernel's remount
+    ///   rule (relatime unless noatime; strictatime over both);
+    /// - `locked` (a user namespace, where the source's ro, nosuid, nodev,
+    ///   noexec and atime flags cannot change): a locked flag only implied
+    ///   clear stays; one explicitly cleared, or an atime mode asked other
+    ///   than the source's, is an error naming it.
+    pub fn bind_attrs(&self, src: u64, locked: bool) -> std::result::Result<(u64, u64), String> {
         let pairs = [
-            (MsFlags::MS_RDONLY, MOUNT_ATTR_RDONLY),
-            (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
-            (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
-            (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
-            (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
-            (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+            (MsFlags::MS_RDONLY, MOUNT_ATTR_RDONLY, "ro"),
+            (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID, "nosuid"),
+            (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV, "nodev"),
+            (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC, "noexec"),
+            (MS_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW, "nosymfollow"),
         ];
+        let atime_flags = MsFlags::MS_NOATIME
+            | MsFlags::MS_RELATIME
+            | MsFlags::MS_STRICTATIME
+            | MsFlags::MS_NODIRATIME;
+        let structural = MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT;
+        // Any flag but bind/rbind counts (`sync` too), as in runc.
+        if (self.flags - structural).is_empty() && self.cleared.is_empty() {
+            return Ok((0, 0));
+        }
         let (mut set, mut clr) = (0, 0);
-        for (ms, attr) in pairs {
+        for (ms, attr, _) in pairs {
             if self.flags.contains(ms) {
                 set |= attr;
-            } else if self.cleared.contains(ms) {
+            } else {
                 clr |= attr;
             }
         }
-        // The atime mode is one 3-bit field: changing it means clearing the
-        // whole field. Ref: mount_setattr(2), "MOUNT_ATTR__ATIME".
-        let atime = if self.flags.contains(MsFlags::MS_NOATIME) {
-            Some(MOUNT_ATTR_NOATIME)
-        } else if self.flags.contains(MsFlags::MS_STRICTATIME) {
-            Some(MOUNT_ATTR_STRICTATIME)
-        } else if self.flags.contains(MsFlags::MS_RELATIME)
-            || self.cleared.contains(MsFlags::MS_NOATIME)
-        {
-            Some(MOUNT_ATTR_RELATIME)
-        } else {
-            None
-        };
-        if let Some(mode) = atime {
-            set |= mode;
-            clr |= MOUNT_ATTR_ATIME_MASK;
+        let atime_mask = MOUNT_ATTR_ATIME_MASK | MOUNT_ATTR_NODIRATIME;
+        let atime_given = self.flags.intersects(atime_flags);
+        if atime_given {
+            let mode = if self.flags.contains(MsFlags::MS_STRICTATIME) {
+                MOUNT_ATTR_STRICTATIME
+            } else if self.flags.contains(MsFlags::MS_NOATIME) {
+                MOUNT_ATTR_NOATIME
+            } else {
+                MOUNT_ATTR_RELATIME
+            };
+            let dir = if self.flags.contains(MsFlags::MS_NODIRATIME) {
+                MOUNT_ATTR_NODIRATIME
+            } else {
+                0
+            };
+            set |= mode | dir;
+            clr |= atime_mask;
         }
-        (set, clr)
+        if locked {
+            let lockable =
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+            let explicit: Vec<&str> = pairs
+                .iter()
+                .filter(|(ms, attr, _)| self.cleared.contains(*ms) && src & attr & lockable != 0)
+                .map(|(.., name)| *name)
+                .collect();
+            if !explicit.is_empty() {
+                return Err(format!(
+                    "cannot clear locked flags {} in a user namespace",
+                    explicit.join(",")
+                ));
+            }
+            if atime_given && (set & atime_mask) != (src & atime_mask) {
+                return Err("cannot change locked atime flags in a user namespace".into());
+            }
+            set |= src & lockable;
+            clr &= !(src & lockable);
+            if !atime_given {
+                clr &= !atime_mask;
+            }
+        }
+        Ok((set, clr))
+    }
+}
+
+/// A mount's per-mount attributes from statvfs(3)'s `f_flag`.
+pub fn attrs_of_source(f: nix::sys::statvfs::FsFlags) -> u64 {
+    use nix::sys::statvfs::FsFlags as F;
+    let mut a = 0;
+    for (flag, attr) in [
+        (F::ST_RDONLY, MOUNT_ATTR_RDONLY),
+        (F::ST_NOSUID, MOUNT_ATTR_NOSUID),
+        (F::ST_NODEV, MOUNT_ATTR_NODEV),
+        (F::ST_NOEXEC, MOUNT_ATTR_NOEXEC),
+        (F::ST_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+    ] {
+        if f.contains(flag) {
+            a |= attr;
+        }
+    }
+    // ST_NOSYMFOLLOW is 0x2000 (Linux 5.10); nix has no name for it.
+    if f.bits() & 0x2000 != 0 {
+        a |= MOUNT_ATTR_NOSYMFOLLOW;
+    }
+    a | if f.contains(F::ST_NOATIME) {
+        MOUNT_ATTR_NOATIME
+    } else if f.contains(F::ST_RELATIME) {
+        MOUNT_ATTR_RELATIME
+    } else {
+        MOUNT_ATTR_STRICTATIME
     }
 }
 
@@ -479,34 +551,157 @@ mod tests {
         }
     }
 
+    /// Attributes by name, for the table below.
+    fn attrs(names: &str) -> u64 {
+        names
+            .split(',')
+            .filter(|n| !n.is_empty())
+            .map(|n| match n {
+                "ro" => MOUNT_ATTR_RDONLY,
+                "nosuid" => MOUNT_ATTR_NOSUID,
+                "nodev" => MOUNT_ATTR_NODEV,
+                "noexec" => MOUNT_ATTR_NOEXEC,
+                "nosymfollow" => MOUNT_ATTR_NOSYMFOLLOW,
+                "nodiratime" => MOUNT_ATTR_NODIRATIME,
+                "noatime" => MOUNT_ATTR_NOATIME,
+                "strictatime" => MOUNT_ATTR_STRICTATIME,
+                "relatime" => MOUNT_ATTR_RELATIME,
+                other => panic!("{other}"),
+            })
+            .fold(0, |a, b| a | b)
+    }
+
+    /// The source's flags after the bind's (set, clear).
+    fn result(src: u64, (set, clr): (u64, u64)) -> u64 {
+        (src & !clr) | set
+    }
+
+    /// runc's mounts_sshfs.bats cases: source flags, bind options, whether
+    /// in a user namespace, and the flags the mount ends with (None: an
+    /// error).
     #[test]
-    fn bind_attrs_map_per_mount_flags() {
-        let cases: &[(&[&str], u64, u64)] = &[
-            (&["bind"], 0, 0),
+    fn bind_flags_as_runc_1_2() {
+        let cases: &[(&str, &[&str], bool, Option<&str>)] = &[
             (
-                &["bind", "ro", "nosuid"],
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
-                0,
+                "ro,noexec,nosymfollow,nodiratime",
+                &["bind"],
+                false,
+                Some("ro,noexec,nosymfollow,nodiratime"),
             ),
             (
-                &["bind", "rw", "exec"],
-                0,
-                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC,
+                "ro,noexec,nosymfollow,nodiratime",
+                &["bind", "dev"],
+                false,
+                Some("nodiratime"),
             ),
             (
-                &["bind", "noatime"],
-                MOUNT_ATTR_NOATIME,
-                MOUNT_ATTR_ATIME_MASK,
+                "ro,noexec,nosymfollow,nodiratime",
+                &["bind", "dev"],
+                true,
+                Some("ro,noexec,nodiratime"),
             ),
             (
+                "ro",
+                &["bind", "nosuid", "nodev", "rprivate"],
+                false,
+                Some("nosuid,nodev"),
+            ),
+            (
+                "ro",
+                &["bind", "nosuid", "nodev", "rprivate"],
+                true,
+                Some("ro,nosuid,nodev"),
+            ),
+            (
+                "ro",
+                &["bind", "rw", "nosuid", "nodev"],
+                false,
+                Some("nosuid,nodev"),
+            ),
+            ("ro", &["bind", "rw", "nosuid", "nodev"], true, None),
+            (
+                "nosuid,nodev,noexec,noatime",
+                &["bind", "dev", "suid", "exec", "atime"],
+                false,
+                Some("noatime"),
+            ),
+            (
+                "nosuid,nodev,noatime",
+                &["bind", "dev", "suid", "exec", "atime"],
+                true,
+                None,
+            ),
+            (
+                "nodev,nosuid,noexec,noatime",
+                &["bind", "ro"],
+                false,
+                Some("ro,noatime"),
+            ),
+            (
+                "nodev,nosuid,noexec,noatime",
+                &["bind", "ro"],
+                true,
+                Some("ro,nodev,nosuid,noexec,noatime"),
+            ),
+            (
+                "nodev,nosymfollow",
+                &["bind", "ro", "symfollow"],
+                true,
+                Some("ro,nodev"),
+            ),
+            (
+                "nodev,nosuid,noatime",
+                &["bind", "ro", "exec"],
+                true,
+                Some("ro,nodev,nosuid,noatime"),
+            ),
+            // atime
+            ("noatime", &["bind", "norelatime"], false, Some("noatime")),
+            ("noatime", &["bind", "atime"], false, Some("noatime")),
+            ("noatime", &["bind", "relatime"], false, Some("relatime")),
+            (
+                "noatime",
+                &["bind", "nodiratime"],
+                false,
+                Some("relatime,nodiratime"),
+            ),
+            (
+                "nodiratime",
                 &["bind", "strictatime"],
-                MOUNT_ATTR_STRICTATIME,
-                MOUNT_ATTR_ATIME_MASK,
+                false,
+                Some("strictatime"),
             ),
-            (&["bind", "sync", "nosymfollow"], MOUNT_ATTR_NOSYMFOLLOW, 0),
+            (
+                "noatime",
+                &["bind", "nodiratime", "strictatime"],
+                false,
+                Some("strictatime,nodiratime"),
+            ),
+            (
+                "noatime",
+                &["bind", "nodiratime", "norelatime"],
+                false,
+                Some("relatime,nodiratime"),
+            ),
+            (
+                "noatime,nodiratime",
+                &["bind", "norelatime"],
+                true,
+                Some("noatime,nodiratime"),
+            ),
+            ("nodiratime", &["bind", "strictatime"], true, None),
+            ("relatime", &["bind", "noatime"], true, None),
+            ("relatime", &["bind", "nodiratime"], true, None),
+            ("strictatime", &["bind", "relatime"], true, None),
+            ("nosymfollow", &["bind", "sync"], false, Some("")),
         ];
-        for (input, set, clr) in cases {
-            assert_eq!(opts(input).bind_attrs(), (*set, *clr), "{input:?}");
+        for (src, input, userns, want) in cases {
+            let s = attrs(src);
+            let got = opts(input).bind_attrs(s, *userns).map(|p| result(s, p));
+            match want {
+                Some(w) => assert_eq!(got, Ok(attrs(w)), "{src} + {input:?} (userns {userns})"),
+                None => assert!(got.is_err(), "{src} + {input:?}: {got:?}"),
+            }
         }
     }
 }

@@ -250,3 +250,80 @@ fn tmpcopyup_copies_the_covered_directory() {
         "runc sees the copy differently"
     );
 }
+
+/// Bind mount flags as runc 1.2+ sets them: with no flag given the
+/// source's stay; with any, exactly those (ro and noexec of the source are
+/// cleared by an implied rw, exec); in a user namespace the source's locked
+/// flags stay unless cleared explicitly, which is refused.
+#[test]
+fn bind_flags_follow_runc_1_2() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("runc 1.1 keeps the source's flags under any option");
+    }
+    let src = tempfile::Builder::new()
+        .prefix("brig-bindflags-")
+        .tempdir()
+        .unwrap();
+    let dir = src.path().to_str().unwrap().to_string();
+    let mount = |args: &[&str]| {
+        let st = std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount {args:?}");
+    };
+    mount(&["-t", "tmpfs", "tmpfs", &dir]);
+    mount(&["--bind", "-o", "remount,ro,noexec", &dir]);
+    struct Unmount(String);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(dir.clone());
+    let rt = Rt::new();
+    let flags_of = |b: &mut Bundle, opts: &[&str]| -> Result<Vec<String>, String> {
+        b.edit(|c| {
+            let m = c["mounts"].as_array_mut().unwrap();
+            m.retain(|m| m["destination"] != "/mnt");
+            m.push(json!({"destination": "/mnt", "type": "bind", "source": dir, "options": opts}));
+        });
+        b.args(&["sh", "-c", "grep ' /mnt ' /proc/self/mounts"]);
+        let out = rt.run_bundle(b, &unique_id("bindflags"), &[]);
+        if !out.ok() {
+            return Err(out.stderr);
+        }
+        Ok(out
+            .stdout
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or("")
+            .split(',')
+            .map(str::to_string)
+            .collect())
+    };
+    let mut b = Bundle::new(&rt);
+    let has = |f: &Vec<String>, x: &str| f.iter().any(|o| o == x);
+    let f = flags_of(&mut b, &["bind"]).unwrap();
+    assert!(has(&f, "ro") && has(&f, "noexec"), "{f:?}");
+    let f = flags_of(&mut b, &["bind", "dev"]).unwrap();
+    assert!(has(&f, "rw") && !has(&f, "noexec"), "{f:?}");
+
+    let mut u = Bundle::new(&rt);
+    u.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    });
+    let f = flags_of(&mut u, &["bind", "dev"]).unwrap();
+    assert!(
+        has(&f, "ro") && has(&f, "noexec"),
+        "locked flags kept: {f:?}"
+    );
+    let e = flags_of(&mut u, &["bind", "rw"]).unwrap_err();
+    assert!(e.contains("cannot clear locked flags ro"), "{e}");
+}

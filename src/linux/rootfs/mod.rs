@@ -18,10 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Context, Error, Result, SysResultExt};
 use crate::linux::devices;
 use crate::linux::inroot::{clean_relative, ensure_mountpoint, fd_path, open_in_root};
-use crate::linux::mount::{
-    parse_options, MountOptions, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
-    MOUNT_ATTR_RDONLY,
-};
+use crate::linux::mount::{parse_options, MountOptions, MOUNT_ATTR_RDONLY};
 use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount, new_tmpfs, set_propagation};
 use crate::linux::procmount::refuse_inside_proc;
 
@@ -426,24 +423,13 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
     } else {
         clone_tree(nix::fcntl::AT_FDCWD, src, recursive).or_sys(|| "clone source tree".into())?
     };
-    let (set, mut clr) = o.bind_attrs();
-    if ctx.userns {
-        // Flags the source mount has are locked in a user namespace: asking
-        // to clear them is EPERM, so keep them as runc does.
-        let st = nix::sys::statvfs::fstatvfs(&tree).or_sys(|| "statvfs source".into())?;
-        let f = st.flags();
-        use nix::sys::statvfs::FsFlags as F;
-        for (locked, attr) in [
-            (F::ST_RDONLY, MOUNT_ATTR_RDONLY),
-            (F::ST_NOSUID, MOUNT_ATTR_NOSUID),
-            (F::ST_NODEV, MOUNT_ATTR_NODEV),
-            (F::ST_NOEXEC, MOUNT_ATTR_NOEXEC),
-        ] {
-            if f.contains(locked) {
-                clr &= !attr;
-            }
-        }
-    }
+    // The source's own flags: kept when the mount gives none, and locked
+    // in a user namespace (runc 1.2+'s rule, MountOptions::bind_attrs).
+    let st = nix::sys::statvfs::fstatvfs(&tree).or_sys(|| "statvfs source".into())?;
+    let src_attrs = crate::linux::mount::attrs_of_source(st.flags());
+    let (set, clr) = o
+        .bind_attrs(src_attrs, ctx.userns)
+        .map_err(|e| Error::sys(format!("set mount flags: {e}"), Errno::EPERM))?;
     mount_setattr(tree.as_fd(), set, clr, false).or_sys(|| "set mount flags".into())?;
     mount_setattr(tree.as_fd(), o.rec_set, o.rec_clr, true)
         .or_sys(|| "set recursive mount attributes".into())?;
