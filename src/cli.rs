@@ -105,6 +105,9 @@ pub enum Command {
     /// Node policies (brig's own): list them, show one, or explain what
     /// one does to a bundle or a container.
     Policy(PolicyArgs),
+    /// Seccomp profiles (brig's own): `default` prints brig's default
+    /// profile as plain OCI `linux.seccomp` JSON.
+    Seccomp(SeccompArgs),
     /// The container's init (internal; started by brig itself).
     #[command(hide = true)]
     Init,
@@ -133,6 +136,25 @@ pub enum PolicyCommand {
         format: ListFormat,
         /// A bundle directory (with config.json) or a container id.
         target: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeccompArgs {
+    #[command(subcommand)]
+    pub command: SeccompCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SeccompCommand {
+    /// brig's default profile for this machine (its architectures and
+    /// kernel) and the given capabilities, as config.json's
+    /// `linux.seccomp`: usable straight from a bundle, by brig or runc.
+    Default {
+        /// A capability the process has (repeatable; default: containerd's
+        /// default set). The profile allows what each one needs.
+        #[arg(long = "cap", value_name = "CAP")]
+        caps: Vec<String>,
     },
 }
 

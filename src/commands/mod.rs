@@ -15,6 +15,7 @@ pub mod policy;
 pub mod ps;
 pub mod resume;
 pub mod run;
+pub mod seccomp;
 pub mod spec;
 pub mod start;
 pub mod state;
@@ -45,6 +46,7 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
             "not supported: brig has no checkpoint/restore (CRIU) support",
         )),
         Command::Policy(a) => policy::run(global, a),
+        Command::Seccomp(a) => seccomp::run(a),
         Command::Init => crate::process::init::main(),
     }
 }
@@ -70,6 +72,7 @@ pub fn subject(cmd: &Command) -> String {
         Command::Features => ("features", ""),
         Command::Restore(_) => ("restore", ""),
         Command::Policy(_) => ("policy", ""),
+        Command::Seccomp(_) => ("seccomp", ""),
         Command::Init => ("init", ""),
     };
     if id.is_empty() {

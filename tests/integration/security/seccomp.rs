@@ -324,3 +324,45 @@ fn debug_log_names_the_filter_flags() {
         );
     }
 }
+
+/// `brig seccomp default` prints plain OCI JSON that a bundle can carry
+/// as it is: the probe runs under it with brig and with runc, and keyctl
+/// (denied by the profile, harmless without it) fails with EPERM in both.
+#[test]
+fn printed_default_profile_runs_from_a_bundle_under_both_runtimes() {
+    require_root!();
+    let brig = Rt::with_bin(crate::common::runtime_bin());
+    if !is_brig() {
+        return crate::skip::test("brig only: runc has no `seccomp default`");
+    }
+    let printed = brig
+        .run(&["seccomp", "default"])
+        .expect_ok("seccomp default");
+    let profile: Value = serde_json::from_str(&printed.stdout).expect("JSON");
+    let admin = brig
+        .run(&["seccomp", "default", "--cap", "CAP_SYS_ADMIN"])
+        .expect_ok("seccomp default --cap");
+    let admin: Value = serde_json::from_str(&admin.stdout).unwrap();
+    assert_ne!(profile, admin, "CAP_SYS_ADMIN allows more");
+    let mut runtimes = vec![brig];
+    runtimes.extend(Rt::runc_to_compare());
+    for rt in &runtimes {
+        let mut b = Bundle::new(rt);
+        let keyctl = SYS_KEYCTL.to_string();
+        b.args(&["/probe", "syscall", &keyctl, "0"]);
+        let free = rt
+            .run_bundle(&b, &unique_id("scfree"), &[])
+            .expect_ok("no filter");
+        assert_ne!(free.json()["errno"], json!(libc::EPERM), "{free:?}");
+        b.edit(|c| c["linux"]["seccomp"] = profile.clone());
+        let out = rt
+            .run_bundle(&b, &unique_id("scdef"), &[])
+            .expect_ok("run under the printed profile");
+        assert_eq!(
+            out.json()["errno"],
+            json!(libc::EPERM),
+            "{}: {out:?}",
+            rt.bin.display()
+        );
+    }
+}
