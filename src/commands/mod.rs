@@ -1,5 +1,6 @@
 //! One file per verb. Each returns the exit code; errors go up to main.
 
+pub mod check;
 pub mod checkpoint;
 pub mod console;
 pub mod create;
@@ -45,6 +46,7 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
             "not supported: brig has no checkpoint/restore (CRIU) support",
         )),
         Command::Policy(a) => policy::run(global, a),
+        Command::Check(a) => check::run(global, a),
         Command::Init => crate::process::init::main(),
     }
 }
@@ -70,6 +72,7 @@ pub fn subject(cmd: &Command) -> String {
         Command::Features => ("features", ""),
         Command::Restore(_) => ("restore", ""),
         Command::Policy(_) => ("policy", ""),
+        Command::Check(a) => ("check", a.target.as_str()),
         Command::Init => ("init", ""),
     };
     if id.is_empty() {
