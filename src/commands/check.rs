@@ -2,7 +2,7 @@
 //! text or JSON; for a running container with the kernel's view of its
 //! process. Exit 1 when `--require LEVEL` fails, else 0.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use crate::cli::{CheckArgs, CheckLevel, GlobalOpts, ListFormat};
@@ -71,14 +71,16 @@ pub fn run(global: &GlobalOpts, a: &CheckArgs) -> Result<i32> {
         (None, None) => None,
     };
 
-    match a.format {
+    let text = match a.format {
         ListFormat::Json => {
-            let text = serde_json::to_string_pretty(&report)
-                .map_err(|e| Error::json("encode the report", e))?;
-            println!("{text}");
+            serde_json::to_string_pretty(&report)
+                .map_err(|e| Error::json("encode the report", e))?
+                + "\n"
         }
-        ListFormat::Table => print!("{}", render::text(&report, colour())),
-    }
+        ListFormat::Table => render::text(&report, colour()),
+    };
+    // A reader that stops early (`| head`) is not an error.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
     let failed = a.require.is_some_and(|want| {
         let level = match want {
             CheckLevel::Privileged => Level::Privileged,

@@ -40,7 +40,8 @@ fn check(what: &'static str, config: String, kernel: String, looser: Option<bool
 }
 
 fn names(mask: u64) -> String {
-    let n = cap_names(mask);
+    let mut n = cap_names(mask);
+    n.sort();
     if n.is_empty() {
         "none".into()
     } else {
@@ -60,20 +61,46 @@ pub fn compare(spec: &Spec, k: &KernelView) -> Vec<KernelCheck> {
         .and_then(|p| p.capabilities().clone())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for (what, set, have) in [
-        ("CapBnd", caps.bounding(), k.status.cap_bnd),
-        ("CapPrm", caps.permitted(), k.status.cap_prm),
-        ("CapEff", caps.effective(), k.status.cap_eff),
-        ("CapInh", caps.inheritable(), k.status.cap_inh),
-        ("CapAmb", caps.ambient(), k.status.cap_amb),
+    // execve recomputes the permitted and effective sets: root (without
+    // SECBIT_NOROOT) gets its bounding and inheritable sets, anyone else
+    // only the ambient set (file capabilities aside, which no_new_privs
+    // turns off). Ref: capabilities(7), "Transformation of capabilities
+    // during execve()".
+    let root = process.is_some_and(|p| p.user().uid() == 0);
+    let after_execve = if root {
+        mask_of(caps.bounding()) | mask_of(caps.inheritable()) | mask_of(caps.ambient())
+    } else {
+        mask_of(caps.ambient())
+    };
+    for (what, set, have, gained) in [
+        ("CapBnd", caps.bounding(), k.status.cap_bnd, None),
+        (
+            "CapPrm",
+            caps.permitted(),
+            k.status.cap_prm,
+            Some(after_execve),
+        ),
+        (
+            "CapEff",
+            caps.effective(),
+            k.status.cap_eff,
+            Some(after_execve),
+        ),
+        ("CapInh", caps.inheritable(), k.status.cap_inh, None),
+        ("CapAmb", caps.ambient(), k.status.cap_amb, None),
     ] {
-        let want = mask_of(set);
+        let listed = mask_of(set);
+        let want = gained.unwrap_or(listed);
         let looser = if have == want {
             None
         } else {
             Some(have & !want != 0)
         };
-        out.push(check(what, names(want), names(have), looser));
+        let mut config = names(want);
+        if want != listed {
+            config += &format!(" (after execve; the config lists {})", names(listed));
+        }
+        out.push(check(what, config, names(have), looser));
     }
 
     let nnp = process.and_then(|p| p.no_new_privileges()) == Some(true);

@@ -150,6 +150,8 @@ pub struct KernelReport {
     pub pid: i32,
     /// True when every check agrees with the config.
     pub agrees: bool,
+    /// True when the kernel gives more than the config somewhere.
+    pub looser: bool,
     pub checks: Vec<KernelCheck>,
 }
 
@@ -162,6 +164,7 @@ impl Report {
             KernelReport {
                 pid: k.pid,
                 agrees: checks.iter().all(|c| c.agrees),
+                looser: checks.iter().any(|c| c.rating == Rating::Risk),
                 checks,
             }
         });

@@ -101,21 +101,26 @@ pub fn text(r: &Report, colour: bool) -> String {
 
     if let Some(k) = &r.kernel {
         let _ = writeln!(o);
-        let verdict = if k.agrees {
-            "agrees with the config"
+        let (verdict, code) = if k.agrees {
+            ("agrees with the config", verdict_code(true))
+        } else if k.looser {
+            ("LOOSER than the config", verdict_code(false))
         } else {
-            "differs from the config"
+            (
+                "stricter than the config where they differ",
+                rating_code(Rating::Note),
+            )
         };
         let _ = writeln!(
             o,
             "{} {}",
             p.bold(&format!("KERNEL (pid {}):", k.pid)),
-            p.pad(verdict, 0, verdict_code(k.agrees))
+            p.pad(verdict, 0, code)
         );
         let w = k.checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
         for c in &k.checks {
             let (word, value) = if c.agrees {
-                ("same", c.kernel.clone())
+                ("same", c.config.clone())
             } else {
                 (
                     "DIFFERS",

@@ -333,8 +333,9 @@ fn view_of(v: &Value) -> KernelView {
         pid: 7,
         status: Status {
             cap_bnd: m(caps.bounding()),
-            cap_eff: m(caps.effective()),
-            cap_prm: m(caps.permitted()),
+            // What execve leaves a non-root user: the ambient set.
+            cap_eff: m(caps.ambient()),
+            cap_prm: m(caps.ambient()),
             no_new_privs: true,
             seccomp: 2,
             ..Status::default()
@@ -370,9 +371,10 @@ fn kernel_against_config() {
     let same = with(k.clone());
     assert!(same.agrees, "{same:#?}");
 
-    let table: [(&str, Change, Rating); 5] = [
+    let table: [(&str, Change, Rating); 6] = [
         ("CapBnd", |k| k.status.cap_bnd |= 1 << 21, Rating::Risk),
-        ("CapEff", |k| k.status.cap_eff = 0, Rating::Note),
+        ("CapEff", |k| k.status.cap_eff = 1 << 10, Rating::Risk),
+        ("CapBnd", |k| k.status.cap_bnd = 0, Rating::Note),
         ("Seccomp", |k| k.status.seccomp = 0, Rating::Risk),
         (
             "NoNewPrivs",
