@@ -128,6 +128,7 @@ impl PolicyVerdict {
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     #[serde(flatten)]
     pub subject: Subject,
