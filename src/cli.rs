@@ -108,6 +108,10 @@ pub enum Command {
     /// Seccomp profiles (brig's own): `default` prints brig's default
     /// profile as plain OCI `linux.seccomp` JSON.
     Seccomp(SeccompArgs),
+    /// A posture report (brig's own): how a bundle or a container is
+    /// confined, concern by concern, and which Pod Security Standard
+    /// levels it meets; for a running container, the kernel's view too.
+    Check(CheckArgs),
     /// The container's init (internal; started by brig itself).
     #[command(hide = true)]
     Init,
@@ -156,6 +160,25 @@ pub enum SeccompCommand {
         #[arg(long = "cap", value_name = "CAP")]
         caps: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+    /// Exit 1 when the config fails this Pod Security Standard level.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub require: Option<CheckLevel>,
+    /// A bundle directory (with config.json) or a container id.
+    pub target: String,
+}
+
+/// A Pod Security Standard level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckLevel {
+    Privileged,
+    Baseline,
+    Restricted,
 }
 
 /// Whatever runc's verb takes: brig refuses the verb itself.

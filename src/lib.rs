@@ -12,6 +12,7 @@ pub mod linux;
 pub mod logging;
 pub mod plan;
 pub mod policy;
+pub mod posture;
 pub mod process;
 pub mod state;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! One file per verb. Each returns the exit code; errors go up to main.
 
+pub mod check;
 pub mod checkpoint;
 pub mod console;
 pub mod create;
@@ -47,6 +48,7 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
         )),
         Command::Policy(a) => policy::run(global, a),
         Command::Seccomp(a) => seccomp::run(a),
+        Command::Check(a) => check::run(global, a),
         Command::Init => crate::process::init::main(),
     }
 }
@@ -73,6 +75,7 @@ pub fn subject(cmd: &Command) -> String {
         Command::Restore(_) => ("restore", ""),
         Command::Policy(_) => ("policy", ""),
         Command::Seccomp(_) => ("seccomp", ""),
+        Command::Check(a) => ("check", a.target.as_str()),
         Command::Init => ("init", ""),
     };
     if id.is_empty() {

@@ -25,7 +25,7 @@ pub fn run(a: &SpecArgs) -> Result<i32> {
 }
 
 pub fn default_spec(rootless: bool, seccomp: bool) -> serde_json::Value {
-    const CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    const CAPS: [&str; 3] = crate::posture::RUNC_SPEC_CAPS;
     let caps = json!(CAPS);
     let mut namespaces = vec![
         json!({"type": "pid"}),

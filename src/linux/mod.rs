@@ -4,6 +4,7 @@
 pub mod apparmor;
 pub mod bpf;
 pub mod capabilities;
+pub mod confinement;
 pub mod copyup;
 pub mod creds;
 pub mod devices;

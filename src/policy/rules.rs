@@ -101,7 +101,7 @@ pub const SENSITIVE_HOST_PATHS: &[&str] = &[
 ];
 
 /// The host namespaces the namespace rule looks at, by spec name.
-const HOST_KINDS: &[(&str, LinuxNamespaceType)] = &[
+pub(crate) const HOST_KINDS: &[(&str, LinuxNamespaceType)] = &[
     ("network", LinuxNamespaceType::Network),
     ("pid", LinuxNamespaceType::Pid),
     ("ipc", LinuxNamespaceType::Ipc),
@@ -380,14 +380,14 @@ fn capability_rule(policy: &Policy, p: &mut Process, host: &Host, f: &mut Findin
 }
 
 /// Is the container in a user namespace of its own (not the host's)?
-fn in_user_namespace(spec: &Spec) -> bool {
+pub(crate) fn in_user_namespace(spec: &Spec) -> bool {
     namespaces_of(spec)
         .iter()
         .find(|n| n.typ() == LinuxNamespaceType::User)
         .is_some_and(|n| !is_host_path(Kind::User, n.path().as_deref()))
 }
 
-fn namespaces_of(spec: &Spec) -> Vec<LinuxNamespace> {
+pub(crate) fn namespaces_of(spec: &Spec) -> Vec<LinuxNamespace> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().clone())
@@ -395,7 +395,7 @@ fn namespaces_of(spec: &Spec) -> Vec<LinuxNamespace> {
 }
 
 /// A namespace joined by `path` that is the host's own (or no path: new).
-fn is_host_path(kind: Kind, path: Option<&Path>) -> bool {
+pub(crate) fn is_host_path(kind: Kind, path: Option<&Path>) -> bool {
     match path.filter(|p| !p.as_os_str().is_empty()) {
         None => false,
         Some(p) => namespaces::is_host_ns(kind, p).unwrap_or(false),
@@ -529,7 +529,7 @@ fn seccomp_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
 }
 
 /// Does the filter let `name` through (to the kernel or an agent)?
-fn allows(s: &LinuxSeccomp, name: &str) -> bool {
+pub(crate) fn allows(s: &LinuxSeccomp, name: &str) -> bool {
     let lets_through = |a: LinuxSeccompAction| {
         matches!(
             a,
@@ -630,11 +630,13 @@ fn sysctl_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
 
 /// The host path as it resolves (a symlink to a denied path is that
 /// path); as given when it does not exist.
-fn resolved(p: &Path) -> PathBuf {
+pub(crate) fn resolved(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn exposes(source: &Path, denied: &Path) -> bool {
+/// Would a bind of `source` expose `denied`: is it `denied`, inside it,
+/// or a directory holding it? `/` matches only itself.
+pub(crate) fn exposes(source: &Path, denied: &Path) -> bool {
     source == denied
         || (denied != Path::new("/") && source.starts_with(denied))
         || denied.starts_with(source)

@@ -15,6 +15,7 @@ mod bad_input;
 mod cgroups;
 mod cgroups_update;
 mod cgroups_v2;
+mod check;
 mod cli;
 mod console;
 mod container;
