@@ -99,6 +99,7 @@ pub fn parse_spec(data: &[u8], path: &Path) -> Result<Spec> {
             drop_unknown_capabilities(p);
             default_user(p);
             spec_scheduler_flags(p);
+            exec_cpu_affinity_lists(p)?;
         }
         Ok(())
     })?;
@@ -136,7 +137,7 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
         drop_unknown_capabilities(p);
         default_user(p);
         spec_scheduler_flags(p);
-        Ok(())
+        exec_cpu_affinity_lists(p)
     })
 }
 
@@ -185,6 +186,30 @@ fn spec_scheduler_flags(process: &mut Value) {
         };
         *f = Value::String(ours.into());
     }
+}
+
+/// `process.execCPUAffinity`'s lists as runc reads them: oci-spec takes
+/// only the plain form ("0-3,7"), runc also spaces and empty elements
+/// (" 1, 3,"), and an empty list as none. Rewritten to the plain form;
+/// a list runc refuses is refused in its words.
+fn exec_cpu_affinity_lists(process: &mut Value) -> Result<()> {
+    let Some(aff) = process
+        .get_mut("execCPUAffinity")
+        .and_then(Value::as_object_mut)
+    else {
+        return Ok(());
+    };
+    for (key, which) in [("initial", "Initial"), ("final", "Final")] {
+        let Some(list) = aff.get(key).and_then(Value::as_str) else {
+            continue;
+        };
+        match crate::linux::affinity::canonical_list(list) {
+            Ok(Some(plain)) => aff.insert(key.into(), Value::String(plain)),
+            Ok(None) => aff.remove(key),
+            Err(e) => return Err(Error::invalid(format!("bad CPUAffinity.{which}: {e}"))),
+        };
+    }
+    Ok(())
 }
 
 /// "CAP_NET_ADMIN" (or "NET_ADMIN", any case) as oci-spec's type.
@@ -326,6 +351,37 @@ mod tests {
             "no cwd"
         );
         assert!(parse_process(b"[]", at).is_err());
+    }
+
+    #[test]
+    fn exec_cpu_affinity_as_runc_reads_it() {
+        let at = Path::new("process.json");
+        let read = |aff: &str| {
+            let text = format!(r#"{{"args":["true"],"cwd":"/","execCPUAffinity":{aff}}}"#);
+            parse_process(text.as_bytes(), at).map(|p| {
+                let a = p.exec_cpu_affinity().clone().unwrap();
+                (a.initial().clone(), a.cpu_affinity_final().clone())
+            })
+        };
+        let s = |v: &str| Some(v.to_string());
+        for (aff, want) in [
+            (r#"{"initial":"0-3,7"}"#, Ok((s("0-3,7"), None))),
+            (r#"{"initial":"1","final":"0"}"#, Ok((s("1"), s("0")))),
+            (r#"{"initial":" 1, 0,","final":""}"#, Ok((s("0-1"), None))),
+            (r#"{"initial":"", "final":"2,3"}"#, Ok((None, s("2-3")))),
+            (
+                r#"{"initial":"x"}"#,
+                Err("bad CPUAffinity.Initial: \"x\" is not a number"),
+            ),
+            (r#"{"final":","}"#, Err("bad CPUAffinity.Final: no members")),
+            (r#"{"initial":"3-1"}"#, Err("invalid range: 3-1")),
+        ] {
+            match (read(aff), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w, "{aff}"),
+                (Err(e), Err(w)) => assert!(e.chain().contains(w), "{aff}: {}", e.chain()),
+                (r, w) => panic!("{aff}: got {r:?}, want {w:?}"),
+            }
+        }
     }
 
     #[test]

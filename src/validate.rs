@@ -8,7 +8,8 @@ use oci_spec::runtime::{Hooks, Process, Spec};
 use crate::error::{Error, Result};
 use crate::linux::namespaces::{Kind, NsPlan};
 use crate::linux::{
-    apparmor, capabilities, ioprio, mempolicy, personality, rlimits, rootfs, sched, sysctl, userns,
+    affinity, apparmor, capabilities, ioprio, mempolicy, personality, rlimits, rootfs, sched,
+    sysctl, userns,
 };
 
 /// Check the whole spec; returns the namespace plan on success.
@@ -73,6 +74,8 @@ pub fn process(process: &Process) -> Result<()> {
     }
     env(process.env().as_deref().unwrap_or(&[]))?;
     selinux(process.selinux_label().as_deref(), None)?;
+    // Refused at create too, as runc does, though only exec uses it.
+    affinity::plan(process.exec_cpu_affinity().as_ref())?;
     let user = process.user();
     if user.uid() == u32::MAX || user.gid() == u32::MAX {
         return Err(Error::invalid(

@@ -2,7 +2,8 @@
 //! with set_mempolicy(2) on init itself; fork and execve keep it.
 //! Ref: set_mempolicy(2), linux/mempolicy.h, runtime-spec
 //! config-linux.md "Memory policy"; runc libcontainer/specconv (names),
-//! configs.ToCPUSet (node lists) and its validator (node counts).
+//! configs.ToCPUSet (node lists, in affinity.rs) and its validator (node
+//! counts).
 
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxMemoryPolicy, MemoryPolicyFlagType, MemoryPolicyModeType};
@@ -29,10 +30,6 @@ pub const FLAGS: &[(&str, i32)] = &[
     ("MPOL_F_RELATIVE_NODES", libc::MPOL_F_RELATIVE_NODES),
     ("MPOL_F_STATIC_NODES", libc::MPOL_F_STATIC_NODES),
 ];
-
-/// The highest node number accepted: runc's sanity limit (configs.MaxCPU),
-/// so a bogus list cannot make a huge mask.
-const MAX_NODE: u64 = 64 * 1024;
 
 /// What init passes to set_mempolicy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,39 +96,9 @@ fn flag_value(f: MemoryPolicyFlagType) -> i32 {
 }
 
 /// A node list ("0-3,5,7-9"; spaces and empty elements allowed, as runc
-/// reads it) as a mask.
+/// reads it) as a mask: the CPU list format.
 pub fn parse_nodes(list: &str) -> std::result::Result<Vec<u64>, String> {
-    let num = |s: &str| -> std::result::Result<u64, String> {
-        let n: u64 = s
-            .parse()
-            .map_err(|_| format!("{s:?} is not a node number"))?;
-        if n > MAX_NODE {
-            return Err(format!("values larger than {MAX_NODE} are not supported"));
-        }
-        Ok(n)
-    };
-    let mut ranges = Vec::new();
-    for r in list.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-        let (start, end) = match r.split_once('-') {
-            Some((a, b)) => (num(a)?, num(b)?),
-            None => (num(r)?, num(r)?),
-        };
-        if start > end {
-            return Err(format!("invalid range: {r}"));
-        }
-        ranges.push((start, end));
-    }
-    if ranges.is_empty() && !list.is_empty() {
-        return Err(format!("no members found in set {list:?}"));
-    }
-    let top = ranges.iter().map(|r| r.1).max();
-    let mut mask = vec![0u64; top.map_or(0, |t| t as usize / 64 + 1)];
-    for (start, end) in ranges {
-        for n in start..=end {
-            mask[n as usize / 64] |= 1 << (n % 64);
-        }
-    }
-    Ok(mask)
+    crate::linux::affinity::parse_list(list)
 }
 
 /// The checked policy: the node list parses, and has as many nodes as
@@ -207,7 +174,7 @@ mod tests {
             ),
             ("3-1", Err("invalid range: 3-1")),
             (",", Err("no members found")),
-            ("a", Err("is not a node number")),
+            ("a", Err("is not a number")),
         ];
         for (list, want) in cases {
             match (parse_nodes(list), want) {

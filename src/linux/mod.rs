@@ -1,6 +1,7 @@
 //! The only place that calls into the kernel (with the clone path:
 //! `process::clone` and `process::child`). One file per mechanism.
 
+pub mod affinity;
 pub mod apparmor;
 pub mod bpf;
 pub mod capabilities;

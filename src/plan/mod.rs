@@ -28,6 +28,7 @@ use crate::bundle::Bundle;
 use crate::cgroups::sub::{self, SubCgroup};
 use crate::error::{Error, Result};
 use crate::hooks;
+use crate::linux::affinity::{self, CpuSet, FinalAffinity};
 use crate::linux::fifo::FifoWriter;
 use crate::linux::landlock::{self, LandlockPolicy};
 use crate::linux::mempolicy::{self, MemPolicyPlan};
@@ -88,6 +89,9 @@ pub struct Plan {
     /// `process.oomScoreAdj`, written by the parent from the host's user
     /// namespace (lowering it needs CAP_SYS_RESOURCE there).
     pub oom_score_adj: Option<i32>,
+    /// `execCPUAffinity.initial` (exec only): the parent's CPUs around
+    /// the clone, so the child is born on them.
+    pub initial_affinity: Option<CpuSet>,
     pub cgroup: CgroupPlan,
     /// Who opens exec.fifo for writing: the container's root (create only).
     pub fifo_writer: FifoWriter,
@@ -176,6 +180,9 @@ pub struct InitPlan {
     pub console_raw_output: bool,
     pub hooks: InitHooks,
     pub attrs: ProcessAttrs,
+    /// The program's CPUs, set right before execve: `execCPUAffinity.final`
+    /// (exec only), or every CPU the cgroup's cpuset allows.
+    pub cpu_affinity: FinalAffinity,
 }
 
 /// Attributes of the process itself, which execve keeps: set by init
@@ -347,6 +354,9 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         console_raw_output: flags.console_raw_output,
         hooks,
         attrs,
+        // execCPUAffinity is for exec'd processes only (runtime-spec
+        // config.md); the init never keeps the caller's CPUs.
+        cpu_affinity: FinalAffinity::Reset,
     };
     Ok(Plan {
         id: flags.id.clone(),
@@ -355,6 +365,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         gid_map,
         time_offsets,
         oom_score_adj: init.process.oom_score_adj(),
+        initial_affinity: None,
         cgroup,
         fifo_writer,
         seccomp_listener,
@@ -397,8 +408,8 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         .linux()
         .as_ref()
         .ok_or_else(|| Error::invalid("config.json has no linux section"))?;
-    // A process without its own scheduler or I/O priority takes
-    // config.json's, as runc's exec does.
+    // A process without its own scheduler, I/O priority or CPU affinity
+    // takes config.json's (as created), as runc's exec does.
     if let Some(base) = config.process() {
         if process.scheduler().is_none() {
             process.set_scheduler(base.scheduler().clone());
@@ -406,8 +417,12 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         if process.io_priority().is_none() {
             process.set_io_priority(*base.io_priority());
         }
+        if process.exec_cpu_affinity().is_none() {
+            process.set_exec_cpu_affinity(base.exec_cpu_affinity().clone());
+        }
     }
     let attrs = ProcessAttrs::from_spec(&process, linux)?;
+    let (initial_affinity, cpu_affinity) = affinity::plan(process.exec_cpu_affinity().as_ref())?;
     let container_ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     let ns = join_plan(&container_ns, st.pid)?;
     let path = st
@@ -442,6 +457,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         console_raw_output: flags.console_raw_output,
         hooks: InitHooks::default(),
         attrs,
+        cpu_affinity,
     };
     Ok(Plan {
         id: id.into(),
@@ -450,6 +466,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         gid_map: Vec::new(),
         time_offsets: None,
         oom_score_adj: process.oom_score_adj(),
+        initial_affinity,
         cgroup: CgroupPlan::Existing {
             path,
             systemd: st.systemd_cgroup,

@@ -421,3 +421,54 @@ fn process_attributes_are_decided_in_the_plan() {
     });
     assert!(refused(&b, &flags()).contains("invalid ioPriority.Priority: 9"));
 }
+
+#[test]
+fn cpu_affinity_is_for_exec_and_defaults_to_a_reset() {
+    use crate::linux::affinity::{CpuSet, FinalAffinity};
+    let b = bundle(|v| {
+        v["process"]["execCPUAffinity"] = serde_json::json!({"initial": "0", "final": "1"});
+    });
+    // The init never takes execCPUAffinity, nor the caller's CPUs.
+    let p = create(&b, &flags()).unwrap();
+    assert_eq!(
+        (&p.initial_affinity, &p.init.cpu_affinity),
+        (&None, &FinalAffinity::Reset)
+    );
+    // exec: config.json's (as created), unless the process has its own.
+    let st = state(b.spec.clone());
+    let mut own: Process = serde_json::from_value(serde_json::json!({
+        "args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}
+    }))
+    .unwrap();
+    let p = exec(&st, own.clone(), &ExecFlags::default()).unwrap();
+    assert_eq!(p.initial_affinity, Some(CpuSet(vec![1])));
+    assert_eq!(p.init.cpu_affinity, FinalAffinity::Set(CpuSet(vec![2])));
+    own.set_exec_cpu_affinity(Some(
+        serde_json::from_value(serde_json::json!({"initial": "1"})).unwrap(),
+    ));
+    let p = exec(&st, own.clone(), &ExecFlags::default()).unwrap();
+    assert_eq!(p.initial_affinity, Some(CpuSet(vec![2])));
+    assert_eq!(p.init.cpu_affinity, FinalAffinity::Keep);
+    let p = exec(
+        &state(bundle(|_| {}).spec),
+        own.clone(),
+        &ExecFlags::default(),
+    );
+    assert_eq!(p.unwrap().init.cpu_affinity, FinalAffinity::Keep);
+    let p = exec(
+        &state(bundle(|_| {}).spec),
+        bundle(|_| {}).spec.process().clone().unwrap(),
+        &ExecFlags::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        (&p.initial_affinity, &p.init.cpu_affinity),
+        (&None, &FinalAffinity::Reset)
+    );
+    // A list runc refuses is refused at create, though only exec uses it.
+    let b = bundle(|v| v["process"]["execCPUAffinity"] = serde_json::json!({"final": "3-1"}));
+    assert_eq!(
+        refused(&b, &flags()),
+        "bad CPUAffinity.Final: invalid range: 3-1"
+    );
+}

@@ -14,7 +14,7 @@ use nix::sched::{unshare, CloneFlags};
 
 use crate::error::{Error, Result, SysResultExt};
 use crate::linux::namespaces::{self, Kind, NsPlan};
-use crate::linux::{creds, fds};
+use crate::linux::{affinity, creds, fds};
 use crate::process::channel::Channel;
 use crate::process::messages::{ToInit, ToParent};
 
@@ -67,6 +67,14 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     // its logger (and the --log file) is ours until the re-exec.
     let pid = std::process::id();
     tracing::debug!("nsexec[{pid}]: => nsexec container setup");
+    // The CPUs we were born on (execCPUAffinity.initial, else the
+    // caller's), before the cgroup may change them: runc's tests read it.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        match affinity::own() {
+            Ok(set) => tracing::debug!("nsexec[{pid}]: affinity: {}", set.low_mask()),
+            Err(e) => tracing::warn!("nsexec[{pid}]: {}", e.chain()),
+        }
+    }
     if plan.new_time_ns {
         // sync 0: a time namespace for our children and our execve; its
         // offsets may only be written before any process is in it, and the

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::linux::namespaces::Kind;
 use crate::linux::procfs::ProcfsHandle;
 use crate::linux::{
-    apparmor, capabilities, creds, execve, fds, fifo, inherit, ioprio, keyring, landlock,
+    affinity, apparmor, capabilities, creds, execve, fds, fifo, inherit, ioprio, keyring, landlock,
     mempolicy, personality, prctl, rlimits, rootfs, sched, seccomp, sysctl, tty, uts,
 };
 use crate::plan::{InitMode, InitPlan, ProcessAttrs, RootSetup};
@@ -325,6 +325,10 @@ fn finalize(
         _ => None,
     };
 
+    // The program's CPUs, last: brig's own work in the container stays
+    // where the caller (or execCPUAffinity.initial) put it. Before the
+    // filter, which may deny sched_setaffinity(2).
+    affinity::apply_final(&plan.cpu_affinity)?;
     if plan.mode == InitMode::Exec {
         // Before the filter: the profile may deny the write of this line.
         tracing::debug!("setns_init: about to exec");

@@ -14,7 +14,7 @@ use crate::cgroups::Manager;
 use crate::error::{Context, Error, IoResultExt, Result};
 use crate::linux::namespaces::{self, Kind};
 use crate::linux::procfs::ProcfsHandle;
-use crate::linux::{exe, pid, prctl, userns};
+use crate::linux::{affinity, exe, pid, prctl, userns};
 use crate::logging::LogFormat;
 use crate::plan::{CgroupPlan, Plan};
 use crate::process::channel::{self, Channel};
@@ -202,8 +202,23 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     // Init must not be dumpable before its re-exec; the child inherits this.
     prctl::set_not_dumpable()?;
 
+    // execCPUAffinity.initial: the child is born on these CPUs (they are
+    // ours for the clone only), and keeps them through its move into the
+    // cgroup, as far as the cpuset allows.
+    let restore_affinity = match &plan.initial_affinity {
+        Some(initial) => Some(affinity::replace_own(initial)?),
+        None => None,
+    };
+
     let into_cgroup = cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
-    let (pid, pidfd) = match clone3(ns.clone_flags(), into_cgroup)? {
+    let cloned = clone3(ns.clone_flags(), into_cgroup);
+    // The child keeps them; we go back to ours.
+    if let (Some(had), false) = (restore_affinity, matches!(cloned, Ok(Forked::Child))) {
+        if let Err(e) = affinity::set_own(&had) {
+            tracing::warn!("restore brig's CPU affinity: {}", e.desc());
+        }
+    }
+    let (pid, pidfd) = match cloned? {
         Forked::Child => {
             drop(parent_ch);
             child::run(

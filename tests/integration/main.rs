@@ -10,6 +10,7 @@ mod common;
 #[path = "../support/skip.rs"]
 mod skip;
 
+mod affinity;
 mod attrs;
 mod bad_input;
 mod cgroups;

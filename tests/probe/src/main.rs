@@ -168,6 +168,7 @@ fn status_lines() -> J {
         "CapAmb",
         "NoNewPrivs",
         "Seccomp",
+        "Cpus_allowed_list",
     ];
     let mut out = Vec::new();
     for line in text.lines() {
