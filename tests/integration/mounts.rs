@@ -219,9 +219,12 @@ fn tmpcopyup_copies_the_covered_directory() {
                   cat /data/file; echo; cat /ro/kept; echo; \
                   grep -c ' /data tmpfs ' /proc/mounts; touch /ro/new 2>&1; true";
     let ours = run_ok(&rt, &mut b, &["sh", "-c", script]);
+    if is_brig() {
+        // runc 1.1 passes a copied directory's mode through the umask.
+        assert!(ours.contains("/data/sub 777 0:0 directory"), "{ours}");
+    }
     for want in [
         "/data/file 604 7:8 regular file",
-        "/data/sub 777 0:0 directory",
         "/data/sub/deeper/x 644 0:0 regular file",
         "/data/link 777 0:0 symbolic link",
         "content",
