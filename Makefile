@@ -58,7 +58,7 @@ test-runc: probe
 	$(NOT_ROOT_NOTE)
 	BRIG_RUNTIME=/usr/sbin/runc $(CARGO) test --test integration -- --test-threads=2
 
-demo: build probe
+demo: deps build probe
 	scripts/demo.sh
 
 bench: build probe
