@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use rules::{
     allows, exposes, in_user_namespace, is_host_path, namespaces_of, resolved, HOST_KINDS,
 };
-pub use rules::{apply_to_process, apply_to_spec, evaluate_spec, Host};
+pub use rules::{apply_to_process, apply_to_spec, bounding_names, evaluate_spec, Host};
 pub use rules::{REQUIRED_MASKED, REQUIRED_READONLY, SAFE_SYSCTLS, SENSITIVE_HOST_PATHS};
 
 use crate::error::{Error, IoResultExt, Result};

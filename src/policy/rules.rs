@@ -379,6 +379,18 @@ fn capability_rule(policy: &Policy, p: &mut Process, host: &Host, f: &mut Findin
     }
 }
 
+/// The process's bounding set as `CAP_...` names (none when not given).
+pub fn bounding_names(spec: &Spec) -> Vec<String> {
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| format!("CAP_{c}"))
+        .collect()
+}
+
 /// Is the container in a user namespace of its own (not the host's)?
 pub(crate) fn in_user_namespace(spec: &Spec) -> bool {
     namespaces_of(spec)
@@ -467,15 +479,7 @@ fn seccomp_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
     };
     let has_filter = spec.linux().as_ref().is_some_and(|l| l.seccomp().is_some());
     if !has_filter {
-        let caps: Vec<String> = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.capabilities().as_ref())
-            .and_then(|c| c.bounding().clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|c| format!("CAP_{c}"))
-            .collect();
+        let caps = bounding_names(spec);
         let given = match rule.unconfined {
             Unconfined::Allow => false,
             Unconfined::Refuse => {

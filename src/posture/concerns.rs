@@ -12,23 +12,9 @@ use crate::policy::{self, Policy};
 /// The capabilities `runc spec` (and `brig spec`) gives.
 pub const RUNC_SPEC_CAPS: [&str; 3] = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
-/// The capabilities containerd (CRI), Docker and podman give by default.
-pub const ENGINE_DEFAULT_CAPS: [&str; 14] = [
-    "CAP_AUDIT_WRITE",
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_MKNOD",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_RAW",
-    "CAP_SETFCAP",
-    "CAP_SETGID",
-    "CAP_SETPCAP",
-    "CAP_SETUID",
-    "CAP_SYS_CHROOT",
-];
+/// The capabilities containerd (CRI), Docker and podman give by default
+/// (the set brig's default seccomp profile is evaluated for).
+pub const ENGINE_DEFAULT_CAPS: &[&str] = crate::linux::seccomp::DEFAULT_CAPS;
 
 /// Capabilities that are each a known way to the host or the kernel.
 const DANGEROUS_CAPS: &[&str] = &[
@@ -232,15 +218,7 @@ fn cap_sets(spec: &Spec) -> (Vec<String>, serde_json::Value) {
 /// Does the bounding set hold every capability the kernel knows (what
 /// Kubernetes' `privileged: true` gives)?
 pub(super) fn is_privileged(spec: &Spec, kernel_caps: &[String]) -> bool {
-    let bounding: Vec<String> = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref())
-        .and_then(|c| c.bounding().clone())
-        .unwrap_or_default()
-        .iter()
-        .map(|c| format!("CAP_{c}"))
-        .collect();
+    let bounding = crate::policy::bounding_names(spec);
     !kernel_caps.is_empty() && kernel_caps.iter().all(|c| bounding.contains(c))
 }
 
@@ -253,7 +231,7 @@ fn capabilities(spec: &Spec, ctx: &Context) -> Concern {
             .collect()
     };
     let beyond_runc = beyond(&RUNC_SPEC_CAPS);
-    let beyond_engine = beyond(&ENGINE_DEFAULT_CAPS);
+    let beyond_engine = beyond(ENGINE_DEFAULT_CAPS);
     let dangerous: Vec<String> = held
         .iter()
         .filter(|c| DANGEROUS_CAPS.contains(&c.as_str()))
