@@ -19,6 +19,7 @@
 //! exists; `create` records the policy in state.json, and `exec` applies
 //! the recorded one.
 
+mod fs_rules;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -27,11 +28,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use rules::{
-    allows, exposes, in_user_namespace, is_host_path, namespaces_of, resolved, HOST_KINDS,
-};
+pub(crate) use fs_rules::{exposes, resolved};
+pub use fs_rules::{REQUIRED_MASKED, REQUIRED_READONLY, SAFE_SYSCTLS, SENSITIVE_HOST_PATHS};
+pub(crate) use rules::{allows, in_user_namespace, is_host_path, namespaces_of, HOST_KINDS};
 pub use rules::{apply_to_process, apply_to_spec, bounding_names, evaluate_spec, Host};
-pub use rules::{REQUIRED_MASKED, REQUIRED_READONLY, SAFE_SYSCTLS, SENSITIVE_HOST_PATHS};
 
 use crate::error::{Error, IoResultExt, Result};
 
@@ -209,7 +209,7 @@ pub struct SysctlRule {
 pub struct MountRule {
     /// `clamp` drops such a mount.
     pub action: Action,
-    /// The host paths no container may see ([`rules::SENSITIVE_HOST_PATHS`]:
+    /// The host paths no container may see ([`fs_rules::SENSITIVE_HOST_PATHS`]:
     /// the host's root, /etc, /proc, /sys, /dev, the runtimes' sockets, ...).
     #[serde(default)]
     pub deny_sensitive_host_paths: bool,

@@ -2,7 +2,8 @@
 
 use oci_spec::runtime::{LinuxSeccompAction, Spec};
 
-use super::rules::{Host, REQUIRED_MASKED};
+use super::rules::Host;
+use super::REQUIRED_MASKED;
 use super::*;
 use crate::linux::rootfs::tests_support::RUNC_SPEC;
 
