@@ -272,6 +272,11 @@ pub struct SpecArgs {
     /// spec is otherwise runc's, which has none).
     #[arg(long)]
     pub seccomp: bool,
+    /// brig's secure defaults (a brig extension): a user namespace with a
+    /// mapping, no capabilities, brig's default seccomp profile for none,
+    /// no_new_privs, a read-only root, brig-default AppArmor where enabled.
+    #[arg(long)]
+    pub hardened: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -302,3 +302,55 @@ fn json_log_ends_with_the_error() {
         assert_eq!(level, level.to_lowercase(), "upper-case level: {l}");
     }
 }
+
+/// `brig spec --hardened` writes a config that runs as it is: root inside
+/// a user namespace mapped far from the host's users, no capabilities,
+/// seccomp on, no_new_privs, a read-only root; `brig check` says it meets
+/// the restricted level; runc runs the same bundle alike.
+#[test]
+fn hardened_spec_runs_confined_and_passes_restricted() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("brig only: runc has no spec --hardened");
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let dir = b.path().to_str().unwrap().to_string();
+    std::fs::remove_file(b.path().join("config.json")).unwrap();
+    rt.run(&["spec", "--hardened", "--bundle", &dir])
+        .expect_ok("spec --hardened");
+    let text = std::fs::read_to_string(b.path().join("config.json")).unwrap();
+    b.config = serde_json::from_str(&text).unwrap();
+    b.edit(|c| {
+        c["process"]["terminal"] = serde_json::json!(false);
+        c["process"]["args"] = serde_json::json!([
+            "sh", "-c",
+            "id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; cat /proc/self/uid_map; touch /x 2>&1; true"
+        ]);
+    });
+    let check = rt.run(&["check", "--require", "restricted", &dir]);
+    assert_eq!(check.code(), Some(0), "{check:?}");
+    let mut runtimes = vec![rt];
+    runtimes.extend(Rt::runc_to_compare());
+    for rt in &runtimes {
+        let out = rt
+            .run_bundle(&b, &unique_id("hardened"), &[])
+            .expect_ok("run the hardened bundle");
+        let s = &out.stdout;
+        for want in [
+            "CapEff:\t0000000000000000",
+            "CapBnd:\t0000000000000000",
+            "NoNewPrivs:\t1",
+            "Seccomp:\t2",
+            "2147483648",
+            "Read-only file system",
+        ] {
+            assert!(
+                s.contains(want),
+                "{}: {want:?} not in {s}",
+                rt.bin.display()
+            );
+        }
+        assert!(s.starts_with("0\n"), "root inside: {s}");
+    }
+}
