@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh: builds a busybox bundle, runs the probe in it under brig, and
 # shows what the container saw: namespaces, id maps, capabilities, seccomp,
-# sysctls. Env: BRIG (default target/release/brig), OUT (default ./bench-out).
+# sysctls; then `brig check` of the bundle and what the restricted node
+# policy would do to it. Env: BRIG (default target/release/brig), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BRIG=${BRIG:-target/release/brig}
@@ -33,3 +34,9 @@ print("root read-only:", f["root_readonly"], "| open fds:", f["fds"])
 print("mounts:"); [print(f"  {m['mountpoint']:<24} {m['fstype']:<8} {m['options']}") for m in f["mounts"]]
 print("sysctls seen:"); [print(f"  {s['name']} = {s['value']}") for s in sysctls]
 PY
+echo
+echo "== brig check $bundle: the same confinement as a posture report (concerns, Pod Security Standard levels)"
+"$BRIG" check "$bundle" || true
+echo
+echo "== under the node policy 'restricted' (brig --policy restricted policy explain): what it would refuse or change"
+"$BRIG" --policy restricted policy explain "$bundle" || true
