@@ -90,6 +90,17 @@ pub struct Policy {
     pub mounts: Option<MountRule>,
     #[serde(default)]
     pub devices: Option<DeviceRule>,
+    #[serde(default)]
+    pub landlock: Option<LandlockRule>,
+}
+
+/// A Landlock ruleset for a container that brings none (the
+/// `run.brig.landlock` annotation): the same fields as the annotation.
+/// One that brings its own keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LandlockRule {
+    pub default: crate::linux::landlock::LandlockPolicy,
 }
 
 /// `enforce` (refuse and clamp as the rules say) or `audit` (only log).

@@ -59,6 +59,15 @@ pub fn check(p: &Policy) -> Result<()> {
             }
         }
     }
+    if let Some(l) = &p.landlock {
+        // The same checks as the annotation (absolute paths).
+        let json = serde_json::to_string(&l.default).expect("json");
+        let a = std::collections::HashMap::from([(
+            crate::linux::landlock::ANNOTATION.to_string(),
+            json,
+        )]);
+        crate::linux::landlock::parse(Some(&a)).map_err(|e| e.context("landlock.default"))?;
+    }
     if p.process.as_ref().and_then(|r| r.run_as_non_root) == Some(Action::Clamp) {
         return Err(Error::invalid(
             "process.run_as_non_root can only refuse (a user cannot be clamped)",
@@ -113,6 +122,7 @@ pub fn evaluate_spec(policy: &Policy, spec: &Spec, host: &Host) -> (Vec<Finding>
     }
     namespace_rule(policy, &mut work, &mut f);
     readonly_root(policy, &mut work, &mut f);
+    landlock_rule(policy, &mut work, &mut f);
     seccomp_rule(policy, &mut work, &mut f);
     super::fs_rules::sysctl_rule(policy, &mut work, &mut f);
     super::fs_rules::mount_rule(policy, &mut work, &mut f);
@@ -383,6 +393,30 @@ fn namespace_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
         if let Some(l) = spec.linux_mut() {
             l.set_namespaces(Some(list));
         }
+    }
+}
+
+fn landlock_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
+    use crate::linux::landlock::ANNOTATION;
+    let Some(rule) = &policy.landlock else {
+        return;
+    };
+    let has = spec
+        .annotations()
+        .as_ref()
+        .is_some_and(|a| a.contains_key(ANNOTATION));
+    if !has
+        && f.add(
+            "landlock",
+            format!("annotations.{ANNOTATION}"),
+            "none: the policy's default ruleset",
+            Action::Clamp,
+        )
+    {
+        let json = serde_json::to_string(&rule.default).expect("json");
+        let mut a = spec.annotations().clone().unwrap_or_default();
+        a.insert(ANNOTATION.to_string(), json);
+        spec.set_annotations(Some(a));
     }
 }
 

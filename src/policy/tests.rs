@@ -437,3 +437,30 @@ fn exec_cannot_exceed_the_ceiling() {
         .chain();
     assert!(e.contains("process.noNewPrivileges: must be true"), "{e}");
 }
+
+#[test]
+fn landlock_default_for_a_container_without_its_own() {
+    let p = policy("[landlock.default]\nreadOnly = [\"/\"]\nreadWrite = [\"/tmp\"]");
+    let (f, out) = run(&p, &spec(|_| {})).unwrap();
+    assert_eq!(f[0].field, "annotations.run.brig.landlock");
+    let a = out.annotations().clone().unwrap();
+    let ll = crate::linux::landlock::parse(Some(&a)).unwrap().unwrap();
+    assert_eq!(ll.read_write, vec![std::path::PathBuf::from("/tmp")]);
+    // Its own stays.
+    let own = spec(|v| v["annotations"] = serde_json::json!({"run.brig.landlock": "{}"}));
+    let (f, out) = run(&p, &own).unwrap();
+    assert!(f.is_empty());
+    assert_eq!(
+        out.annotations().clone().unwrap()["run.brig.landlock"],
+        "{}"
+    );
+    // A relative path is refused when the policy is read.
+    let e = Policy::parse(
+        "version = 1\n[landlock.default]\nreadOnly = [\"rel\"]",
+        "p",
+        "p.toml",
+    )
+    .unwrap_err()
+    .chain();
+    assert!(e.contains("landlock.default"), "{e}");
+}

@@ -168,3 +168,46 @@ fn landlock_required_on_a_kernel_without_it() {
         "{lines:?}"
     );
 }
+
+/// A node policy's default ruleset goes to a container that brings none
+/// (the same denials as the annotation); one that brings its own keeps it.
+#[test]
+fn node_policy_gives_its_default_ruleset() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("node policy: brig only");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ll.toml");
+    std::fs::write(
+        &file,
+        "version = 1\n[landlock.default]\nrequired = true\nreadOnly = [\"/\"]\nreadWrite = [\"/tmp\"]\nexecute = [\"/bin\", \"/probe\"]\n",
+    )
+    .unwrap();
+    let policy = file.to_str().unwrap();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    b.args(&["sh", "-c", SCRIPT]);
+    let run = |b: &Bundle| {
+        let bundle = b.path().to_str().unwrap();
+        let id = unique_id("llpol");
+        rt.track(&id);
+        let out = rt
+            .run(&["--policy", policy, "run", "--bundle", bundle, &id])
+            .expect_ok("run under the policy");
+        let errnos: Vec<i64> = json_lines(&out.stdout)
+            .iter()
+            .map(|l| l["errno"].as_i64().unwrap())
+            .collect();
+        std::fs::remove_dir(b.rootfs().join("tmp/allowed")).ok();
+        std::fs::remove_dir(b.rootfs().join("mnt/denied")).ok();
+        errnos
+    };
+    let eacces = i64::from(libc::EACCES);
+    assert_eq!(run(&b), [0, eacces, 0, eacces]);
+    // Its own ruleset (everything writable beneath /) is kept.
+    let own = json!({"readWrite": ["/"], "execute": ["/"]});
+    b.edit(|c| c["annotations"] = json!({"run.brig.landlock": own.to_string()}));
+    assert_eq!(run(&b), [0, 0, 0, 0]);
+}
