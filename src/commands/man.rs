@@ -49,21 +49,40 @@ pub fn pages(program: &str) -> Result<Vec<Page>> {
 }
 
 fn render(cmd: clap::Command, out: &mut Vec<Page>) -> Result<()> {
-    let man = clap_mangen::Man::new(cmd.clone())
-        .section(SECTION)
-        .source(format!("brig {}", env!("CARGO_PKG_VERSION")))
-        .manual("System Administration");
+    let man = clap_mangen::Man::new(cmd.clone()).section(SECTION);
+    let file = man.get_filename();
     let mut roff = Vec::new();
     man.render(&mut roff)
-        .map_err(|e| Error::io(format!("render {}", man.get_filename()), e))?;
+        .map_err(|e| Error::io(format!("render {file}"), e))?;
+    let title = file.trim_end_matches(&format!(".{SECTION}"));
     out.push(Page {
-        file: man.get_filename(),
-        roff,
+        roff: with_title(&roff, title),
+        file,
     });
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         render(sub.clone(), out)?;
     }
     Ok(())
+}
+
+/// `roff` with its `.TH` line replaced by one whose empty date is
+/// quoted: clap_mangen writes an empty date as nothing, so man(1) reads
+/// the source ("brig 0.1.0") as the date and the manual's name as the
+/// source. No date, so the pages of one version are the same bytes.
+/// Ref: man(7) `.TH title section [footer-middle] [footer-inside]
+/// [header-middle]`.
+fn with_title(roff: &[u8], title: &str) -> Vec<u8> {
+    let th = format!(
+        ".TH {title} {SECTION} \"\" \"brig {}\" \"System Administration\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    let text = String::from_utf8_lossy(roff);
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(if line.starts_with(".TH ") { &th } else { line });
+        out.push('\n');
+    }
+    out.into_bytes()
 }
 
 fn write_pages(pages: &[Page], dir: &Path) -> Result<()> {
@@ -128,7 +147,10 @@ mod tests {
             "{top}"
         );
         let create = page("brig-create.8");
-        assert!(create.contains(".TH brig-create 8 "), "{create}");
+        assert!(
+            create.contains("\n.TH brig-create 8 \"\" \"brig "),
+            "{create}"
+        );
         assert!(create.contains("\\fBbrig create\\fR"), "{create}");
         for flag in ["pid\\-file", "console\\-socket", "no\\-pivot", "bundle"] {
             assert!(create.contains(flag), "{flag}: {create}");
