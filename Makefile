@@ -1,4 +1,4 @@
-# brig: build, test, demo, bench. `make test` is what CI runs (.ci/run).
+# brig: build, test, install, demo, bench. `make test` is what CI runs (.ci/run).
 CARGO ?= cargo
 PROBE_DIR := tests/probe
 PROBE_TARGET := x86_64-unknown-linux-gnu
@@ -11,7 +11,7 @@ EXTRA_TESTS ?=
 -include mk/*.mk
 DEB_PACKAGES := libseccomp-dev pkg-config busybox-static runc time
 
-.PHONY: all build probe deps test test-unit test-integration demo bench lint fmt clean-bench
+.PHONY: all build probe deps test test-unit test-integration install uninstall demo bench lint fmt clean-bench
 
 all: build
 
@@ -57,6 +57,36 @@ test-integration: probe
 test-runc: probe
 	$(NOT_ROOT_NOTE)
 	BRIG_RUNTIME=/usr/sbin/runc $(CARGO) test --test integration -- --test-threads=2
+
+# Where `make install` puts brig, its manual pages and its shell
+# completions; DESTDIR stages the tree for a package.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+# The brig to install: the release build (built first) by default.
+BRIG ?= target/release/brig
+INSTALLED := $(DESTDIR)$(BINDIR)/brig \
+	$(DESTDIR)$(DATADIR)/bash-completion/completions/brig \
+	$(DESTDIR)$(DATADIR)/zsh/site-functions/_brig \
+	$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/brig.fish
+
+# The pages and completions come from the binary being installed (`brig
+# man`, `brig completion`), so they describe exactly its command line.
+install: $(if $(filter target/release/brig,$(BRIG)),build)
+	install -D -m 0755 $(BRIG) $(DESTDIR)$(BINDIR)/brig
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BRIG) man "$$tmp/man8"; \
+	for sh in bash zsh fish; do $(BRIG) completion $$sh >"$$tmp/$$sh"; done; \
+	inst() { echo "install -D -m 0644 $$1 $$2"; install -D -m 0644 "$$tmp/$$1" "$$2"; }; \
+	for p in $$(cd "$$tmp/man8" && ls); do inst man8/$$p $(DESTDIR)$(MANDIR)/man8/$$p; done; \
+	inst bash $(DESTDIR)$(DATADIR)/bash-completion/completions/brig; \
+	inst zsh $(DESTDIR)$(DATADIR)/zsh/site-functions/_brig; \
+	inst fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/brig.fish
+
+# brig-*.8: the pages of every verb, whichever brig installed them.
+uninstall:
+	rm -f $(INSTALLED) $(DESTDIR)$(MANDIR)/man8/brig.8 $(DESTDIR)$(MANDIR)/man8/brig-*.8
 
 demo: deps build probe
 	scripts/demo.sh

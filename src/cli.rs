@@ -112,6 +112,12 @@ pub enum Command {
     /// confined, concern by concern, and which Pod Security Standard
     /// levels it meets; for a running container, the kernel's view too.
     Check(CheckArgs),
+    /// Print a shell completion script (brig's own) for bash, zsh, fish,
+    /// elvish or powershell.
+    Completion(CompletionArgs),
+    /// Write the manual pages (brig's own) into a directory: brig.8 and
+    /// one per command.
+    Man(ManArgs),
     /// The container's init (internal; started by brig itself).
     #[command(hide = true)]
     Init,
@@ -171,6 +177,19 @@ pub struct CheckArgs {
     pub require: Option<CheckLevel>,
     /// A bundle directory (with config.json) or a container id.
     pub target: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Where the pages go (created if missing).
+    pub dir: PathBuf,
 }
 
 /// A Pod Security Standard level.

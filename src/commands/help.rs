@@ -56,18 +56,31 @@ fn libseccomp_version() -> String {
     }
 }
 
+/// What brig is, in the NAME line of `--help` and of brig(8).
+pub(crate) const ABOUT: &str = "Open Container Initiative runtime";
+
+/// What `--help` and brig(8) say under the NAME line.
+pub(crate) fn description(name: &str) -> String {
+    format!(
+        "{name} runs containers from OCI bundles (a config.json and a root
+filesystem) and speaks runc's command line, so containerd, podman and
+Docker can use it in runc's place. To run one:
+
+    # {name} run [ -b bundle ] <container-id>"
+    )
+}
+
 /// The clap command with runc-shaped help for `program` and every verb.
+/// The manual pages and shell completions are generated from it too
+/// (commands/man.rs, commands/completion.rs), so they cannot drift from
+/// what brig parses.
 pub fn command(program: &str) -> clap::Command {
     let name = program;
     let top = format!(
         "NAME:
-   {name} - Open Container Initiative runtime
+   {name} - {ABOUT}
 
-{name} runs containers from OCI bundles (a config.json and a root
-filesystem) and speaks runc's command line, so containerd, podman and
-Docker can use it in runc's place. To run one:
-
-    # {name} run [ -b bundle ] <container-id>
+{description}
 
 USAGE:
    {name} [global options] command [command options] [arguments...]
@@ -80,6 +93,7 @@ COMMANDS:
 GLOBAL OPTIONS:
 {{options}}
 ",
+        description = description(name),
         version = version_text(version_name(program))
             .split_once(" version ")
             .map(|(_, v)| format!("   {v}"))

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod checkpoint;
+pub mod completion;
 pub mod console;
 pub mod create;
 pub mod delete;
@@ -11,6 +12,7 @@ pub mod features;
 pub mod help;
 pub mod kill;
 pub mod list;
+pub mod man;
 pub mod pause;
 pub mod policy;
 pub mod ps;
@@ -49,6 +51,8 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
         Command::Policy(a) => policy::run(global, a),
         Command::Seccomp(a) => seccomp::run(a),
         Command::Check(a) => check::run(global, a),
+        Command::Completion(a) => completion::run(a),
+        Command::Man(a) => man::run(a),
         Command::Init => crate::process::init::main(),
     }
 }
@@ -76,6 +80,8 @@ pub fn subject(cmd: &Command) -> String {
         Command::Policy(_) => ("policy", ""),
         Command::Seccomp(_) => ("seccomp", ""),
         Command::Check(a) => ("check", a.target.as_str()),
+        Command::Completion(_) => ("completion", ""),
+        Command::Man(_) => ("man", ""),
         Command::Init => ("init", ""),
     };
     if id.is_empty() {
