@@ -14,8 +14,9 @@ pub fn run(global: &GlobalOpts, args: &UpdateArgs) -> Result<i32> {
     let r = resources(args)?;
     let (st, _lock) = locked_state(global, &args.id)?;
     let m = manager(&st)?;
-    m.check(&r).context(|| format!("update {}", args.id))?;
-    m.set(&r).context(|| format!("update {}", args.id))?;
+    // main.rs says "update ID:" once, before the chain.
+    m.check(&r)?;
+    m.set(&r)?;
     Ok(0)
 }
 
