@@ -119,7 +119,10 @@ pub fn text(r: &Report, colour: bool) -> String {
         );
         let w = k.checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
         for c in &k.checks {
-            let (word, value) = if c.agrees {
+            let (word, value) = if c.agrees && c.what == "lsm" {
+                // The kernel's label carries the mode: "brig-default (enforce)".
+                ("same", c.kernel.clone())
+            } else if c.agrees {
                 ("same", c.config.clone())
             } else {
                 (

@@ -146,7 +146,7 @@ make_bundle() { # dir profile
   local b=$1 prof=$2
   mkdir -p "$b/rootfs"/{bin,proc,sys,dev,tmp,mnt}
   ln "$work/busybox" "$b/rootfs/bin/busybox"
-  for a in sh cat echo mount ls; do ln -s busybox "$b/rootfs/bin/$a"; done
+  for a in sh cat echo mount ls sleep; do ln -s busybox "$b/rootfs/bin/$a"; done
   probe > "$b/rootfs/probe.sh"
   local caps='"CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FOWNER","CAP_SETUID","CAP_SETGID","CAP_KILL","CAP_NET_ADMIN","CAP_SYS_ADMIN"'
   cat > "$b/config.json" <<JSON
@@ -179,6 +179,9 @@ make_bundle "$img/bundle-neg" brig-not-loaded
 # brig's node policy: a container that names no profile gets the policy's
 # default_profile where the kernel has AppArmor.
 if [ "$RUNTIME" = brig ]; then
+  # brig check of a running container reads the label from the kernel.
+  make_bundle "$img/bundle-chk" brig-default
+  sed -i 's|"args": \["/bin/sh", "/probe.sh"\]|"args": ["/bin/sleep", "30"]|' "$img/bundle-chk/config.json"
   make_bundle "$img/bundle-pol" ""
   printf 'version = 1\n[apparmor]\ndefault_profile = "brig-default"\n' > "$img/policy-aa.toml"
 fi
@@ -209,6 +212,13 @@ runtime --root /run/rt run --bundle /bundle-neg aa-neg > /tmp/neg-out 2>/tmp/neg
 echo "BRIG-AA-NEG-RC: $?"
 grep -q BRIG-AA-LABEL /tmp/neg-out && echo "BRIG-AA-NEG-RAN: $(grep BRIG-AA-LABEL /tmp/neg-out)"
 echo "BRIG-AA-NEG-MSG: $(cat /tmp/neg-err | tr '\n' ' ')"
+if [ -d /bundle-chk ]; then
+  runtime --root /run/rt run -d --bundle /bundle-chk aa-chk 2>/tmp/chk-err
+  echo "BRIG-AA-CHK-RC: $?"
+  runtime --root /run/rt check aa-chk > /tmp/chk 2>&1
+  sed -n 's/^  lsm .*/BRIG-AA-CHK-KERNEL: &/p; s/^apparmor .*/BRIG-AA-CHK-CONCERN: &/p' /tmp/chk
+  runtime --root /run/rt delete -f aa-chk
+fi
 if [ -f /policy-aa.toml ]; then
   runtime --policy /policy-aa.toml --root /run/rt run --bundle /bundle-pol aa-pol > /tmp/pol-out 2>/tmp/pol-err
   echo "BRIG-AA-POL-RC: $?"
@@ -277,6 +287,8 @@ check "profile not loaded: runtime fails" grep -qE '^BRIG-AA-NEG-RC: [1-9]' "$ou
 check "profile not loaded: container never ran" bash -c "! grep -q '^BRIG-AA-NEG-RAN' '$out'"
 if [ "$RUNTIME" = brig ]; then
   check "profile not loaded: brig names it" grep -qE '^BRIG-AA-NEG-MSG: .*brig-not-loaded' "$out"
+  check "brig check: a running container's label read from the kernel: brig-default (enforce)" \
+    grep -qE '^BRIG-AA-CHK-KERNEL: .*brig-default \(enforce\)' "$out"
   check "node policy: no profile asked, brig-default given (exit 0)" has "BRIG-AA-POL-RC: 0"
   check "node policy: container label is brig-default (enforce)" grep -qx 'BRIG-AA-POL-LABEL: brig-default (enforce)' "$out"
 fi
