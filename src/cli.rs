@@ -118,6 +118,9 @@ pub enum Command {
     /// Write the manual pages (brig's own) into a directory: brig.8 and
     /// one per command.
     Man(ManArgs),
+    /// AppArmor on this host (brig's own): `status` says whether it is
+    /// enabled and which profiles are loaded; `load` loads brig-default.
+    Apparmor(ApparmorArgs),
     /// The container's init (internal; started by brig itself).
     #[command(hide = true)]
     Init,
@@ -166,6 +169,25 @@ pub enum SeccompCommand {
         #[arg(long = "cap", value_name = "CAP")]
         caps: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApparmorArgs {
+    #[command(subcommand)]
+    pub command: ApparmorCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApparmorCommand {
+    /// Whether AppArmor is enabled, the profiles loaded, and brig-default's mode.
+    Status {
+        #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Load (or replace) brig's default profile, brig-default, with
+    /// apparmor_parser; it is also written to /etc/apparmor.d so the
+    /// distribution loads it at boot.
+    Load,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -71,6 +71,7 @@ pub(crate) mod tests {
         "policy",
         "seccomp",
         "check",
+        "apparmor",
         "completion",
         "man",
     ];

@@ -1,5 +1,6 @@
 //! One file per verb. Each returns the exit code; errors go up to main.
 
+pub mod apparmor;
 pub mod check;
 pub mod checkpoint;
 pub mod completion;
@@ -49,6 +50,7 @@ pub fn dispatch(global: &GlobalOpts, cmd: &Command) -> Result<i32> {
             "not supported: brig has no checkpoint/restore (CRIU) support",
         )),
         Command::Policy(a) => policy::run(global, a),
+        Command::Apparmor(a) => apparmor::run(a),
         Command::Seccomp(a) => seccomp::run(a),
         Command::Check(a) => check::run(global, a),
         Command::Completion(a) => completion::run(a),
@@ -78,6 +80,7 @@ pub fn subject(cmd: &Command) -> String {
         Command::Features => ("features", ""),
         Command::Restore(_) => ("restore", ""),
         Command::Policy(_) => ("policy", ""),
+        Command::Apparmor(_) => ("apparmor", ""),
         Command::Seccomp(_) => ("seccomp", ""),
         Command::Check(a) => ("check", a.target.as_str()),
         Command::Completion(_) => ("completion", ""),

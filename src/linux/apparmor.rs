@@ -146,6 +146,35 @@ fn profile_listed(list: &str, profile: &str) -> bool {
         .any(|(name, mode)| name == profile && mode.ends_with(')'))
 }
 
+/// What the host says of AppArmor, for `brig apparmor status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// The module is enabled and AppArmor is a running LSM.
+    pub enabled: bool,
+    /// Loaded profiles: (name, mode), as securityfs lists them.
+    pub profiles: Vec<(String, String)>,
+}
+
+/// [`Status`] of this host.
+pub fn status() -> Status {
+    status_in(Path::new("/sys"))
+}
+
+fn status_in(sys: &Path) -> Status {
+    let enabled = enabled_in(sys);
+    let list = if enabled {
+        fs::read_to_string(sys.join(AA_PROFILES)).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let profiles = list
+        .lines()
+        .filter_map(|l| l.rsplit_once(" ("))
+        .filter_map(|(name, mode)| Some((name.to_string(), mode.strip_suffix(')')?.to_string())))
+        .collect();
+    Status { enabled, profiles }
+}
+
 /// The kernel takes the whole write as one `exec <name>` command: a newline
 /// or NUL would end the name early or be rejected, so refuse them here with
 /// a clear message instead of a bare EINVAL from init.

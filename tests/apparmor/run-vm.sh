@@ -213,6 +213,9 @@ echo "BRIG-AA-NEG-RC: $?"
 grep -q BRIG-AA-LABEL /tmp/neg-out && echo "BRIG-AA-NEG-RAN: $(grep BRIG-AA-LABEL /tmp/neg-out)"
 echo "BRIG-AA-NEG-MSG: $(cat /tmp/neg-err | tr '\n' ' ')"
 if [ -d /bundle-chk ]; then
+  runtime apparmor load > /tmp/aa-load 2>&1
+  echo "BRIG-AA-LOAD-RC: $? $(cat /tmp/aa-load | tr '\n' ' ')"
+  runtime apparmor status | sed 's/^/BRIG-AA-STATUS: /'
   runtime --root /run/rt run -d --bundle /bundle-chk aa-chk 2>/tmp/chk-err
   echo "BRIG-AA-CHK-RC: $?"
   runtime --root /run/rt check aa-chk > /tmp/chk 2>&1
@@ -287,6 +290,9 @@ check "profile not loaded: runtime fails" grep -qE '^BRIG-AA-NEG-RC: [1-9]' "$ou
 check "profile not loaded: container never ran" bash -c "! grep -q '^BRIG-AA-NEG-RAN' '$out'"
 if [ "$RUNTIME" = brig ]; then
   check "profile not loaded: brig names it" grep -qE '^BRIG-AA-NEG-MSG: .*brig-not-loaded' "$out"
+  check "brig apparmor load: brig-default replaced (exit 0)" grep -qE '^BRIG-AA-LOAD-RC: 0 ' "$out"
+  check "brig apparmor status: enabled, brig-default (enforce)" \
+    bash -c "grep -qx 'BRIG-AA-STATUS: apparmor: enabled' '$out' && grep -qx 'BRIG-AA-STATUS: brig-default (enforce)' '$out'"
   check "brig check: a running container's label read from the kernel: brig-default (enforce)" \
     grep -qE '^BRIG-AA-CHK-KERNEL: .*brig-default \(enforce\)' "$out"
   check "node policy: no profile asked, brig-default given (exit 0)" has "BRIG-AA-POL-RC: 0"

@@ -354,3 +354,30 @@ fn hardened_spec_runs_confined_and_passes_restricted() {
         assert!(s.starts_with("0\n"), "root inside: {s}");
     }
 }
+
+/// `brig apparmor status` tells the truth about this host (the AppArmor
+/// VM test proves the enabled case); `load` without AppArmor is one clear
+/// line, non-zero, and writes nothing.
+#[test]
+fn apparmor_status_and_load_say_what_the_host_has() {
+    if !is_brig() {
+        return crate::skip::test("brig only: runc has no apparmor verb");
+    }
+    let rt = Rt::new();
+    let enabled = fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|v| v.trim_start().starts_with('Y'))
+        && fs::read_to_string("/sys/kernel/security/lsm").is_ok_and(|l| l.contains("apparmor"));
+    let out = rt
+        .run(&["apparmor", "status", "--format", "json"])
+        .expect_ok("apparmor status");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["enabled"], Value::Bool(enabled), "{v}");
+    if !enabled {
+        let out = rt.run(&["apparmor", "load"]);
+        assert!(!out.ok());
+        assert_eq!(
+            out.stderr.trim(),
+            "brig: apparmor: AppArmor is not enabled in this kernel"
+        );
+    }
+}
