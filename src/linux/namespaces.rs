@@ -283,11 +283,12 @@ impl CloexecOpen for std::fs::OpenOptions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use oci_spec::runtime::LinuxNamespaceBuilder;
 
-    fn ns(t: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
+    /// A config.json namespace entry, for tests.
+    pub(crate) fn ns(t: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
         let b = LinuxNamespaceBuilder::default().typ(t);
         match path {
             Some(p) => b.path(p).build().unwrap(),

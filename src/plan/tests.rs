@@ -321,13 +321,7 @@ fn exec_into_a_container_without_a_mount_namespace_chroots() {
     assert!(matches!(&p.init.root, RootSetup::Chroot(r) if r == Path::new("/b/rootfs")));
 }
 
-fn ns(t: LinuxNamespaceType, path: Option<&str>) -> LinuxNamespace {
-    let b = LinuxNamespaceBuilder::default().typ(t);
-    match path {
-        Some(p) => b.path(p).build().unwrap(),
-        None => b.build().unwrap(),
-    }
-}
+use crate::linux::namespaces::tests::ns;
 
 #[test]
 fn join_plan_joins_what_the_container_has() {
