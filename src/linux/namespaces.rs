@@ -176,6 +176,20 @@ impl NsPlan {
         matches!(self.get(Kind::User), Ns::Join(_))
     }
 
+    /// A new user namespace with namespaces joined by path (a pod's
+    /// network namespace that the host made): the child joins those as
+    /// the host's root first (from inside the new user namespace it could
+    /// not: they belong to the host's), then unshares the user namespace,
+    /// waits for its maps, and unshares the rest inside it (runc's nsexec
+    /// order). The pid namespace is entered by the parent and the mount
+    /// namespace by init, so they do not count.
+    pub fn unshares_user(&self) -> bool {
+        self.is_new(Kind::User)
+            && self
+                .joins()
+                .any(|(k, _)| !matches!(k, Kind::User | Kind::Pid | Kind::Mount))
+    }
+
     /// The new namespaces other than time and cgroup. Time is left out:
     /// its offsets must be written before any process enters it, so the
     /// child unshares it and enters it at execve. Cgroup is left out: its
@@ -194,28 +208,30 @@ impl NsPlan {
     /// Clone flags for the namespaces created at clone time (none when the
     /// user namespace is joined).
     pub fn clone_flags(&self) -> CloneFlags {
-        if self.joins_user() {
+        if self.joins_user() || self.unshares_user() {
             CloneFlags::empty()
         } else {
             self.made_early()
         }
     }
 
-    /// With a joined user namespace: what the child unshares once inside
-    /// it, the pid namespace aside (a new one holds only the children of
-    /// the process that unshares it: [`NsPlan::forks_into_pid`]).
+    /// With a joined (or child-unshared) user namespace: what the child
+    /// unshares once inside it, the user and pid namespaces aside (a new
+    /// pid namespace holds only the children of the process that unshares
+    /// it: [`NsPlan::forks_into_pid`]).
     pub fn unshare_flags(&self) -> CloneFlags {
-        if self.joins_user() {
-            self.made_early() - CloneFlags::CLONE_NEWPID
+        if self.joins_user() || self.unshares_user() {
+            self.made_early() - CloneFlags::CLONE_NEWPID - CloneFlags::CLONE_NEWUSER
         } else {
             CloneFlags::empty()
         }
     }
 
-    /// A joined user namespace and a new pid namespace: the child unshares
-    /// the pid namespace and forks the container's init into it.
+    /// A joined (or child-unshared) user namespace and a new pid
+    /// namespace: the child unshares the pid namespace and forks the
+    /// container's init into it.
     pub fn forks_into_pid(&self) -> bool {
-        self.joins_user() && self.is_new(Kind::Pid)
+        (self.joins_user() || self.unshares_user()) && self.is_new(Kind::Pid)
     }
 
     /// The namespaces to join, in join order.
@@ -311,6 +327,41 @@ pub(crate) mod tests {
         let c = NsPlan::from_spec(&[ns(LinuxNamespaceType::Cgroup, None)]).unwrap();
         assert_eq!(c.clone_flags(), CloneFlags::empty());
         assert_eq!(p.joins().count(), 1);
+    }
+
+    /// A new user namespace with a joined network namespace: nothing at
+    /// clone; the child joins, unshares the user namespace, then the rest
+    /// inside it, and forks into the new pid namespace.
+    #[test]
+    fn new_user_namespace_with_joins_is_unshared_by_the_child() {
+        let p = NsPlan::from_spec(&[
+            ns(LinuxNamespaceType::User, None),
+            ns(LinuxNamespaceType::Pid, None),
+            ns(LinuxNamespaceType::Ipc, None),
+            ns(LinuxNamespaceType::Mount, None),
+            ns(LinuxNamespaceType::Network, Some("/var/run/netns/pod")),
+        ])
+        .unwrap();
+        assert!(p.unshares_user() && !p.joins_user());
+        assert_eq!(p.clone_flags(), CloneFlags::empty());
+        assert_eq!(
+            p.unshare_flags(),
+            CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS
+        );
+        assert!(p.forks_into_pid());
+        // Only a joined pid or mount namespace: the clone makes them all.
+        let q = NsPlan::from_spec(&[
+            ns(LinuxNamespaceType::User, None),
+            ns(LinuxNamespaceType::Mount, None),
+            ns(LinuxNamespaceType::Pid, Some("/proc/1/ns/pid")),
+        ])
+        .unwrap();
+        assert!(!q.unshares_user());
+        assert_eq!(
+            q.clone_flags(),
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS
+        );
+        assert!(!q.forks_into_pid());
     }
 
     #[test]

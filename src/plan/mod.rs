@@ -106,6 +106,10 @@ pub struct Plan {
     pub config: Box<Spec>,
     /// The node policy applied, and what it found.
     pub policy: Option<policy::Record>,
+    /// A sysfs the child mounts before it enters the user namespace:
+    /// (index in mounts, mount attributes); see
+    /// [`crate::linux::rootfs::sysfs_made_by_child`].
+    pub child_sysfs: Option<(usize, u64)>,
     pub init: InitPlan,
 }
 
@@ -336,6 +340,12 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     let time_offsets = time_offsets(linux);
     let runtime_hooks = configured.cloned();
     let attrs = ProcessAttrs::from_spec(&process, linux)?;
+    let child_sysfs = match &root {
+        RootSetup::Build(r) if matches!(ns.get(Kind::Net), Ns::Join(_)) => {
+            crate::linux::rootfs::sysfs_made_by_child(r)
+        }
+        _ => None,
+    };
     let init = InitPlan {
         mode: InitMode::Create,
         id: flags.id.clone(),
@@ -373,6 +383,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         runtime_hooks,
         config: Box::new(config),
         policy,
+        child_sysfs,
         init,
     })
 }
@@ -478,6 +489,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         runtime_hooks: None,
         config: Box::new(config.clone()),
         policy: st.policy.clone().map(|r| policy::Record { findings, ..r }),
+        child_sysfs: None,
         init,
     })
 }

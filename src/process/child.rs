@@ -14,12 +14,15 @@ use nix::sched::{unshare, CloneFlags};
 
 use crate::error::{Error, Result, SysResultExt};
 use crate::linux::namespaces::{self, Kind, NsPlan};
-use crate::linux::{affinity, creds, fds};
+use crate::linux::{affinity, creds, fds, mountapi};
 use crate::process::channel::Channel;
 use crate::process::messages::{ToInit, ToParent};
 
 /// The env var telling the re-executed init which fd is its channel.
 pub const INIT_FD_ENV: &str = "_BRIG_INIT_FD";
+/// The env var telling init which fd holds the sysfs the child made, and
+/// for which mount: "INDEX:FD".
+pub const SYSFS_FD_ENV: &str = "_BRIG_SYSFS_FD";
 
 pub struct ChildPlan<'a> {
     pub ns: &'a NsPlan,
@@ -27,6 +30,9 @@ pub struct ChildPlan<'a> {
     pub new_time_ns: bool,
     /// Descriptors that must survive the re-exec.
     pub keep_fds: Vec<RawFd>,
+    /// Mount a sysfs for init once the network namespace is joined: (index
+    /// in mounts, mount attributes); see `rootfs::sysfs_made_by_child`.
+    pub sysfs: Option<(usize, u64)>,
 }
 
 /// A new pid namespace holds only the children of the process that
@@ -43,6 +49,17 @@ fn fork_into_new_pid_namespace(ch: &Channel) -> Result<()> {
             // SAFETY: _exit never returns; this process's part is done.
             unsafe { libc::_exit(if sent.is_ok() { 0 } else { 1 }) }
         }
+    }
+}
+
+/// The parent's Go (sync 1, and 1u); a parent that died sends nothing,
+/// and the child goes quietly.
+fn await_go(ch: &Channel) -> Result<()> {
+    match ch.recv::<ToInit>()? {
+        Some(ToInit::Go) => Ok(()),
+        // SAFETY: _exit never returns.
+        None => unsafe { libc::_exit(1) },
+        Some(other) => Err(Error::invalid(format!("child: expected Go, got {other:?}"))),
     }
 }
 
@@ -87,14 +104,8 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     }
     // sync 1: the parent has put us in the cgroup and written the id maps
     // (and the time offsets).
-    match ch.recv::<ToInit>()? {
-        Some(ToInit::Go) => {}
-        // The parent died: go quietly.
-        // SAFETY: _exit never returns.
-        None => unsafe { libc::_exit(1) },
-        Some(other) => return Err(Error::invalid(format!("child: expected Go, got {other:?}"))),
-    }
-    if plan.ns.is_new(Kind::User) {
+    await_go(ch)?;
+    if plan.ns.is_new(Kind::User) && !plan.ns.unshares_user() {
         creds::become_root("the new user namespace")?;
     }
     // Namespaces joined by path, the user namespace last: we are still the
@@ -107,6 +118,30 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     for (kind, path) in plan.ns.joins() {
         if !matches!(kind, Kind::User | Kind::Pid | Kind::Mount) {
             namespaces::join(kind, path)?;
+        }
+    }
+    // While we are still the host's root, in the joined network namespace.
+    let sysfs = match plan.sysfs {
+        Some((index, attrs)) => Some((
+            index,
+            mountapi::new_fs(c"sysfs", attrs)
+                .or_sys(|| "mount sysfs for the joined network namespace".into())?,
+        )),
+        None => None,
+    };
+    if plan.ns.unshares_user() {
+        // sync 1u: our own user namespace, made now that the joined ones
+        // are entered; the parent writes its maps.
+        unshare(CloneFlags::CLONE_NEWUSER).or_sys(|| "unshare user namespace".into())?;
+        ch.send(&ToParent::UserNamespace)?;
+        await_go(ch)?;
+        creds::become_root("the new user namespace")?;
+        let flags = plan.ns.unshare_flags();
+        if !flags.is_empty() {
+            unshare(flags).or_sys(|| format!("unshare {flags:?} in the new user namespace"))?;
+        }
+        if plan.ns.forks_into_pid() {
+            fork_into_new_pid_namespace(ch)?;
         }
     }
     if let Some((_, path)) = plan.ns.joins().find(|(k, _)| *k == Kind::User) {
@@ -138,6 +173,15 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         }
     }
     fds::clear_cloexec(ch.raw_fd())?;
+    let sysfs_env = match &sysfs {
+        Some((index, fd)) => {
+            fds::clear_cloexec(fd.as_raw_fd())?;
+            Some(
+                CString::new(format!("{SYSFS_FD_ENV}={index}:{}", fd.as_raw_fd())).expect("no NUL"),
+            )
+        }
+        None => None,
+    };
     tracing::debug!("nsexec[{pid}]: <= nsexec container setup, re-exec as init");
     let argv = [
         c"brig:[2:INIT]".as_ptr(),
@@ -145,7 +189,11 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         std::ptr::null(),
     ];
     let env_var = CString::new(format!("{INIT_FD_ENV}={}", ch.raw_fd())).expect("no NUL");
-    let envp = [env_var.as_ptr(), std::ptr::null()];
+    let envp = [
+        env_var.as_ptr(),
+        sysfs_env.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+        std::ptr::null(),
+    ];
     // SAFETY: argv and envp are NULL-terminated arrays of valid C strings
     // that outlive the call; exe is an open O_PATH fd of the brig binary.
     unsafe {

@@ -22,7 +22,7 @@ use crate::linux::{
 };
 use crate::plan::{InitMode, InitPlan, ProcessAttrs, RootSetup};
 use crate::process::channel::Channel;
-use crate::process::child::INIT_FD_ENV;
+use crate::process::child::{INIT_FD_ENV, SYSFS_FD_ENV};
 use crate::process::messages::{InitConfig, InitFds, ToInit, ToParent};
 
 /// Entry point of `brig init`. Never returns.
@@ -86,6 +86,13 @@ fn receive_and_run(ch: &Channel) -> Result<Infallible> {
     init(ch, &cfg)
 }
 
+/// The sysfs the child mounted for us, as (index in mounts, fd).
+fn sysfs_from_child() -> Option<(usize, RawFd)> {
+    let v = std::env::var(SYSFS_FD_ENV).ok()?;
+    let (index, fd) = v.split_once(':')?;
+    Some((index.parse().ok()?, fd.parse().ok()?))
+}
+
 fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     let plan = &cfg.plan;
     let process = &plan.process;
@@ -111,7 +118,9 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // The root filesystem is ours to build only in a new mount namespace;
     // a joined one is already what its owner made it.
     if let RootSetup::Build(r) = &plan.root {
-        rootfs::prepare(r, cfg.cgroup_view.as_ref(), &cfg.fds.premade_mounts)?;
+        let mut premade = cfg.fds.premade_mounts.clone();
+        premade.extend(sysfs_from_child());
+        rootfs::prepare(r, cfg.cgroup_view.as_ref(), &premade)?;
     }
     // Hooks after the mounts, before pivot_root, so they still see the
     // host's paths (sync 1c/1d: prestart and createRuntime in the parent;

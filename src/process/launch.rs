@@ -227,6 +227,7 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
                     ns,
                     new_time_ns: plan.time_offsets.is_some(),
                     keep_fds: inherited.keep_fds(plan.preserve_fds),
+                    sysfs: plan.child_sysfs,
                 },
                 &exe,
             )
@@ -243,20 +244,41 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     if into_cgroup.is_none() {
         cgroup.add(pid)?;
     }
-    if ns.is_new(Kind::User) || plan.oom_score_adj.is_some() || plan.time_offsets.is_some() {
-        let procfs = ProcfsHandle::new()?;
-        if ns.is_new(Kind::User) {
-            userns::write_maps(&procfs, pid, &plan.uid_map, &plan.gid_map)?;
+    let procfs =
+        if ns.is_new(Kind::User) || plan.oom_score_adj.is_some() || plan.time_offsets.is_some() {
+            Some(ProcfsHandle::new()?)
+        } else {
+            None
+        };
+    if let Some(procfs) = &procfs {
+        if ns.is_new(Kind::User) && !ns.unshares_user() {
+            userns::write_maps(procfs, pid, &plan.uid_map, &plan.gid_map)?;
         }
         if let Some(adj) = plan.oom_score_adj {
-            write_oom_score_adj(&procfs, pid, adj)?;
+            write_oom_score_adj(procfs, pid, adj)?;
         }
         if let Some(offsets) = &plan.time_offsets {
-            write_time_offsets(&parent_ch, &procfs, pid, offsets)?;
+            write_time_offsets(&parent_ch, procfs, pid, offsets)?;
         }
     }
     // sync 1
     parent_ch.send(&ToInit::Go)?;
+    if ns.unshares_user() {
+        // sync 1u: the child joined the namespaces given by path and made
+        // its user namespace; its maps, then go on.
+        match parent_ch.recv::<ToParent>()? {
+            Some(ToParent::UserNamespace) => {}
+            Some(ToParent::Failed { chain, errno }) => return Err(Error::Init { chain, errno }),
+            other => {
+                return Err(Error::invalid(format!(
+                    "expected the child's user namespace, got {other:?}"
+                )))
+            }
+        }
+        let procfs = procfs.as_ref().expect("made for a new user namespace");
+        userns::write_maps(procfs, pid, &plan.uid_map, &plan.gid_map)?;
+        parent_ch.send(&ToInit::Go)?;
+    }
     if ns.forks_into_pid() {
         return adopt_forked_init(parent_ch, guard);
     }

@@ -59,6 +59,10 @@ pub enum ToParent {
     /// sync 0 (a new time namespace only): the child unshared it; the
     /// parent writes its offsets before sync 1.
     TimeNamespace,
+    /// sync 1u (a new user namespace with namespaces joined by path only):
+    /// the child joined them and unshared its user namespace; the parent
+    /// writes its id maps and answers Go.
+    UserNamespace,
 }
 
 /// The parent's `--log` for init: an inherited descriptor of the log
@@ -133,11 +137,16 @@ impl ParentPhase {
                 Err(Error::Init { chain, errno })
             }
             // sync 1a is the launch's (launch::spawn), before any phase.
-            (_, Some(m @ (ToParent::Forked { .. } | ToParent::TimeNamespace))) => {
-                Err(Error::invalid(format!(
-                    "unexpected message from container init after its launch: {m:?}"
-                )))
-            }
+            (
+                _,
+                Some(
+                    m @ (ToParent::Forked { .. }
+                    | ToParent::TimeNamespace
+                    | ToParent::UserNamespace),
+                ),
+            ) => Err(Error::invalid(format!(
+                "unexpected message from container init after its launch: {m:?}"
+            ))),
             (AwaitExec, Some(m @ (ToParent::Ready | ToParent::RunHooks))) => Err(Error::invalid(
                 format!("unexpected message from an exec'd process's init: {m:?}"),
             )),

@@ -135,6 +135,23 @@ pub fn is_bind_mount(m: &Mount) -> bool {
     mount_options(m).is_ok_and(|o| is_bind(m, &o))
 }
 
+/// The sysfs a container with a user namespace gets when its network
+/// namespace is joined by path: (index in mounts, mount attributes). Such a
+/// network namespace may belong to the host's user namespace (a pod's,
+/// made by containerd), and then only the host's root may mount a sysfs
+/// for it: the child mounts it, detached, before it enters the user
+/// namespace, and init moves it into place ([`prepare`]'s `premade`).
+pub fn sysfs_made_by_child(plan: &RootfsPlan) -> Option<(usize, u64)> {
+    if !plan.userns {
+        return None;
+    }
+    plan.mounts.iter().enumerate().find_map(|(i, m)| {
+        let o = mount_options(m).ok()?;
+        (m.typ().as_deref() == Some("sysfs") && !is_bind(m, &o) && !is_idmapped(m, &o))
+            .then(|| (i, o.bind_attrs(0, false).map_or(0, |(set, _)| set)))
+    })
+}
+
 fn is_idmapped(m: &Mount, o: &MountOptions) -> bool {
     o.idmap.is_some() || m.uid_mappings().is_some() || m.gid_mappings().is_some()
 }
@@ -250,6 +267,18 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     // Only real procfs/sysfs on a real directory: an image whose /proc is a
     // symlink must not redirect it (CVE-2019-16884, CVE-2025-52565).
     let strict = matches!(typ, "proc" | "sysfs");
+    if let Some(&(_, fd)) = ctx.premade.iter().find(|(i, _)| *i == index) {
+        // SAFETY: the child made this mount for this entry (a sysfs,
+        // sysfs_made_by_child) and passed it across the re-exec; nothing
+        // else in this process owns it.
+        let tree = unsafe { OwnedFd::from_raw_fd(fd) };
+        let to = ensure_mountpoint(ctx.root, dest, true, strict).context(op)?;
+        refuse_inside_proc(to.as_fd(), dest).context(op)?;
+        move_mount(tree.as_fd(), to.as_fd())
+            .or_sys(|| "move the premade mount into place".into())
+            .context(op)?;
+        return after_mount(ctx, dest, &o).context(op);
+    }
     let inherited = tmpfs_inherited_mode(ctx, typ, dest, &o);
     let fd = ensure_mountpoint(ctx.root, dest, true, strict).context(op)?;
     refuse_inside_proc(fd.as_fd(), dest).context(op)?;

@@ -3,6 +3,7 @@
 //! configurations that must be refused.
 
 use std::fs;
+use std::process::Command;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use serde_json::{json, Value};
@@ -538,4 +539,102 @@ fn time_offsets_with_and_without_a_user_namespace_and_joined() {
     );
     rt.run(&["delete", "--force", &tid])
         .expect_ok("delete the target");
+}
+
+
+/// A named network namespace (`ip netns add`), deleted on drop.
+struct NetNs {
+    name: String,
+}
+
+impl NetNs {
+    fn add(tag: &str) -> NetNs {
+        let name = unique_id(tag);
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip netns add {name}");
+        NetNs { name }
+    }
+
+    fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.name)
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.name])
+            .status();
+    }
+}
+
+/// The host's root made the network namespace; the container has a user
+/// namespace of its own. brig joins the network namespace first, as the
+/// host's root, then makes the user namespace (runc's order), and mounts
+/// the container's sysfs for that network namespace before it enters the
+/// user namespace (from inside, mounting a sysfs of a network namespace
+/// the host's user namespace owns is not allowed). runc 1.1.5 fails the
+/// sysfs mount with EPERM.
+#[test]
+fn new_user_namespace_in_a_network_namespace_the_host_made() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("runc 1.1.5 cannot mount sysfs here (EPERM)");
+    }
+    let netns = NetNs::add("netns");
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    let path = netns.path();
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "network");
+        ns.push(json!({"type": "user"}));
+        ns.push(json!({"type": "network", "path": path}));
+        let map = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    let facts = probe_in(&rt, &mut b, &[]);
+    let ns = |name: &str| facts["ns"][name].as_u64().unwrap();
+    assert_eq!(
+        ns("net"),
+        std::fs::metadata(netns.path()).unwrap().ino(),
+        "the container is in the named network namespace"
+    );
+    assert_ne!(
+        ns("user"),
+        std::fs::metadata("/proc/self/ns/user").unwrap().ino(),
+        "the container has a user namespace of its own"
+    );
+    let map = facts["uid_map"].as_str().unwrap();
+    assert_eq!(
+        map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "200000", "65536"]
+    );
+    assert_eq!(facts["uid"], 0);
+    let sys = mount_at(&facts, "/sys");
+    assert_eq!(sys["fstype"], "sysfs", "{sys}");
+    let opts = sys["options"].as_str().unwrap();
+    for o in ["ro", "nosuid", "nodev", "noexec"] {
+        assert!(opts.split(',').any(|x| x == o), "/sys lacks {o}: {opts}");
+    }
+    // The new namespaces the container asked for belong to its user
+    // namespace: it is root over its own ipc namespace.
+    assert_ne!(
+        ns("ipc"),
+        std::fs::metadata("/proc/self/ns/ipc").unwrap().ino()
+    );
+}
+
+fn mount_at<'a>(facts: &'a Value, mountpoint: &str) -> &'a Value {
+    facts["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["mountpoint"] == mountpoint)
+        .unwrap_or_else(|| panic!("no mount at {mountpoint}"))
 }
