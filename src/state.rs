@@ -68,6 +68,10 @@ pub struct State {
     /// this one), and what it found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::policy::Record>,
+    /// The host ids the node's user-namespace pool leased this container
+    /// (the policy's `user_namespace` rule); released at delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userns_range: Option<crate::policy::pool::Range>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,6 +246,9 @@ pub struct Report<'a> {
     /// brig's addition: the node policy the container was created under.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<&'a str>,
+    /// brig's addition: the host ids its user namespace was leased.
+    #[serde(rename = "usernsRange", skip_serializing_if = "Option::is_none")]
+    pub userns_range: Option<crate::policy::pool::Range>,
 }
 
 /// An RFC 3339 time with nanoseconds as Go's RFC3339Nano prints it: the
@@ -282,6 +289,7 @@ impl State {
                 .collect(),
             owner,
             policy: self.policy.as_ref().map(|r| r.policy.name.as_str()),
+            userns_range: self.userns_range,
         }
     }
 

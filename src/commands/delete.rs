@@ -45,10 +45,22 @@ pub fn run(global: &GlobalOpts, a: &DeleteArgs) -> Result<i32> {
         destroy(st)?;
     }
     std::fs::remove_dir_all(&dir).or_io(|| format!("remove {}", dir.display()))?;
+    // Without a record (a create killed early) the pool may still list it.
+    if st.as_ref().is_none_or(|s| s.userns_range.is_some()) {
+        release_userns_range(&global.root, &a.id);
+    }
     if let Some(st) = &st {
         poststop(st);
     }
     Ok(0)
+}
+
+/// The host ids the node's pool leased the container are free again. A
+/// failure only warns: the next lease drops a holder without a record.
+pub fn release_userns_range(root: &std::path::Path, id: &str) {
+    if let Err(e) = crate::policy::pool::release(root, id) {
+        tracing::warn!("release the user namespace range: {}", e.chain());
+    }
 }
 
 /// After the container is gone: poststop hooks; a failure is only a

@@ -78,6 +78,9 @@ fn remove(global: &GlobalOpts, st: &state::State) -> Result<()> {
     super::delete::destroy(st)?;
     std::fs::remove_dir_all(&dir)
         .map_err(|e| crate::Error::io(format!("remove {}", dir.display()), e))?;
+    if st.userns_range.is_some() {
+        super::delete::release_userns_range(&global.root, &st.id);
+    }
     super::delete::poststop(st);
     Ok(())
 }

@@ -193,6 +193,7 @@ mod tests {
             let host = crate::policy::Host {
                 apparmor_enabled: apparmor,
                 kernel_caps: vec!["CAP_CHOWN".into()],
+                userns_grant: None,
             };
             let (findings, _) = crate::policy::evaluate_spec(&p, &spec, &host);
             let ignore_cgroup_ns = |f: &&crate::policy::Finding| f.field != "linux.namespaces";

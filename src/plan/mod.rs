@@ -59,6 +59,9 @@ pub struct CreateFlags {
     pub systemd_cgroup: bool,
     /// The node policy brig was invoked with (`--policy`, `brig-NAME`).
     pub policy: Option<Policy>,
+    /// What the node's pool leased this container, for the policy's
+    /// `user_namespace` rule ([`policy::pool`]).
+    pub userns_grant: Option<policy::pool::Grant>,
 }
 
 /// What `exec` was asked besides the process.
@@ -106,6 +109,8 @@ pub struct Plan {
     pub config: Box<Spec>,
     /// The node policy applied, and what it found.
     pub policy: Option<policy::Record>,
+    /// The host ids the node's pool leased the container (state.json).
+    pub userns_range: Option<policy::pool::Range>,
     /// A sysfs the child mounts before it enters the user namespace:
     /// (index in mounts, mount attributes); see
     /// [`crate::linux::rootfs::sysfs_made_by_child`].
@@ -263,7 +268,11 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     let mut config = bundle.spec.clone();
     let policy = match &flags.policy {
         Some(p) => {
-            let findings = policy::apply_to_spec(p, &mut config, &policy::Host::current())?;
+            let host = policy::Host {
+                userns_grant: flags.userns_grant.clone(),
+                ..policy::Host::current()
+            };
+            let findings = policy::apply_to_spec(p, &mut config, &host)?;
             if findings
                 .iter()
                 .any(|f| f.outcome == policy::Outcome::Clamped)
@@ -302,13 +311,21 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     } else {
         FifoWriter::HostRoot
     };
+    // A user namespace the policy gave: its range, and the root
+    // filesystem idmapped to it (the image's files keep their owners).
+    let granted = policy
+        .as_ref()
+        .is_some_and(|r| policy::granted_userns(&r.findings));
+    let userns_range = flags
+        .userns_grant
+        .as_ref()
+        .filter(|_| granted)
+        .map(|g| g.range);
     let own_mount_ns = ns.has_own(Kind::Mount);
     let root = if ns.is_new(Kind::Mount) {
-        RootSetup::Build(Box::new(RootfsPlan::from_spec(
-            spec,
-            &bundle.rootfs,
-            flags.no_pivot,
-        )?))
+        let mut r = RootfsPlan::from_spec(spec, &bundle.rootfs, flags.no_pivot)?;
+        r.idmap_root = granted;
+        RootSetup::Build(Box::new(r))
     } else if own_mount_ns {
         RootSetup::AsIs
     } else {
@@ -383,6 +400,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         runtime_hooks,
         config: Box::new(config),
         policy,
+        userns_range,
         child_sysfs,
         init,
     })
@@ -489,6 +507,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         runtime_hooks: None,
         config: Box::new(config.clone()),
         policy: st.policy.clone().map(|r| policy::Record { findings, ..r }),
+        userns_range: None,
         child_sysfs: None,
         init,
     })

@@ -270,6 +270,7 @@ fn state(spec: Spec) -> State {
         terminal: false,
         config: Box::new(spec),
         policy: None,
+        userns_range: None,
     }
 }
 

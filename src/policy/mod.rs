@@ -20,6 +20,7 @@
 //! the recorded one.
 
 mod fs_rules;
+pub mod pool;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -31,7 +32,9 @@ use serde::{Deserialize, Serialize};
 pub(crate) use fs_rules::{exposes, resolved};
 pub use fs_rules::{REQUIRED_MASKED, REQUIRED_READONLY, SAFE_SYSCTLS, SENSITIVE_HOST_PATHS};
 pub(crate) use rules::{allows, in_user_namespace, is_host_path, namespaces_of, HOST_KINDS};
-pub use rules::{apply_to_process, apply_to_spec, bounding_names, evaluate_spec, Host};
+pub use rules::{
+    apply_to_process, apply_to_spec, bounding_names, evaluate_spec, granted_userns, Host,
+};
 
 use crate::error::{Error, IoResultExt, Result};
 
@@ -92,6 +95,52 @@ pub struct Policy {
     pub devices: Option<DeviceRule>,
     #[serde(default)]
     pub landlock: Option<LandlockRule>,
+    #[serde(default)]
+    pub user_namespace: Option<UserNamespaceRule>,
+}
+
+/// Every container in a user namespace of its own, none mapping the host's
+/// root or the node's pool. A container that brings none: `refuse`, or
+/// `clamp` gives it one mapped to a range of the node's pool
+/// ([`pool`]): one range per pod, shared by its containers (they join the
+/// pod's user namespace), with the root filesystem and the bind mounts
+/// idmapped so the image's files keep their owners inside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserNamespaceRule {
+    pub action: Action,
+    /// The pool: `count` ranges of `size` host ids from host id `first`.
+    #[serde(default = "pool_first")]
+    pub first: u32,
+    #[serde(default = "pool_count")]
+    pub count: u32,
+    #[serde(default = "pool_size")]
+    pub size: u32,
+}
+
+impl UserNamespaceRule {
+    /// The host ids the pool leases.
+    pub fn region(&self) -> pool::Range {
+        pool::Range {
+            start: self.first,
+            size: self.count.saturating_mul(self.size),
+        }
+    }
+}
+
+/// 3 * 2^30: above `brig spec --hardened`'s 2^31 and the ranges kubelet
+/// and podman hand out, below the last 64 Ki ids.
+fn pool_first() -> u32 {
+    0xC000_0000
+}
+
+fn pool_count() -> u32 {
+    16_383
+}
+
+/// 65536: every id a container image may use (Kubernetes' size too).
+fn pool_size() -> u32 {
+    65_536
 }
 
 /// A Landlock ruleset for a container that brings none (the

@@ -21,6 +21,9 @@ pub struct Host {
     /// Every capability this kernel knows, `CAP_...` (a bounding set with
     /// all of them is `privileged`).
     pub kernel_caps: Vec<String>,
+    /// The range the node's pool leased this container (and its pod's
+    /// user namespace to join), for the `user_namespace` rule to clamp with.
+    pub userns_grant: Option<super::pool::Grant>,
 }
 
 impl Host {
@@ -28,6 +31,7 @@ impl Host {
         Host {
             apparmor_enabled: crate::linux::apparmor::enabled(),
             kernel_caps: crate::linux::capabilities::known(),
+            userns_grant: None,
         }
     }
 }
@@ -67,6 +71,18 @@ pub fn check(p: &Policy) -> Result<()> {
             json,
         )]);
         crate::linux::landlock::parse(Some(&a)).map_err(|e| e.context("landlock.default"))?;
+    }
+    if let Some(u) = &p.user_namespace {
+        let end = u64::from(u.first) + u64::from(u.count) * u64::from(u.size);
+        if u.first == 0 || u.count == 0 || u.size == 0 || end > u64::from(u32::MAX) {
+            return Err(Error::invalid(format!(
+                "user_namespace: {} ranges of {} host ids from {} do not fit between host ids 1 and {}",
+                u.count,
+                u.size,
+                u.first,
+                u32::MAX - 1
+            )));
+        }
     }
     if p.process.as_ref().and_then(|r| r.run_as_non_root) == Some(Action::Clamp) {
         return Err(Error::invalid(
@@ -117,8 +133,10 @@ impl Findings {
 pub fn evaluate_spec(policy: &Policy, spec: &Spec, host: &Host) -> (Vec<Finding>, Spec) {
     let mut work = spec.clone();
     let mut f = Findings { list: Vec::new() };
+    user_namespace_rule(policy, &mut work, host, &mut f);
+    let userns = in_user_namespace(&work);
     if let Some(process) = work.process_mut() {
-        process_rules(policy, process, in_user_namespace(spec), host, &mut f);
+        process_rules(policy, process, userns, host, &mut f);
     }
     namespace_rule(policy, &mut work, &mut f);
     readonly_root(policy, &mut work, &mut f);
@@ -394,6 +412,145 @@ fn namespace_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {
             l.set_namespaces(Some(list));
         }
     }
+}
+
+/// The host ids a rule-abiding user namespace may not map: the host's root,
+/// and the pool's (brig leases those, one pod each).
+fn user_namespace_rule(policy: &Policy, spec: &mut Spec, host: &Host, f: &mut Findings) {
+    let Some(rule) = &policy.user_namespace else {
+        return;
+    };
+    let list = namespaces_of(spec);
+    let entry = list.iter().find(|n| n.typ() == LinuxNamespaceType::User);
+    let joined = entry
+        .and_then(|n| n.path().clone())
+        .filter(|p| !p.as_os_str().is_empty());
+    if in_user_namespace(spec) {
+        if joined.is_some() {
+            // Another process's user namespace (a pod's, given by
+            // containerd): its maps were checked when it was made.
+            return;
+        }
+        let linux = spec.linux().as_ref();
+        let maps = [
+            (
+                "linux.uidMappings",
+                linux.and_then(|l| l.uid_mappings().clone()),
+            ),
+            (
+                "linux.gidMappings",
+                linux.and_then(|l| l.gid_mappings().clone()),
+            ),
+        ];
+        let region = rule.region();
+        for (field, maps) in maps {
+            for m in maps.unwrap_or_default() {
+                let r = super::pool::Range {
+                    start: m.host_id(),
+                    size: m.size(),
+                };
+                let detail = if m.host_id() == 0 && m.size() > 0 {
+                    "maps host id 0, the host's root".to_string()
+                } else if r.overlaps(region) {
+                    format!(
+                        "host ids {}-{} overlap the node's user-namespace pool ({}-{}), which brig leases one pod each",
+                        r.start,
+                        u64::from(r.start) + u64::from(r.size) - 1,
+                        region.start,
+                        u64::from(region.start) + u64::from(region.size) - 1
+                    )
+                } else {
+                    continue;
+                };
+                // The container's own maps are not brig's to change: its
+                // files were made for them.
+                f.add("user_namespace", field, detail, Action::Refuse);
+            }
+        }
+        return;
+    }
+    let detail = match &host.userns_grant {
+        Some(g) if g.join.is_some() => format!(
+            "none: the pod's user namespace (host ids {}-{})",
+            g.range.start,
+            u64::from(g.range.start) + u64::from(g.range.size) - 1
+        ),
+        Some(g) => format!(
+            "none: a user namespace mapped to host ids {}-{} from the node's pool",
+            g.range.start,
+            u64::from(g.range.start) + u64::from(g.range.size) - 1
+        ),
+        None => "none: a user namespace mapped to a range from the node's pool".to_string(),
+    };
+    if !f.add("user_namespace", "linux.namespaces", detail, rule.action) {
+        return;
+    }
+    let Some(grant) = &host.userns_grant else {
+        // `policy explain`: nothing leased, the config stays.
+        return;
+    };
+    give_user_namespace(spec, grant);
+}
+
+/// The container's user namespace from the pool: the pod's to join, or a
+/// new one mapped to the grant's range; its bind mounts are idmapped to
+/// it (the root filesystem is too: [`granted_userns`]).
+fn give_user_namespace(spec: &mut Spec, grant: &super::pool::Grant) {
+    let mut list: Vec<LinuxNamespace> = namespaces_of(spec)
+        .into_iter()
+        .filter(|n| n.typ() != LinuxNamespaceType::User)
+        .collect();
+    let mut user = LinuxNamespace::default();
+    user.set_typ(LinuxNamespaceType::User);
+    user.set_path(grant.join.clone());
+    list.push(user);
+    let maps = grant.join.is_none().then(|| {
+        vec![crate::linux::userns::mapping(
+            0,
+            grant.range.start,
+            grant.range.size,
+        )]
+    });
+    if let Some(l) = spec.linux_mut() {
+        l.set_namespaces(Some(list));
+        l.set_uid_mappings(maps.clone());
+        l.set_gid_mappings(maps);
+    }
+    if let Some(mounts) = spec.mounts_mut() {
+        for m in mounts.iter_mut() {
+            if idmappable_bind(m) {
+                let mut o = m.options().clone().unwrap_or_default();
+                o.push("idmap".to_string());
+                m.set_options(Some(o));
+            }
+        }
+    }
+}
+
+/// A bind mount of the host's that an idmap can shift: not one already
+/// idmapped, not of the kernel's own filesystems (/dev, /proc, /sys,
+/// which cannot be idmapped and hold no files of the pod's).
+fn idmappable_bind(m: &oci_spec::runtime::Mount) -> bool {
+    let opts = m.options().clone().unwrap_or_default();
+    let bind =
+        m.typ().as_deref() == Some("bind") || opts.iter().any(|o| o == "bind" || o == "rbind");
+    let idmapped = opts.iter().any(|o| o == "idmap" || o == "ridmap")
+        || m.uid_mappings().is_some()
+        || m.gid_mappings().is_some();
+    let kernel = m.source().as_deref().is_some_and(|s| {
+        ["/dev", "/proc", "/sys"]
+            .iter()
+            .any(|k| s == Path::new(k) || s.starts_with(k))
+    });
+    bind && !idmapped && !kernel
+}
+
+/// Did the `user_namespace` rule give this container its user namespace
+/// (so its root filesystem is idmapped to it)?
+pub fn granted_userns(findings: &[Finding]) -> bool {
+    findings
+        .iter()
+        .any(|f| f.rule == "user_namespace" && f.outcome == Outcome::Clamped)
 }
 
 fn landlock_rule(policy: &Policy, spec: &mut Spec, f: &mut Findings) {

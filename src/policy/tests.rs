@@ -24,6 +24,7 @@ fn host() -> Host {
     Host {
         apparmor_enabled: true,
         kernel_caps: vec!["CAP_CHOWN".into(), "CAP_SYS_ADMIN".into()],
+        userns_grant: None,
     }
 }
 
@@ -463,4 +464,148 @@ fn landlock_default_for_a_container_without_its_own() {
     .unwrap_err()
     .chain();
     assert!(e.contains("landlock.default"), "{e}");
+}
+
+fn with_grant(join: Option<&str>) -> Host {
+    Host {
+        userns_grant: Some(pool::Grant {
+            range: pool::Range {
+                start: 3_221_225_472,
+                size: 65_536,
+            },
+            join: join.map(Into::into),
+        }),
+        ..host()
+    }
+}
+
+fn user_ns(s: &Spec) -> Option<oci_spec::runtime::LinuxNamespace> {
+    rules_ns(s)
+        .into_iter()
+        .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+}
+
+fn rules_ns(s: &Spec) -> Vec<oci_spec::runtime::LinuxNamespace> {
+    s.linux()
+        .as_ref()
+        .unwrap()
+        .namespaces()
+        .clone()
+        .unwrap_or_default()
+}
+
+#[test]
+fn user_namespace_clamp_maps_the_grant_and_idmaps_the_binds() {
+    let p = policy("[user_namespace]\naction = \"clamp\"\n[process]\nrun_as_non_root = \"refuse\"");
+    let s = spec(|v| {
+        v["process"]["user"] = serde_json::json!({"uid": 0, "gid": 0});
+        v["mounts"].as_array_mut().unwrap().extend([
+            serde_json::json!({"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind"]}),
+            serde_json::json!({"destination": "/dev/fuse", "type": "bind", "source": "/dev/fuse", "options": ["bind"]}),
+        ]);
+    });
+    let mut h = with_grant(None);
+    let mut work = s.clone();
+    let found = apply_to_spec(&p, &mut work, &h).unwrap();
+    assert!(granted_userns(&found), "{found:?}");
+    assert!(
+        found[0].detail.contains("host ids 3221225472-3221291007"),
+        "{}",
+        found[0].detail
+    );
+    // uid 0 is now inside a user namespace: run_as_non_root holds.
+    assert!(!found.iter().any(|f| f.rule == "process.run_as_non_root"));
+    let user = user_ns(&work).expect("a user namespace");
+    assert!(user.path().is_none());
+    let maps = work
+        .linux()
+        .as_ref()
+        .unwrap()
+        .uid_mappings()
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (maps[0].container_id(), maps[0].host_id(), maps[0].size()),
+        (0, 3_221_225_472, 65_536)
+    );
+    let opts = |dest: &str| {
+        work.mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination().to_str() == Some(dest))
+            .unwrap()
+            .options()
+            .clone()
+            .unwrap()
+    };
+    assert!(opts("/data").contains(&"idmap".to_string()));
+    assert!(
+        !opts("/dev/fuse").contains(&"idmap".to_string()),
+        "the kernel's files stay as they are"
+    );
+    // The pod's user namespace: joined, no maps of its own.
+    h = with_grant(Some("/proc/77/ns/user"));
+    let mut work = s.clone();
+    apply_to_spec(&p, &mut work, &h).unwrap();
+    assert_eq!(
+        user_ns(&work).unwrap().path().as_deref(),
+        Some(std::path::Path::new("/proc/77/ns/user"))
+    );
+    assert!(work.linux().as_ref().unwrap().uid_mappings().is_none());
+    // Without a grant (policy explain) it is a finding and the config stays.
+    let (found, after) = evaluate_spec(&p, &s, &host());
+    assert!(found.iter().any(|f| f.rule == "user_namespace"));
+    assert!(user_ns(&after).is_none());
+}
+
+#[test]
+fn user_namespace_refuse_and_own_maps() {
+    let p = policy("[user_namespace]\naction = \"refuse\"");
+    let e = run(&p, &spec(|_| {})).unwrap_err();
+    assert!(
+        e.contains("(rule \"user_namespace\"): linux.namespaces: none"),
+        "{e}"
+    );
+    let own = |host_id: u64| {
+        spec(move |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"type": "user"}));
+            let m = serde_json::json!([{"containerID": 0, "hostID": host_id, "size": 65536}]);
+            v["linux"]["uidMappings"] = m.clone();
+            v["linux"]["gidMappings"] = m;
+        })
+    };
+    let clamp = policy("[user_namespace]\naction = \"clamp\"");
+    let (found, _) = run(&clamp, &own(100_000)).unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let e = run(&clamp, &own(0)).unwrap_err();
+    assert!(e.contains("linux.uidMappings: maps host id 0"), "{e}");
+    let e = run(&clamp, &own(3_221_225_472 + 65_536)).unwrap_err();
+    assert!(e.contains("overlap the node's user-namespace pool"), "{e}");
+    // A joined user namespace (the pod's, from containerd) is kept.
+    let joined = spec(|v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user", "path": "/proc/self/ns/user"}));
+    });
+    // The host's own user namespace is none of the container's.
+    assert!(run(&clamp, &joined).is_ok());
+    let e = run(&p, &joined).unwrap_err();
+    assert!(e.contains("linux.namespaces: none"), "{e}");
+}
+
+#[test]
+fn user_namespace_pool_must_fit() {
+    for toml in [
+        "[user_namespace]\naction = \"clamp\"\nfirst = 0",
+        "[user_namespace]\naction = \"clamp\"\ncount = 0",
+        "[user_namespace]\naction = \"clamp\"\nfirst = 4294000000\ncount = 100",
+    ] {
+        let e = Policy::parse(&format!("version = 1\n{toml}"), "t", "t").unwrap_err();
+        assert!(e.chain().contains("do not fit"), "{}", e.chain());
+    }
 }

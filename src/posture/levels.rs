@@ -76,6 +76,7 @@ pub fn verdicts(spec: &Spec, kernel_caps: &[String]) -> Vec<LevelVerdict> {
     let host = policy::Host {
         apparmor_enabled: false,
         kernel_caps: kernel_caps.to_vec(),
+        userns_grant: None,
     };
     let mut baseline = failures(spec, &host, Level::Baseline);
     baseline.extend(selinux(spec));

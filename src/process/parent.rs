@@ -17,6 +17,7 @@ use crate::hooks;
 use crate::linux::namespaces::Kind;
 use crate::linux::pidfd_socket::{PidfdOf, PidfdSocket};
 use crate::plan::{self, CgroupPlan, CreateFlags, Plan};
+use crate::policy::pool::Taken;
 use crate::process::channel::Channel;
 use crate::process::launch::{self, ConsoleSocket, Inherited, RuntimeOpts};
 use crate::process::messages::{InitConfig, ParentPhase, ToInit, ToParent};
@@ -48,7 +49,15 @@ pub struct Created {
 pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     // Decide first: nothing is made until the whole container is planned.
     let bundle = Bundle::load(opts.bundle)?;
-    let mut plan = plan::create(&bundle, &create_flags(opts))?;
+    // A user namespace the policy gives: a range from the node's pool
+    // first (released again if the create fails), for the plan to map.
+    if state::container_dir(rt.root, opts.id).exists() {
+        return Err(Error::already_exists(opts.id));
+    }
+    let lease = Taken::take(rt.root, opts.id, opts.policy.as_ref(), &bundle.spec)?;
+    let mut flags = create_flags(opts);
+    flags.userns_grant = lease.as_ref().map(|l| l.grant.clone());
+    let mut plan = plan::create(&bundle, &flags)?;
     let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
     plan::check_host(&plan)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
@@ -79,6 +88,9 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     }
 
     let st = record.created(rt.root, pid)?;
+    if let Some(l) = lease {
+        l.keep();
+    }
     if let Some(p) = opts.pid_file {
         launch::write_pid_file(p, pid)?;
     }
@@ -101,6 +113,7 @@ fn create_flags(opts: &CreateOpts<'_>) -> CreateFlags {
         preserve_fds: opts.preserve_fds,
         listen_fds: listen_fds(),
         systemd_cgroup: opts.systemd_cgroup,
+        userns_grant: None,
     }
 }
 
@@ -243,6 +256,7 @@ impl<'a> Record<'a> {
             terminal: plan.init.process.terminal().unwrap_or(false),
             config,
             policy: plan.policy.take(),
+            userns_range: plan.userns_range,
         };
         state.save(root)?;
         Ok(Record { state, dir, undo })

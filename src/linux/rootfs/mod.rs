@@ -66,7 +66,16 @@ pub struct RootfsPlan {
     pub console: bool,
     /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// The root filesystem is idmapped to the container's user namespace
+    /// (one the node policy gave it): the parent makes the tree
+    /// ([`premade_sources`], at [`ROOT_INDEX`]) and init takes it as the
+    /// root instead of a bind of `path`.
+    #[serde(default)]
+    pub idmap_root: bool,
 }
+
+/// The premade tree of an idmapped root filesystem, among the mounts'.
+pub const ROOT_INDEX: usize = usize::MAX;
 
 impl RootfsPlan {
     /// The rootfs part of a checked spec. Pure.
@@ -111,6 +120,7 @@ impl RootfsPlan {
             gid_mappings: maps(linux.and_then(|l| l.gid_mappings().as_ref())),
             console: spec.process().as_ref().and_then(|p| p.terminal()) == Some(true),
             no_pivot,
+            idmap_root: false,
         })
     }
 
@@ -193,14 +203,29 @@ pub fn prepare(
     }
     // The rootfs becomes a mount of its own, so pivot_root can use it.
     let shown = rootfs.display();
-    nix::mount::mount(
-        Some(rootfs),
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .or_sys(|| format!("bind rootfs {shown} onto itself"))?;
+    match premade.iter().find(|(i, _)| *i == ROOT_INDEX) {
+        Some(&(_, fd)) => {
+            // SAFETY: the parent made this tree for the root and passed it
+            // across the re-exec; nothing else in this process owns it.
+            let tree = unsafe { OwnedFd::from_raw_fd(fd) };
+            let at = open(
+                rootfs,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .or_sys(|| format!("open rootfs {shown}"))?;
+            move_mount(tree.as_fd(), at.as_fd())
+                .or_sys(|| format!("mount the idmapped rootfs on {shown}"))?;
+        }
+        None => nix::mount::mount(
+            Some(rootfs),
+            rootfs,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .or_sys(|| format!("bind rootfs {shown} onto itself"))?,
+    }
     // Opened after the bind, so it refers to the new mount.
     let root = open(
         rootfs,
@@ -406,6 +431,18 @@ pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
     }
     let rootfs = plan.path.as_path();
     let mut out = Vec::new();
+    if plan.idmap_root {
+        let m = oci_spec::runtime::MountBuilder::default()
+            .destination("/")
+            .source(rootfs)
+            .typ("bind")
+            .options(vec!["rbind".to_string(), "idmap".to_string()])
+            .build()
+            .expect("a complete mount");
+        let o = mount_options(&m)?;
+        let tree = idmapped_source(plan, &m, &o).context(|| "idmap the rootfs".to_string())?;
+        out.push((ROOT_INDEX, tree));
+    }
     for (i, m) in plan.mounts.iter().enumerate() {
         let o = mount_options(m)?;
         let Some(src) = m

@@ -3,8 +3,8 @@
 //! configurations that must be refused.
 
 use std::fs;
-use std::process::Command;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
@@ -540,7 +540,6 @@ fn time_offsets_with_and_without_a_user_namespace_and_joined() {
     rt.run(&["delete", "--force", &tid])
         .expect_ok("delete the target");
 }
-
 
 /// A named network namespace (`ip netns add`), deleted on drop.
 struct NetNs {
