@@ -18,6 +18,13 @@ pub fn is_cgroup2(path: &Path) -> bool {
     statfs(path).is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
 }
 
+/// Is `path` the root of an overlay mount (statfs f_type
+/// OVERLAYFS_SUPER_MAGIC)?
+pub fn is_overlay(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 use oci_spec::runtime::LinuxIdMapping;
 
-use crate::error::{Error, Result, SysResultExt};
+use crate::error::{Error, IoResultExt, Result, SysResultExt};
 use crate::linux::procfs::ProcfsHandle;
 use crate::linux::{mountapi, userns};
 
@@ -52,6 +52,86 @@ pub fn idmapped_tree_in(
     let tree = open_tree(source, recursive.clone)?;
     set_idmap(&tree, &userns, recursive.idmap).map_err(|e| e.context(what()))?;
     Ok(tree)
+}
+
+/// The root filesystem `rootfs` (an overlay mount: containerd's, podman's
+/// snapshots), idmapped by `userns`. Overlayfs itself cannot be idmapped
+/// (mount_setattr says EINVAL), but its layers can: a new overlay over
+/// idmapped clones of the same lower, upper and work directories, made by
+/// the host's root (its creds are the overlay's mounter's). The mount the
+/// runtime's caller made stays as it is, unused (the kernel warns that
+/// its upper directory is in use twice). Ref: overlayfs.rst,
+/// "Idmapped layers".
+/// `root_ids` are the host uid and gid of the container's root.
+pub fn idmapped_overlay(
+    rootfs: &Path,
+    userns: &OwnedFd,
+    root_ids: Option<(u32, u32)>,
+) -> Result<OwnedFd> {
+    let what = || format!("idmapped overlay for {}", rootfs.display());
+    let want = rootfs.to_string_lossy();
+    let infos = crate::linux::mountinfo::read_self().or_io(|| "read mountinfo".to_string())?;
+    let info = infos
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == want && m.fs_type == "overlay")
+        .ok_or_else(|| Error::invalid(format!("{} is not an overlay mount", rootfs.display())))?;
+    let opt = |key: &str| {
+        info.super_options
+            .split(',')
+            .find_map(|o| o.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+    };
+    let lower = opt("lowerdir").ok_or_else(|| Error::invalid("overlay without lowerdir"))?;
+    // Each layer cloned and idmapped, reached by its descriptor's path.
+    let mut held = Vec::new();
+    let mut layer = |dir: &str| -> Result<String> {
+        let tree = open_tree(Path::new(dir), false)?;
+        set_idmap(&tree, userns, false).map_err(|e| e.context(format!("layer {dir}")))?;
+        let path = format!("/proc/self/fd/{}", tree.as_raw_fd());
+        held.push(tree);
+        Ok(path)
+    };
+    let lowers: Vec<String> = lower
+        .split(':')
+        .map(&mut layer)
+        .collect::<Result<_>>()
+        .map_err(|e| e.context(what()))?;
+    let mut params: Vec<(String, Option<String>)> =
+        vec![("lowerdir".into(), Some(lowers.join(":")))];
+    if let (Some(upper), Some(work)) = (opt("upperdir"), opt("workdir")) {
+        // Not idmapped: overlay works in them as its mounter, the host's
+        // root, who has no id in the idmap (EOVERFLOW). What the container
+        // writes is its own host ids' on disk; the upper layer's root, the
+        // container's "/", becomes its root's.
+        if let Some((uid, gid)) = root_ids {
+            let st = nix::sys::stat::stat(upper).or_sys(|| format!("stat {upper}"))?;
+            if (st.st_uid, st.st_gid) == (0, 0) {
+                nix::unistd::chown(upper, Some(uid.into()), Some(gid.into()))
+                    .or_sys(|| format!("chown {upper} to the container's root"))?;
+            }
+        }
+        params.push(("upperdir".into(), Some(upper.to_string())));
+        params.push(("workdir".into(), Some(work.to_string())));
+    }
+    for flag in ["userxattr"] {
+        if info.super_options.split(',').any(|o| o == flag) {
+            params.push((flag.into(), None));
+        }
+    }
+    let params: Vec<(&str, Option<&str>)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    let mnt = mountapi::new_fs_with(c"overlay", &params, 0)
+        .or_sys(|| "mount overlay over the idmapped layers".to_string())
+        .map_err(|e| e.context(what()))?;
+    drop(held);
+    Ok(mnt)
+}
+
+/// A user namespace with these maps, for idmapped mounts.
+pub fn userns_for(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
+    userns_with_maps(uid, gid)
 }
 
 /// What of a source tree an idmapped mount takes: `rbind` clones its

@@ -146,11 +146,39 @@ pub fn new_tmpfs(attrs: u64) -> std::result::Result<OwnedFd, Errno> {
 /// filesystem `fstype` (one that needs no source) with mount attributes
 /// `attrs`. Ref: fsopen(2), fsconfig(2), fsmount(2).
 pub fn new_fs(fstype: &CStr, attrs: u64) -> std::result::Result<OwnedFd, Errno> {
+    new_fs_with(fstype, &[], attrs)
+}
+
+const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+
+/// fsopen + fsconfig (each `(key, value)`; a value of None is a flag) +
+/// CREATE + fsmount: a detached instance of `fstype`. Ref: fsconfig(2).
+pub fn new_fs_with(
+    fstype: &CStr,
+    params: &[(&str, Option<&str>)],
+    attrs: u64,
+) -> std::result::Result<OwnedFd, Errno> {
     // SAFETY: NUL-terminated name; returns a new fd or -1.
     let fs = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) };
     Errno::result(fs)?;
     // SAFETY: fsopen returned a fresh descriptor that nothing else owns.
     let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+    for (key, value) in params {
+        let key = std::ffi::CString::new(*key).map_err(|_| Errno::EINVAL)?;
+        let value = value
+            .map(|v| std::ffi::CString::new(v).map_err(|_| Errno::EINVAL))
+            .transpose()?;
+        let (cmd, vp) = match &value {
+            Some(v) => (FSCONFIG_SET_STRING, v.as_ptr()),
+            None => (FSCONFIG_SET_FLAG, std::ptr::null()),
+        };
+        // SAFETY: NUL-terminated key and value (or none for a flag) that
+        // outlive the call.
+        let r =
+            unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, key.as_ptr(), vp, 0) };
+        Errno::result(r)?;
+    }
     // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux.
     let r = unsafe {
         libc::syscall(

@@ -152,6 +152,18 @@ pub fn apply(procfs: &ProcfsHandle, sysctl: &HashMap<String, String>) -> Result<
     Ok(())
 }
 
+/// The child of a container whose network namespace is joined by path and
+/// whose user namespace is not yet entered: a net.* sysctl written as the
+/// host's root in that network namespace (/proc/sys/net is the writer's
+/// network namespace's), through a procfs of its own.
+pub fn write_own_netns(name: &str, value: &str) -> Result<()> {
+    let procfs = ProcfsHandle::new()?;
+    let rel = format!("sys/{}", components(name)?.join("/"));
+    procfs
+        .write(&rel, value.as_bytes())
+        .map_err(|e| e.context(format!("sysctl {name}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -242,6 +242,28 @@ fn helper_map(tool: &str, pid: Pid, maps: &[LinuxIdMapping]) -> Result<()> {
     Ok(())
 }
 
+/// The host uid and gid of root in the user namespace at `path`, when it
+/// is `/proc/PID/ns/user` (read from that process's maps).
+pub fn root_ids_of(path: &std::path::Path) -> Option<(u32, u32)> {
+    let pid = path
+        .to_str()?
+        .strip_prefix("/proc/")?
+        .strip_suffix("/ns/user")?
+        .parse::<u32>()
+        .ok()?;
+    let root = |file: &str| -> Option<u32> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+        text.lines().find_map(|l| {
+            let f: Vec<u32> = l
+                .split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            (f.len() == 3 && f[0] == 0 && f[2] > 0).then_some(f[1])
+        })
+    };
+    Some((root("uid_map")?, root("gid_map")?))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

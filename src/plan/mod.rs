@@ -115,6 +115,8 @@ pub struct Plan {
     /// (index in mounts, mount attributes); see
     /// [`crate::linux::rootfs::sysfs_made_by_child`].
     pub child_sysfs: Option<(usize, u64)>,
+    /// net.* sysctls the child writes in the joined network namespace.
+    pub child_sysctls: Vec<(String, String)>,
     pub init: InitPlan,
 }
 
@@ -357,6 +359,26 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     let time_offsets = time_offsets(linux);
     let runtime_hooks = configured.cloned();
     let attrs = ProcessAttrs::from_spec(&process, linux)?;
+    // A network namespace joined by path with a user namespace: its net.*
+    // sysctls are written by the child, as the host's root in it (it may
+    // belong to the host's user namespace, whose files init cannot write).
+    let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+    let child_sysctls: Vec<(String, String)> =
+        if matches!(ns.get(Kind::Net), Ns::Join(_)) && (ns.unshares_user() || ns.joins_user()) {
+            let net: Vec<String> = sysctl
+                .keys()
+                .filter(|k| k.starts_with("net."))
+                .cloned()
+                .collect();
+            let mut out: Vec<(String, String)> = net
+                .into_iter()
+                .filter_map(|k| sysctl.remove_entry(&k))
+                .collect();
+            out.sort();
+            out
+        } else {
+            Vec::new()
+        };
     let child_sysfs = match &root {
         RootSetup::Build(r) if matches!(ns.get(Kind::Net), Ns::Join(_)) => {
             crate::linux::rootfs::sysfs_made_by_child(r)
@@ -370,7 +392,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         root,
         hostname: spec.hostname().clone().filter(|_| own_uts),
         domainname: spec.domainname().clone().filter(|_| own_uts),
-        sysctl: linux.sysctl().clone().unwrap_or_default(),
+        sysctl,
         process,
         seccomp,
         seccomp_metadata,
@@ -402,6 +424,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         policy,
         userns_range,
         child_sysfs,
+        child_sysctls,
         init,
     })
 }
@@ -509,6 +532,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         policy: st.policy.clone().map(|r| policy::Record { findings, ..r }),
         userns_range: None,
         child_sysfs: None,
+        child_sysctls: Vec::new(),
         init,
     })
 }

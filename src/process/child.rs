@@ -33,6 +33,9 @@ pub struct ChildPlan<'a> {
     /// Mount a sysfs for init once the network namespace is joined: (index
     /// in mounts, mount attributes); see `rootfs::sysfs_made_by_child`.
     pub sysfs: Option<(usize, u64)>,
+    /// net.* sysctls of the joined network namespace, written before the
+    /// user namespace is entered.
+    pub net_sysctls: &'a [(String, String)],
 }
 
 /// A new pid namespace holds only the children of the process that
@@ -121,6 +124,9 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         }
     }
     // While we are still the host's root, in the joined network namespace.
+    for (name, value) in plan.net_sysctls {
+        crate::linux::sysctl::write_own_netns(name, value)?;
+    }
     let sysfs = match plan.sysfs {
         Some((index, attrs)) => Some((
             index,

@@ -228,6 +228,7 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
                     new_time_ns: plan.time_offsets.is_some(),
                     keep_fds: inherited.keep_fds(plan.preserve_fds),
                     sysfs: plan.child_sysfs,
+                    net_sysctls: &plan.child_sysctls,
                 },
                 &exe,
             )

@@ -74,10 +74,13 @@ fi
 # A second handler with a node policy: its BinaryName is brig invoked as
 # `brig-restricted`, which selects the restricted policy (brig only).
 POLICY_HANDLER=""
+SANDBOX_HANDLER=""
 if "$BRIG" --version 2>/dev/null | grep -qi '^brig'; then
 	mkdir -p "$T/bin"
 	ln -sf "$BRIG" "$T/bin/brig-restricted"
+	ln -sf "$BRIG" "$T/bin/brig-sandbox"
 	POLICY_HANDLER=brig-restricted
+	SANDBOX_HANDLER=brig-sandbox
 fi
 SANDBOX_IMG=docker.io/library/brig-pause:latest
 IMG=docker.io/library/brig-busybox:latest
@@ -106,6 +109,12 @@ start_containerd "$D" "
         BinaryName = \"$T/bin/brig-restricted\"
         Root = \"$RT_ROOT-restricted\"
         SystemdCgroup = $SYSTEMD_CGROUP
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.brig-sandbox]
+      runtime_type = \"io.containerd.runc.v2\"
+      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.brig-sandbox.options]
+        BinaryName = \"$T/bin/brig-sandbox\"
+        Root = \"$RT_ROOT-sandbox\"
+        SystemdCgroup = $SYSTEMD_CGROUP
 "
 defer "kill_leftovers '$T'"
 
@@ -118,7 +127,7 @@ for a in busybox pause; do
 done
 ok "images imported into k8s.io"
 
-export CRI_POLICY_HANDLER=$POLICY_HANDLER
+export CRI_POLICY_HANDLER=$POLICY_HANDLER CRI_SANDBOX_HANDLER=$SANDBOX_HANDLER
 if with_timeout 300 "$CRI_CLIENT" "$CTR_ADDR" "$IMG" brig "$T/logs" "$RUNTIME_CLI" "$RT_ROOT" >"$T/cri.out" 2>&1; then rc=0; else rc=$?; fi
 cat "$T/cri.out"
 PASS=$((PASS + $(grep -c '^ok ' "$T/cri.out" || true)))

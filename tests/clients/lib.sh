@@ -16,6 +16,9 @@ FAIL=0
 
 # Every test gets its own temp dir; cleanup hooks run in reverse order on any exit.
 T=$(mktemp -d "/tmp/brig-clients-$SUITE.XXXXXX")
+# Searchable by others (not readable), as /run and /var/lib are: a pod's
+# remapped root must reach its bundle's rootfs below it.
+chmod 711 "$T"
 CLEANUPS=()
 on_exit() {
 	local rc=$? i

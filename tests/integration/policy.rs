@@ -282,3 +282,237 @@ fn explain_a_bundle_exits_1_when_the_policy_refuses() {
     );
     assert!(Path::new(bundle).join("config.json").exists());
 }
+
+/// The node's pool of user-namespace ranges (the `user_namespace` rule).
+mod pool {
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    const LEASES: &str = "/run/brig/userns-pool/leases.json";
+
+    /// A policy with only the user_namespace rule, clamping.
+    fn policy_file(dir: &Path) -> String {
+        let p = dir.join("userns.toml");
+        std::fs::write(&p, "version = 1\n[user_namespace]\naction = \"clamp\"\n").unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
+    fn sleeper(rt: &Rt, edit: impl FnOnce(&mut Value)) -> Bundle {
+        let mut b = Bundle::new(rt);
+        b.args(&["/probe", "sleep", "600"]);
+        b.edit(edit);
+        b
+    }
+
+    fn create(rt: &Rt, policy: &str, b: &Bundle, id: &str) -> crate::common::Out {
+        rt.track(id);
+        let mut cmd = rt.command(&["--policy", policy, "create", "--bundle"]);
+        cmd.arg(b.path()).arg(id);
+        rt.run_cmd(cmd)
+    }
+
+    fn range(rt: &Rt, id: &str) -> (u64, u64) {
+        let st = rt.state(id).expect("state");
+        let r = &st["usernsRange"];
+        (
+            r["start"].as_u64().expect("usernsRange"),
+            r["size"].as_u64().unwrap(),
+        )
+    }
+
+    /// The ids of `root` the pool lists as holders.
+    fn holders_of(root: &Path) -> HashSet<String> {
+        let Ok(text) = std::fs::read_to_string(LEASES) else {
+            return HashSet::new();
+        };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["leases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| l["holders"].as_array().unwrap().iter())
+            .filter(|h| h["root"].as_str() == root.to_str())
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn exec_json(rt: &Rt, id: &str, args: &[&str]) -> Value {
+        let mut a = vec!["exec", id];
+        a.extend_from_slice(args);
+        rt.run(&a).expect_ok("exec").json()
+    }
+
+    /// Two containers without a user namespace each get one, mapped to
+    /// disjoint host ranges from the pool; the image's files keep their
+    /// owner (host root's files are root's inside, through the idmapped
+    /// rootfs), a volume's too, and what the container makes in the volume
+    /// is the host's root's on disk. delete gives the ranges back.
+    #[test]
+    fn each_container_gets_its_own_range_and_keeps_its_files_owners() {
+        require_root!();
+        brig_only!();
+        let rt = Rt::new();
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_file(dir.path());
+        let vol = tempfile::tempdir().unwrap();
+        std::fs::write(vol.path().join("owned-by-root"), "x").unwrap();
+        let volume = vol.path().to_str().unwrap().to_string();
+        let b = sleeper(&rt, |c| {
+            c["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": "/vol", "type": "bind", "source": volume, "options": ["rbind", "rw"]}),
+            );
+        });
+        let (a, bb) = (unique_id("poola"), unique_id("poolb"));
+        create(&rt, &policy, &b, &a).expect_ok("create a");
+        create(&rt, &policy, &b, &bb).expect_ok("create b");
+        for id in [&a, &bb] {
+            rt.run(&["start", id]).expect_ok("start");
+        }
+        let (ra, rb) = (range(&rt, &a), range(&rt, &bb));
+        assert_eq!((ra.1, rb.1), (65536, 65536));
+        assert!(ra.0 + ra.1 <= rb.0 || rb.0 + rb.1 <= ra.0, "{ra:?} {rb:?}");
+        assert!(ra.0 >= 3 << 30, "from the pool: {ra:?}");
+        let facts = exec_json(&rt, &a, &["/probe"]);
+        assert_eq!(
+            facts["uid_map"]
+                .as_str()
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["0".to_string(), ra.0.to_string(), "65536".to_string()]
+        );
+        assert_eq!(facts["uid"], 0);
+        for path in ["/probe", "/vol/owned-by-root"] {
+            let st = exec_json(&rt, &a, &["/probe", "stat", path]);
+            assert_eq!(
+                (st["uid"].as_u64(), st["gid"].as_u64()),
+                (Some(0), Some(0)),
+                "{path}: {st}"
+            );
+        }
+        let made = exec_json(&rt, &a, &["/probe", "mkdir", "/vol/made-inside"]);
+        assert_eq!(made["errno"], 0, "{made}");
+        let md = std::fs::metadata(vol.path().join("made-inside")).unwrap();
+        assert_eq!(
+            (md.uid(), md.gid()),
+            (0, 0),
+            "idmapped back to its owner on disk"
+        );
+        assert!(holders_of(rt.root.path()).contains(&a));
+        for id in [&a, &bb] {
+            rt.run(&["delete", "--force", id]).expect_ok("delete");
+        }
+        let left = holders_of(rt.root.path());
+        assert!(!left.contains(&a) && !left.contains(&bb), "{left:?}");
+    }
+
+    /// 50 creates at once: 50 pairwise disjoint ranges; all free again
+    /// after delete.
+    #[test]
+    fn fifty_concurrent_creates_get_disjoint_ranges() {
+        require_root!();
+        brig_only!();
+        let rt = Rt::new();
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_file(dir.path());
+        let b = sleeper(&rt, |_| {});
+        let ids: Vec<String> = (0..50).map(|i| unique_id(&format!("pool{i}"))).collect();
+        std::thread::scope(|s| {
+            for id in &ids {
+                let (rt, b, policy) = (&rt, &b, &policy);
+                s.spawn(move || create(rt, policy, b, id).expect_ok("create"));
+            }
+        });
+        let mut ranges: Vec<(u64, u64)> = ids.iter().map(|id| range(&rt, id)).collect();
+        ranges.sort();
+        for w in ranges.windows(2) {
+            assert!(w[0].0 + w[0].1 <= w[1].0, "overlap: {:?} {:?}", w[0], w[1]);
+        }
+        assert_eq!(holders_of(rt.root.path()).len(), 50);
+        std::thread::scope(|s| {
+            for id in &ids {
+                let rt = &rt;
+                s.spawn(move || rt.run(&["delete", "--force", id]).expect_ok("delete"));
+            }
+        });
+        assert!(holders_of(rt.root.path()).is_empty());
+    }
+
+    /// A create SIGKILLed while its createRuntime hook runs (its record
+    /// says creating, its range is leased) leaks nothing: `delete --force`
+    /// frees the range.
+    #[test]
+    fn a_killed_create_leaks_no_range() {
+        require_root!();
+        brig_only!();
+        let rt = Rt::new();
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_file(dir.path());
+        let b = sleeper(&rt, |c| {
+            c["hooks"] =
+                json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"]}]});
+        });
+        let id = unique_id("poolkill");
+        rt.track(&id);
+        let mut cmd = rt.command(&["--policy", &policy, "create", "--bundle"]);
+        cmd.arg(b.path()).arg(&id);
+        let mut running = rt.spawn(cmd);
+        let deadline = std::time::Instant::now() + crate::common::DEADLINE;
+        while !holders_of(rt.root.path()).contains(&id) || rt.state(&id).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "create never leased a range"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        running.child.kill().unwrap();
+        running.child.wait().unwrap();
+        assert!(
+            holders_of(rt.root.path()).contains(&id),
+            "still the record's"
+        );
+        rt.run(&["delete", "--force", &id])
+            .expect_ok("delete --force");
+        assert!(!holders_of(rt.root.path()).contains(&id));
+        assert!(rt.state(&id).is_none());
+    }
+
+    /// The containers of one pod (containerd's sandbox-id annotation) share
+    /// its range and join its user namespace.
+    #[test]
+    fn a_pod_shares_one_user_namespace() {
+        require_root!();
+        brig_only!();
+        let rt = Rt::new();
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_file(dir.path());
+        let sandbox = unique_id("poolpod");
+        let ann = json!({"io.kubernetes.cri.sandbox-id": sandbox, "io.kubernetes.cri.container-type": "sandbox"});
+        let b = sleeper(&rt, |c| c["annotations"] = ann);
+        create(&rt, &policy, &b, &sandbox).expect_ok("create the sandbox");
+        rt.run(&["start", &sandbox]).expect_ok("start");
+        let app = unique_id("poolapp");
+        let ann = json!({"io.kubernetes.cri.sandbox-id": sandbox, "io.kubernetes.cri.container-type": "container"});
+        let b = sleeper(&rt, |c| c["annotations"] = ann);
+        create(&rt, &policy, &b, &app).expect_ok("create the app container");
+        rt.run(&["start", &app]).expect_ok("start");
+        assert_eq!(range(&rt, &sandbox), range(&rt, &app));
+        let user = |id: &str| exec_json(&rt, id, &["/probe"])["ns"]["user"].clone();
+        assert_eq!(user(&sandbox), user(&app), "one user namespace");
+        // Another pod: another range.
+        let other = unique_id("poolother");
+        let b = sleeper(&rt, |_| {});
+        create(&rt, &policy, &b, &other).expect_ok("create");
+        let (s, o) = (range(&rt, &sandbox), range(&rt, &other));
+        assert!(s.0 + s.1 <= o.0 || o.0 + o.1 <= s.0);
+        // The pod's range stays while one of its containers does.
+        rt.run(&["delete", "--force", &sandbox]).expect_ok("delete");
+        assert!(holders_of(rt.root.path()).contains(&app));
+        for id in [&app, &other] {
+            rt.run(&["delete", "--force", id]).expect_ok("delete");
+        }
+        assert!(holders_of(rt.root.path()).is_empty());
+    }
+}

@@ -203,6 +203,14 @@ pub fn prepare(
     }
     // The rootfs becomes a mount of its own, so pivot_root can use it.
     let shown = rootfs.display();
+    let unreachable = |e: Errno| {
+        let hint = if e == Errno::EACCES && plan.idmap_root {
+            " (the container's root, in the user namespace the policy gave it, may not search a directory above it)"
+        } else {
+            ""
+        };
+        Error::sys(format!("open rootfs {shown}{hint}"), e)
+    };
     match premade.iter().find(|(i, _)| *i == ROOT_INDEX) {
         Some(&(_, fd)) => {
             // SAFETY: the parent made this tree for the root and passed it
@@ -213,7 +221,7 @@ pub fn prepare(
                 OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
-            .or_sys(|| format!("open rootfs {shown}"))?;
+            .map_err(unreachable)?;
             move_mount(tree.as_fd(), at.as_fd())
                 .or_sys(|| format!("mount the idmapped rootfs on {shown}"))?;
         }
@@ -232,7 +240,7 @@ pub fn prepare(
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .or_sys(|| format!("open rootfs {shown}"))?;
+    .map_err(unreachable)?;
     let ctx = Ctx {
         plan,
         root: root.as_fd(),
@@ -432,6 +440,25 @@ pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
     let rootfs = plan.path.as_path();
     let mut out = Vec::new();
     if plan.idmap_root {
+        reachable_by_container_root(rootfs)?;
+    }
+    if plan.idmap_root && crate::linux::fstype::is_overlay(rootfs) {
+        let userns = match &plan.userns_path {
+            Some(path) => {
+                crate::linux::namespaces::open_ns(crate::linux::namespaces::Kind::User, path)?
+                    .into()
+            }
+            None => crate::linux::idmap::userns_for(&plan.uid_mappings, &plan.gid_mappings)?,
+        };
+        let root_ids = match &plan.userns_path {
+            Some(path) => crate::linux::userns::root_ids_of(path),
+            None => crate::linux::userns::host_id(&plan.uid_mappings, 0)
+                .zip(crate::linux::userns::host_id(&plan.gid_mappings, 0)),
+        };
+        let tree = crate::linux::idmap::idmapped_overlay(rootfs, &userns, root_ids)
+            .context(|| "idmap the rootfs".to_string())?;
+        out.push((ROOT_INDEX, tree));
+    } else if plan.idmap_root {
         let m = oci_spec::runtime::MountBuilder::default()
             .destination("/")
             .source(rootfs)
@@ -468,6 +495,27 @@ pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
         out.push((i, tree));
     }
     Ok(out)
+}
+
+/// Init, as the container's root in the user namespace the policy gave,
+/// mounts the idmapped root on `rootfs` by path, so it must be able to
+/// search the bundle directory: one that only the host's root may enter
+/// (0700, as containerd 1.6 makes them) becomes 0711, as containerd 2
+/// makes the bundles of user-namespaced pods; nothing in it becomes
+/// readable. A directory above the bundle is not brig's to change.
+fn reachable_by_container_root(rootfs: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Some(bundle) = rootfs.parent() else {
+        return Ok(());
+    };
+    let md = std::fs::metadata(bundle)
+        .map_err(|e| Error::io(format!("stat {}", bundle.display()), e))?;
+    let mode = md.mode() & 0o7777;
+    if md.uid() == 0 && mode & 0o001 == 0 {
+        std::fs::set_permissions(bundle, std::fs::Permissions::from_mode(mode | 0o011))
+            .map_err(|e| Error::io(format!("chmod {}", bundle.display()), e))?;
+    }
+    Ok(())
 }
 
 /// Bind (or idmapped bind) mount: the source tree is cloned detached, its

@@ -10,6 +10,9 @@
 //! seccomp, the default capabilities, privilege escalation allowed) under
 //! HANDLER and under NAME, a handler whose BinaryName is `brig-restricted`:
 //! the same pod spec must come out confined only under NAME.
+//! CRI_SANDBOX_HANDLER=NAME runs an ordinary pod (the image's root) under
+//! NAME, a handler whose BinaryName is `brig-sandbox`: it must run in a
+//! user namespace from the node's pool, its image's files still root's.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -354,6 +357,22 @@ async fn scenario(
 /// careless deployment writes it: its container's /proc/self/status
 /// lines, under `handler`. The pod is removed again.
 async fn unconfined_pod(cl: &mut Client, image: &str, handler: &str, log_dir: &str) -> Res<String> {
+    let script =
+        "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; echo probed; exec sleep 1000";
+    probe_pod(cl, image, handler, log_dir, Some(1000), script).await
+}
+
+/// A pod that runs `script` as `user` (None: the image's, root) under
+/// `handler`, asking for nothing else; what it printed up to "probed".
+/// The pod is removed again.
+async fn probe_pod(
+    cl: &mut Client,
+    image: &str,
+    handler: &str,
+    log_dir: &str,
+    user: Option<i64>,
+    script: &str,
+) -> Res<String> {
     let e = |what: &'static str| move |s: tonic::Status| format!("{what}: {}", s.message());
     let mut sb_cfg = sandbox_config(log_dir);
     if let Some(m) = sb_cfg.metadata.as_mut() {
@@ -365,7 +384,7 @@ async fn unconfined_pod(cl: &mut Client, image: &str, handler: &str, log_dir: &s
         .as_mut()
         .and_then(|l| l.security_context.as_mut())
     {
-        sc.run_as_user = Some(Int64Value { value: 1000 });
+        sc.run_as_user = user.map(|value| Int64Value { value });
         sc.seccomp = None;
     }
     let sb = cl
@@ -378,8 +397,6 @@ async fn unconfined_pod(cl: &mut Client, image: &str, handler: &str, log_dir: &s
         .into_inner()
         .pod_sandbox_id;
     let log = format!("plain-{handler}.log");
-    let script =
-        "grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; echo probed; exec sleep 1000";
     let config = ContainerConfig {
         metadata: Some(ContainerMetadata {
             name: "plain".into(),
@@ -393,7 +410,7 @@ async fn unconfined_pod(cl: &mut Client, image: &str, handler: &str, log_dir: &s
         log_path: log.clone(),
         linux: Some(LinuxContainerConfig {
             security_context: Some(LinuxContainerSecurityContext {
-                run_as_user: Some(Int64Value { value: 1000 }),
+                run_as_user: user.map(|value| Int64Value { value }),
                 masked_paths: kubelet_masked_paths().0,
                 readonly_paths: kubelet_masked_paths().1,
                 namespace_options: Some(NamespaceOption {
@@ -470,6 +487,43 @@ async fn policy_scenario(c: &mut Checks, cl: &mut Client, args: &[String], polic
     );
 }
 
+/// An ordinary pod (the image's root user, no securityContext) under a
+/// handler whose policy is `sandbox`: from inside, a user namespace mapped
+/// to the node's pool, the image's files still root's, and the rest of the
+/// sandbox's confinement.
+async fn sandbox_scenario(c: &mut Checks, cl: &mut Client, args: &[String], handler: &str) {
+    let (image, log_dir) = (&args[2], &args[4]);
+    let script = "echo uid_map: $(cat /proc/self/uid_map); echo owner: $(stat -c %u:%g /bin/sh); \
+        echo id: $(id -u); grep -E '^(Cap|Seccomp|NoNewPrivs)' /proc/self/status; echo probed; exec sleep 1000";
+    let out = match probe_pod(cl, image, handler, log_dir, None, script).await {
+        Ok(out) => out,
+        Err(err) => return c.check(&format!("ordinary pod under {handler}"), false, &err),
+    };
+    let map: Vec<u64> = status_field(&out, "uid_map:")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    c.check(
+        &format!("ordinary pod under {handler}: root in a user namespace mapped to 65536 host ids from the pool (>= 3221225472)"),
+        map.len() == 3 && map[0] == 0 && map[1] >= 3 << 30 && map[2] == 65536
+            && status_field(&out, "id:") == Some("0"),
+        &out,
+    );
+    c.check(
+        &format!("ordinary pod under {handler}: the image's files keep their owner (idmapped rootfs: /bin/sh is 0:0)"),
+        status_field(&out, "owner:") == Some("0:0"),
+        &out,
+    );
+    c.check(
+        &format!("ordinary pod under {handler}: Seccomp 2, NoNewPrivs 1, CapBnd NET_BIND_SERVICE"),
+        status_field(&out, "Seccomp:") == Some("2")
+            && status_field(&out, "NoNewPrivs:") == Some("1")
+            && status_field(&out, "CapBnd:") == Some("0000000000000400"),
+        &out,
+    );
+}
+
 async fn teardown(cl: &mut Client, ids: &(String, String)) -> Res<()> {
     if !ids.1.is_empty() {
         let _ = cl
@@ -539,6 +593,12 @@ async fn main() {
         .filter(|h| !h.is_empty())
     {
         policy_scenario(&mut c, &mut cl, &args, &policed).await;
+    }
+    if let Some(h) = std::env::var("CRI_SANDBOX_HANDLER")
+        .ok()
+        .filter(|h| !h.is_empty())
+    {
+        sandbox_scenario(&mut c, &mut cl, &args, &h).await;
     }
     std::process::exit(if c.failed == 0 { 0 } else { 1 });
 }
