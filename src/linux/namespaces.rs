@@ -2,7 +2,7 @@
 //! which it shares with the host (those the config omits).
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -260,6 +260,29 @@ pub fn join(kind: Kind, path: &Path) -> Result<()> {
     let file = open_ns(kind, path)?;
     setns(file.as_fd(), kind.flag())
         .or_sys(|| format!("setns {} {}", kind.spec_name(), path.display()))
+}
+
+/// Run `f` in the mount namespace of the process `pidfd` refers to, on a
+/// thread of its own that ends when `f` returns: the thread unshares
+/// CLONE_FS first (setns(2) refuses a mount namespace to a thread that
+/// shares its root and cwd), so brig's own mount namespace, root and cwd
+/// never change. `f` resolves paths as that process does before its
+/// pivot_root. Ref: setns(2) "CLONE_NEWNS", unshare(2) "CLONE_FS".
+pub fn in_mount_ns_of<T: Send>(
+    pidfd: BorrowedFd<'_>,
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            nix::sched::unshare(CloneFlags::CLONE_FS)
+                .or_sys(|| "unshare CLONE_FS for a mount namespace thread".into())?;
+            setns(pidfd, CloneFlags::CLONE_NEWNS)
+                .or_sys(|| "setns into the container's mount namespace".into())?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::invalid("the mount namespace thread panicked")))
+    })
 }
 
 /// Is the namespace at `path` the one brig itself is in (the host's)?
