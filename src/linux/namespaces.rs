@@ -352,6 +352,41 @@ pub(crate) mod tests {
         assert!(rel.unwrap_err().chain().contains("not absolute"));
     }
 
+    /// The thread sees the other process's mounts; the test process's own
+    /// mount namespace and cwd stay as they were.
+    #[test]
+    fn a_thread_enters_another_mount_namespace_alone() {
+        crate::skip::require_root!();
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount -t tmpfs brig-ns-test "$0" && touch "$0/marker" && echo ready && exec sleep 60"#)
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("unshare(1)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        let pidfd = crate::linux::pid::pidfd_open(child.id() as i32).unwrap();
+        let marker = dir.path().join("marker");
+        let own_ns = std::fs::read_link("/proc/thread-self/ns/mnt").unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let seen = in_mount_ns_of(pidfd.as_fd(), || Ok(marker.exists()));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seen.unwrap(), "the thread saw the other namespace's tmpfs");
+        assert!(!marker.exists());
+        assert_eq!(
+            std::fs::read_link("/proc/thread-self/ns/mnt").unwrap(),
+            own_ns
+        );
+        assert_eq!(std::env::current_dir().unwrap(), cwd);
+    }
+
     #[test]
     fn wrong_kind_of_namespace_file_is_rejected() {
         let e = open_ns(Kind::Net, Path::new("/proc/self/ns/uts")).unwrap_err();

@@ -14,7 +14,7 @@
 //!   ([`container_source`]).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
@@ -122,9 +122,14 @@ pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
     Ok(out)
 }
 
-/// `src` relative to the rootfs, when it is inside it.
+/// `src` relative to the rootfs, when it is inside it. A `..` after the
+/// rootfs's path may climb out of it on the host, where RESOLVE_IN_ROOT
+/// would stop at the root: such a source is the host's, as written.
 fn in_rootfs(plan: &RootfsPlan, src: &Path) -> Option<PathBuf> {
-    src.strip_prefix(&plan.path).ok().map(Path::to_path_buf)
+    let rel = src.strip_prefix(&plan.path).ok()?;
+    rel.components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+        .then(|| rel.to_path_buf())
 }
 
 /// Does init ask the parent for this mount's tree (sync 1m)? An idmapped
@@ -244,7 +249,8 @@ mod tests {
   "uidMappings":[{"containerID":0,"hostID":5000,"size":10}],
   "gidMappings":[{"containerID":0,"hostID":6000,"size":10}]},
  {"destination":"/e","type":"tmpfs","source":"tmpfs"},
- {"destination":"/f","source":"/b/rootfs-other/x","options":["bind","ridmap"]}],
+ {"destination":"/f","source":"/b/rootfs-other/x","options":["bind","ridmap"]},
+ {"destination":"/g","source":"/b/rootfs/../x","options":["bind","idmap"]}],
 "linux":{"namespaces":[{"type":"user"},{"type":"mount"}],
  "uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
  "gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]}}"#;
@@ -257,15 +263,16 @@ mod tests {
             .iter()
             .map(|m| asks_parent(&p, m, &mount_options(m).unwrap()))
             .collect();
-        // /b/rootfs-other is not inside /b/rootfs (by component).
-        assert_eq!(asks, [false, true, false, true, false, false]);
+        // /b/rootfs-other is not inside /b/rootfs (by component), nor is
+        // /b/rootfs/../x on the host.
+        assert_eq!(asks, [false, true, false, true, false, false, false]);
         let (m, rel) = requested_source(&p, 1).unwrap();
         assert_eq!(
             (m.destination().as_path(), rel),
             (Path::new("/b"), "mnt/x".into())
         );
         assert_eq!(requested_source(&p, 3).unwrap().1, PathBuf::from("mnt/z"));
-        for i in [0, 2, 4, 5, 6] {
+        for i in [0, 2, 4, 5, 6, 7] {
             assert!(requested_source(&p, i).is_err(), "#{i}");
         }
         // Without a user namespace init makes it itself.
