@@ -420,4 +420,20 @@ fn idmapped_source_made_by_an_earlier_mount_in_a_user_namespace() {
     // The host's files are untouched.
     let m = fs::metadata(data.join("x/user-file")).unwrap();
     assert_eq!((m.uid(), m.gid()), (7, 8));
+
+    // A source no earlier mount made: one line naming the mount, and
+    // nothing left behind.
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "source": root.join("mnt/nowhere"), "destination": "/nowhere",
+            "options": ["bind", "idmap"]}));
+    });
+    let id = unique_id("idmsrc");
+    let out = rt.run_bundle(&b, &id, &[]);
+    crate::common::assert_clean_failure(&rt, &out, &id, "a missing source");
+    assert!(
+        out.stderr.contains("mnt/nowhere on /nowhere") && out.stderr.contains("ENOENT"),
+        "{}",
+        out.stderr
+    );
 }
