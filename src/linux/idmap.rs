@@ -169,7 +169,9 @@ fn open_tree(source: &Path, recursive: bool) -> Result<OwnedFd> {
         .or_sys(|| format!("open_tree {}", source.display()))
 }
 
-fn set_idmap(tree: &OwnedFd, userns: &OwnedFd, recursive: bool) -> Result<()> {
+/// Idmap the detached tree `tree` with the maps of `userns`
+/// (`recursive`: its submounts too).
+pub fn set_idmap(tree: &OwnedFd, userns: &OwnedFd, recursive: bool) -> Result<()> {
     mountapi::set_idmap(tree.as_fd(), userns.as_fd(), recursive)
         .or_sys(|| "mount_setattr MOUNT_ATTR_IDMAP".to_string())
 }
@@ -192,7 +194,7 @@ impl Drop for Parked {
 /// that unshares CLONE_NEWUSER and waits, write its maps, open
 /// /proc/<child>/ns/user, then kill and reap the child (the fd keeps the
 /// namespace alive).
-fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
+pub fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
     if uid.is_empty() || gid.is_empty() {
         return Err(Error::invalid(
             "an idmapped mount needs both uidMappings and gidMappings",
@@ -248,9 +250,22 @@ fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Ow
         ));
     }
     userns::write_maps(&procfs, parked.pid, uid, gid)?;
+    let fd = open_userns(&procfs, parked.pid)?;
+    drop(parked);
+    Ok(fd)
+}
+
+/// The user namespace of process `pid` (in our pid namespace), for the
+/// implied mapping of an idmapped mount: the container's own. `pid` must be
+/// our unreaped child, so it cannot name another process.
+pub fn userns_of(pid: Pid) -> Result<OwnedFd> {
+    open_userns(&ProcfsHandle::new()?, pid)
+}
+
+fn open_userns(procfs: &ProcfsHandle, pid: Pid) -> Result<OwnedFd> {
     // A magic link, which ProcfsHandle::open refuses by design; the handle is
     // a private procfs, so a plain openat below it cannot be redirected.
-    let rel = format!("{}/ns/user", parked.pid);
+    let rel = format!("{pid}/ns/user");
     let fd = openat(
         procfs.root().as_fd(),
         rel.as_str(),
@@ -264,7 +279,6 @@ fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Ow
             "/proc/{rel} is not a namespace file"
         )));
     }
-    drop(parked);
     Ok(fd)
 }
 

@@ -2,7 +2,7 @@
 //! which it shares with the host (those the config omits).
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -278,6 +278,29 @@ pub fn join(kind: Kind, path: &Path) -> Result<()> {
         .or_sys(|| format!("setns {} {}", kind.spec_name(), path.display()))
 }
 
+/// Run `f` in the mount namespace of the process `pidfd` refers to, on a
+/// thread of its own that ends when `f` returns: the thread unshares
+/// CLONE_FS first (setns(2) refuses a mount namespace to a thread that
+/// shares its root and cwd), so brig's own mount namespace, root and cwd
+/// never change. `f` resolves paths as that process does before its
+/// pivot_root. Ref: setns(2) "CLONE_NEWNS", unshare(2) "CLONE_FS".
+pub fn in_mount_ns_of<T: Send>(
+    pidfd: BorrowedFd<'_>,
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            nix::sched::unshare(CloneFlags::CLONE_FS)
+                .or_sys(|| "unshare CLONE_FS for a mount namespace thread".into())?;
+            setns(pidfd, CloneFlags::CLONE_NEWNS)
+                .or_sys(|| "setns into the container's mount namespace".into())?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::invalid("the mount namespace thread panicked")))
+    })
+}
+
 /// Is the namespace at `path` the one brig itself is in (the host's)?
 pub fn is_host_ns(kind: Kind, path: &Path) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
@@ -378,6 +401,41 @@ pub(crate) mod tests {
         assert!(dup.unwrap_err().chain().contains("more than once"));
         let rel = NsPlan::from_spec(&[ns(LinuxNamespaceType::Network, Some("x/net"))]);
         assert!(rel.unwrap_err().chain().contains("not absolute"));
+    }
+
+    /// The thread sees the other process's mounts; the test process's own
+    /// mount namespace and cwd stay as they were.
+    #[test]
+    fn a_thread_enters_another_mount_namespace_alone() {
+        crate::skip::require_root!();
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount -t tmpfs brig-ns-test "$0" && touch "$0/marker" && echo ready && exec sleep 60"#)
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("unshare(1)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        let pidfd = crate::linux::pid::pidfd_open(child.id() as i32).unwrap();
+        let marker = dir.path().join("marker");
+        let own_ns = std::fs::read_link("/proc/thread-self/ns/mnt").unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let seen = in_mount_ns_of(pidfd.as_fd(), || Ok(marker.exists()));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seen.unwrap(), "the thread saw the other namespace's tmpfs");
+        assert!(!marker.exists());
+        assert_eq!(
+            std::fs::read_link("/proc/thread-self/ns/mnt").unwrap(),
+            own_ns
+        );
+        assert_eq!(std::env::current_dir().unwrap(), cwd);
     }
 
     #[test]

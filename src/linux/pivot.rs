@@ -226,7 +226,9 @@ mod tests {
         let spec: Spec = serde_json::from_value(json).unwrap();
         let plan = RootfsPlan::from_spec(&spec, &root, no_pivot).unwrap();
         let out = in_container(|out| {
-            prepare(&plan, None, &[])?;
+            prepare(&plan, None, &[], &|_| {
+                unreachable!("no mount asks the parent")
+            })?;
             pivot(&plan)?;
             finish(&plan)?;
             let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}={v}\n"));
@@ -331,7 +333,11 @@ mod tests {
         )
         .unwrap();
         let plan = RootfsPlan::from_spec(&spec, &root, false).unwrap();
-        let out = in_container(|_| prepare(&plan, None, &[]));
+        let out = in_container(|_| {
+            prepare(&plan, None, &[], &|_| {
+                unreachable!("no mount asks the parent")
+            })
+        });
         assert!(
             out.contains(
                 "error: mount proc on /proc: mount point /proc must be mounted on ordinary directory (it is or goes through a symlink)"

@@ -2,7 +2,7 @@
 //! init: one JSON message per datagram, so a message is never split or
 //! merged, and EOF means the other side died.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -39,15 +39,32 @@ impl Channel {
         seqpacket::send_datagram(&self.fd, &data)
     }
 
+    /// `msg` with the descriptor `fd` attached (SCM_RIGHTS).
+    pub fn send_with_fd<T: Serialize>(&self, msg: &T, fd: BorrowedFd<'_>) -> Result<()> {
+        let data = serde_json::to_vec(msg).map_err(|e| Error::json("encode channel message", e))?;
+        seqpacket::send_datagram_with_fd(&self.fd, &data, fd)
+    }
+
     /// The next message, or `None` at EOF (the other side is gone).
     pub fn recv<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         match seqpacket::recv_datagram(&self.fd)? {
             None => Ok(None),
-            Some(data) => serde_json::from_slice(&data)
-                .map(Some)
-                .map_err(|e| Error::json("decode channel message", e)),
+            Some(data) => decode(&data).map(Some),
         }
     }
+
+    /// The next message and the descriptor attached to it, if any
+    /// (close-on-exec), or `None` at EOF.
+    pub fn recv_with_fd<T: DeserializeOwned>(&self) -> Result<Option<(T, Option<OwnedFd>)>> {
+        match seqpacket::recv_datagram_with_fd(&self.fd)? {
+            None => Ok(None),
+            Some((data, fd)) => Ok(Some((decode(&data)?, fd))),
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(data: &[u8]) -> Result<T> {
+    serde_json::from_slice(data).map_err(|e| Error::json("decode channel message", e))
 }
 
 impl AsFd for Channel {

@@ -11,7 +11,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
 use crate::linux::namespaces::Kind;
@@ -120,7 +120,8 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     if let RootSetup::Build(r) = &plan.root {
         let mut premade = cfg.fds.premade_mounts.clone();
         premade.extend(sysfs_from_child());
-        rootfs::prepare(r, cfg.cgroup_view.as_ref(), &premade)?;
+        let ask_parent = |index| mount_source_from_parent(ch, index);
+        rootfs::prepare(r, cfg.cgroup_view.as_ref(), &premade, &ask_parent)?;
     }
     // Hooks after the mounts, before pivot_root, so they still see the
     // host's paths (sync 1c/1d: prestart and createRuntime in the parent;
@@ -219,6 +220,22 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // success.
     let prepared = execve::Prepared::new(exe, args, env)?;
     finalize(cfg, prepared, released)
+}
+
+/// sync 1m: the parent makes the tree of mount `index` (an idmapped bind
+/// from inside the rootfs, which we cannot idmap in our user namespace)
+/// and sends it, close-on-exec, attached to its answer.
+fn mount_source_from_parent(ch: &Channel, index: usize) -> Result<OwnedFd> {
+    ch.send(&ToParent::MountSource { index })?;
+    match ch.recv_with_fd::<ToInit>()? {
+        Some((ToInit::MountSource { index: i }, Some(fd))) if i == index => Ok(fd),
+        // The parent failed to make it, reports that itself and kills us.
+        None => std::process::exit(1),
+        Some((other, fd)) => Err(Error::invalid(format!(
+            "init: expected the tree of mount #{index}, got {other:?} ({} descriptor)",
+            if fd.is_some() { "with a" } else { "without" }
+        ))),
+    }
 }
 
 /// runc's order (setns_init/standard_init): scheduler, I/O priority,

@@ -7,6 +7,10 @@
 //!   cgroup, uid/gid maps
 //!   sync 1: Go ---------------------------> re-exec from read-only brig
 //!   sync 1b: Config ----------------------> init: rootfs mounts
+//!   <------------------- sync 1m: MountSource{index} (an idmapped bind
+//!   open_tree + MOUNT_ATTR_IDMAP in the      whose source is in the rootfs,
+//!   container's mount namespace              in a user namespace; once per
+//!   sync 1m: MountSource + fd ------------->  such mount)
 //!   <-------------------------- sync 1c: RunHooks (only with prestart or
 //!   prestart, createRuntime hooks            createRuntime hooks)
 //!   sync 1d: HooksDone -------------------> createContainer hooks; pivot,
@@ -39,6 +43,9 @@ pub enum ToInit {
     Config(Box<InitConfig>),
     /// sync 1d: prestart and createRuntime hooks ran; go on to pivot_root.
     HooksDone,
+    /// sync 1m: the answer to [`ToParent::MountSource`]: the detached,
+    /// idmapped tree of mount `index` comes attached (SCM_RIGHTS).
+    MountSource { index: usize },
 }
 
 /// Child -> parent.
@@ -63,6 +70,12 @@ pub enum ToParent {
     /// the child joined them and unshared its user namespace; the parent
     /// writes its id maps and answers Go.
     UserNamespace,
+    /// sync 1m (between 1b and 1c): mount `index` of the rootfs plan is an
+    /// idmapped bind whose source is inside the rootfs, where earlier
+    /// mounts may have made it, and the container has a user namespace, in
+    /// which init cannot idmap a mount. The parent makes the tree in the
+    /// container's mount namespace and answers [`ToInit::MountSource`].
+    MountSource { index: usize },
 }
 
 /// The parent's `--log` for init: an inherited descriptor of the log
@@ -108,8 +121,13 @@ pub struct InitFds {
 /// out-of-order or repeated message is an error, not a hang.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParentPhase {
-    /// Waiting for sync 1c (RunHooks) or sync 2 (Ready).
+    /// Waiting for sync 1m (MountSource), 1c (RunHooks) or 2 (Ready).
     AwaitReady,
+    /// Init asked for the source tree of mount `index` (sync 1m): the
+    /// parent makes it and sends it, then calls [`ParentPhase::mount_sent`].
+    MakeMount {
+        index: usize,
+    },
     /// Init asked for the hooks (sync 1c): the parent runs them and sends
     /// HooksDone (sync 1d), then calls [`ParentPhase::hooks_done`].
     RunHooks,
@@ -126,6 +144,11 @@ impl ParentPhase {
         match (self, msg) {
             (AwaitReady | AwaitReadyAfterHooks, Some(ToParent::Ready)) => Ok(Done),
             (AwaitReady, Some(ToParent::RunHooks)) => Ok(RunHooks),
+            (AwaitReady, Some(ToParent::MountSource { index })) => Ok(MakeMount { index }),
+            // The mounts are made before the hooks run.
+            (AwaitReadyAfterHooks, Some(m @ ToParent::MountSource { .. })) => Err(Error::invalid(
+                format!("unexpected message from container init after its hooks: {m:?}"),
+            )),
             (AwaitReady | AwaitReadyAfterHooks, Some(ToParent::Failed { chain, errno })) => {
                 Err(Error::Init { chain, errno })
             }
@@ -147,17 +170,33 @@ impl ParentPhase {
             ) => Err(Error::invalid(format!(
                 "unexpected message from container init after its launch: {m:?}"
             ))),
-            (AwaitExec, Some(m @ (ToParent::Ready | ToParent::RunHooks))) => Err(Error::invalid(
-                format!("unexpected message from an exec'd process's init: {m:?}"),
-            )),
+            (
+                AwaitExec,
+                Some(m @ (ToParent::Ready | ToParent::RunHooks | ToParent::MountSource { .. })),
+            ) => Err(Error::invalid(format!(
+                "unexpected message from an exec'd process's init: {m:?}"
+            ))),
             (AwaitReadyAfterHooks, Some(ToParent::RunHooks)) => {
                 Err(Error::invalid("container init asked for the hooks twice"))
             }
             (RunHooks, m) => Err(Error::invalid(format!(
                 "unexpected message from container init while hooks run: {m:?}"
             ))),
+            (MakeMount { index }, m) => Err(Error::invalid(format!(
+                "unexpected message from container init while mount #{index} is made: {m:?}"
+            ))),
             (Done, m) => Err(Error::invalid(format!(
                 "unexpected message from container init after ready: {m:?}"
+            ))),
+        }
+    }
+
+    /// The parent sent the tree init asked for (sync 1m).
+    pub fn mount_sent(self) -> Result<ParentPhase> {
+        match self {
+            ParentPhase::MakeMount { .. } => Ok(ParentPhase::AwaitReady),
+            p => Err(Error::invalid(format!(
+                "a mount source sent in phase {p:?}, not MakeMount"
             ))),
         }
     }
@@ -223,6 +262,34 @@ mod tests {
             .unwrap_err();
         assert!(e.chain().starts_with("createContainer hook #0"));
         assert_eq!(p.on_message(Some(ToParent::Ready)).unwrap(), Done);
+    }
+
+    #[test]
+    fn parent_phase_with_mount_requests() {
+        use ParentPhase::*;
+        let ask = |index| Some(ToParent::MountSource { index });
+        // Any number of requests, each answered before the next.
+        let p = AwaitReady.on_message(ask(4)).unwrap();
+        assert_eq!(p, MakeMount { index: 4 });
+        // Init waits for the tree: nothing may arrive meanwhile.
+        assert!(p.on_message(ask(5)).is_err());
+        assert!(p.on_message(Some(ToParent::Ready)).is_err());
+        assert!(p.on_message(None).is_err());
+        assert!(p.hooks_done().is_err());
+        let p = p.mount_sent().unwrap();
+        assert_eq!(p, AwaitReady);
+        assert!(p.mount_sent().is_err(), "one answer per request");
+        let p = p.on_message(ask(6)).unwrap().mount_sent().unwrap();
+        // Then the hooks; after them no more mounts.
+        let p = p.on_message(Some(ToParent::RunHooks)).unwrap();
+        assert!(p.on_message(ask(7)).is_err());
+        let p = p.hooks_done().unwrap();
+        assert!(p.on_message(ask(7)).is_err());
+        assert_eq!(p.on_message(Some(ToParent::Ready)).unwrap(), Done);
+        // Never for exec (no rootfs), nor after ready.
+        assert!(AwaitExec.on_message(ask(0)).is_err());
+        assert!(Done.on_message(ask(0)).is_err());
+        assert!(AwaitExec.mount_sent().is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! plan, runs the runtime's hooks when init asks, waits for ready. Any
 //! failure tears down all it made.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -80,7 +80,13 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     }
     send_config(&spawned.channel, &plan, &inherited, &record.state, pid)?;
     drop(inherited);
-    await_ready(&spawned.channel, &plan, &record.state, pid)?;
+    await_ready(
+        &spawned.channel,
+        &plan,
+        &record.state,
+        pid,
+        spawned.pidfd.as_fd(),
+    )?;
     // Before create returns, as runc's init sends it before Ready; a
     // failure still tears the container down.
     if let Some(s) = &pidfd_socket {
@@ -173,14 +179,30 @@ fn send_config(
     })))
 }
 
-/// sync 2, and before it sync 1c/1d when init asks for the hooks:
-/// prestart then createRuntime, in our (the runtime's) namespaces, after
-/// init's mounts and before its pivot_root. A failure returns here and
-/// the child is killed.
-fn await_ready(ch: &Channel, plan: &Plan, st: &State, pid: Pid) -> Result<()> {
+/// sync 2, and before it sync 1m when init asks for a mount's source tree,
+/// and sync 1c/1d when it asks for the hooks: prestart then createRuntime,
+/// in our (the runtime's) namespaces, after init's mounts and before its
+/// pivot_root. A failure returns here and the child is killed.
+fn await_ready(
+    ch: &Channel,
+    plan: &Plan,
+    st: &State,
+    pid: Pid,
+    pidfd: BorrowedFd<'_>,
+) -> Result<()> {
     let mut phase = ParentPhase::AwaitReady;
     while phase != ParentPhase::Done {
         phase = phase.on_message(ch.recv::<ToParent>()?)?;
+        if let ParentPhase::MakeMount { index } = phase {
+            // sync 1m: made in the container's mount namespace, sent to
+            // init (ours closes here: nothing of it stays with us).
+            let rootfs = plan.rootfs().ok_or_else(|| {
+                Error::invalid("container init asked for a mount without a rootfs")
+            })?;
+            let tree = crate::linux::rootfs::container_source(rootfs, index, pid, pidfd)?;
+            ch.send_with_fd(&ToInit::MountSource { index }, tree.as_fd())?;
+            phase = phase.mount_sent()?;
+        }
         if phase == ParentPhase::RunHooks {
             // sync 1c
             let state = st.to_oci(Status::Creating, pid.as_raw());

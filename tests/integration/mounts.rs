@@ -1,7 +1,8 @@
 //! Mounts as runc makes them, from inside the container: a read-only
 //! /dev that still gets /dev/pts, a /dev/ptmx named in linux.devices,
 //! bind mounts through an image's dangling symlinks, destinations written
-//! as host paths inside the rootfs, and mount order.
+//! as host paths inside the rootfs, mount order, and idmapped sources
+//! inside the rootfs made by earlier mounts in a user namespace.
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
@@ -329,4 +330,110 @@ fn bind_flags_follow_runc_1_2() {
     );
     let e = flags_of(&mut u, &["bind", "rw"]).unwrap_err();
     assert!(e.contains("cannot clear locked flags ro"), "{e}");
+}
+
+/// An idmapped bind, in a container with a user namespace (root is host
+/// 100000), whose source is inside the rootfs and exists only once an
+/// earlier mount of the container made it: the parent makes the tree in
+/// the container's mount namespace, in mount order. Files on disk owned
+/// by host root (0) and by 7:8, under /mnt (a plain bind from the host):
+/// - plainly, host 0 has no id in the container: the overflow id;
+/// - through `idmap` (the container's own maps: disk 0 is host 100000)
+///   they are 0 and 7:8, as the image's own files would be;
+/// - through the mount's own maps (0 -> 100010 / 100020) 10:20 and 17:28.
+///
+/// A source inside the rootfs through the image's absolute symlink
+/// (rootfs/hostetc -> /etc) is resolved inside the rootfs: the image's
+/// /etc, never the host's.
+#[test]
+fn idmapped_source_made_by_an_earlier_mount_in_a_user_namespace() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("idmapped mounts: runc 1.1 does not support them");
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    fs::set_permissions(b.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let root = b.rootfs();
+    symlink("/etc", root.join("hostetc")).unwrap();
+    crate::security::chown_tree(&root, 100_000, 100_000);
+    let data = b.path().join("data");
+    fs::create_dir_all(data.join("x")).unwrap();
+    fs::write(data.join("x/root-file"), "through the chain").unwrap();
+    fs::write(data.join("x/user-file"), "u").unwrap();
+    std::os::unix::fs::chown(data.join("x/user-file"), Some(7), Some(8)).unwrap();
+    let map = json!([{"containerID": 0, "hostID": 100_000, "size": 65536}]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map.clone();
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"source": data, "destination": "/mnt", "options": ["rbind"]}));
+        mounts.push(json!({"source": root.join("mnt/x"), "destination": "/idm",
+            "options": ["rbind", "idmap"]}));
+        mounts.push(json!({"source": root.join("mnt/x"), "destination": "/own",
+            "options": ["bind"],
+            "uidMappings": [{"containerID": 0, "hostID": 100_010, "size": 100}],
+            "gidMappings": [{"containerID": 0, "hostID": 100_020, "size": 100}]}));
+        mounts.push(
+            json!({"source": root.join("hostetc"), "destination": "/etc2",
+            "options": ["bind", "idmap"]}),
+        );
+    });
+    let stats = [
+        "/mnt/x/root-file",
+        "/idm/root-file",
+        "/idm/user-file",
+        "/own/root-file",
+        "/own/user-file",
+    ];
+    let script = stats
+        .iter()
+        .map(|p| format!("/probe stat {p}; "))
+        .collect::<String>()
+        + "cat /idm/root-file; echo; cat /etc2/passwd";
+    b.args(&["sh", "-c", &script]);
+    let out = rt
+        .run_bundle(&b, &unique_id("idmsrc"), &[])
+        .expect_ok("run");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), stats.len() + 2, "{out:?}");
+    let owner = |l: &str| {
+        let st = crate::common::parse_json(l);
+        (st["uid"].as_i64().unwrap(), st["gid"].as_i64().unwrap())
+    };
+    let owners: Vec<(i64, i64)> = lines[..stats.len()].iter().map(|l| owner(l)).collect();
+    assert_eq!(
+        owners,
+        [(65534, 65534), (0, 0), (7, 8), (10, 20), (17, 28)],
+        "{out:?}"
+    );
+    assert_eq!(lines[stats.len()], "through the chain");
+    assert_eq!(
+        lines[stats.len() + 1],
+        "root:x:0:0:root:/root:/bin/sh",
+        "the image's /etc"
+    );
+    // The host's files are untouched.
+    let m = fs::metadata(data.join("x/user-file")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (7, 8));
+
+    // A source no earlier mount made: one line naming the mount, and
+    // nothing left behind.
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "source": root.join("mnt/nowhere"), "destination": "/nowhere",
+            "options": ["bind", "idmap"]}));
+    });
+    let id = unique_id("idmsrc");
+    let out = rt.run_bundle(&b, &id, &[]);
+    crate::common::assert_clean_failure(&rt, &out, &id, "a missing source");
+    assert!(
+        out.stderr.contains("mnt/nowhere on /nowhere") && out.stderr.contains("ENOENT"),
+        "{}",
+        out.stderr
+    );
 }

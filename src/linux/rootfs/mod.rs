@@ -167,11 +167,17 @@ fn is_idmapped(m: &Mount, o: &MountOptions) -> bool {
 }
 
 mod cgroup;
+mod source;
 mod validate;
 
 use cgroup::cgroup_mount;
 pub use cgroup::{mounts_cgroup, CgroupView};
+pub use source::{container_source, premade_sources};
 pub use validate::validate;
+
+/// Init's way to the parent for a mount's source tree (sync 1m), given
+/// the mount's index in the plan.
+pub type AskParent<'a> = &'a dyn Fn(usize) -> Result<OwnedFd>;
 
 /// What every mount step needs to know about the container.
 struct Ctx<'a> {
@@ -181,15 +187,20 @@ struct Ctx<'a> {
     cgroups: Option<&'a CgroupView>,
     /// Idmapped trees the parent made: (index in spec.mounts, fd).
     premade: &'a [(usize, RawFd)],
+    /// Asks the parent for the trees it makes while we mount (sync 1m).
+    ask_parent: AskParent<'a>,
 }
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
 /// `premade` are the source trees from [`premade_sources`], passed by
 /// the parent as (index in mounts, fd); this takes ownership of them.
+/// `ask_parent` gets those made on request (an idmapped source inside the
+/// rootfs, in a user namespace: see source.rs).
 pub fn prepare(
     plan: &RootfsPlan,
     cgroups: Option<&CgroupView>,
     premade: &[(usize, RawFd)],
+    ask_parent: AskParent<'_>,
 ) -> Result<()> {
     let rootfs = plan.path.as_path();
     let prop_flag = plan.propagation_flag();
@@ -247,6 +258,7 @@ pub fn prepare(
         userns: plan.userns,
         cgroups,
         premade,
+        ask_parent,
     };
     let mut dev_tmpfs = false;
     for (i, m) in plan.mounts.iter().enumerate() {
@@ -391,133 +403,6 @@ fn after_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
     Ok(())
 }
 
-/// The detached, idmapped tree for mount `m`. No mappings on the mount:
-/// the container's own (config.md), when it has a user namespace.
-fn idmapped_source(plan: &RootfsPlan, m: &Mount, o: &MountOptions) -> Result<OwnedFd> {
-    let src = m
-        .source()
-        .as_deref()
-        .ok_or_else(|| Error::invalid("bind mount has no source"))?;
-    let recursive = o.is_recursive_bind() || o.idmap == Some(true);
-    let recursive_mode = crate::linux::idmap::Recursive {
-        clone: recursive,
-        idmap: o.idmap == Some(true),
-    };
-    if m.uid_mappings().is_none() && m.gid_mappings().is_none() {
-        if let Some(path) = &plan.userns_path {
-            // The joined user namespace's own maps.
-            return crate::linux::idmap::idmapped_tree_in(src, path, recursive_mode);
-        }
-    }
-    // A container's maps that are not given are not there.
-    let own = plan.userns && !plan.uid_mappings.is_empty() && !plan.gid_mappings.is_empty();
-    let uid = m
-        .uid_mappings()
-        .as_deref()
-        .or(own.then_some(&plan.uid_mappings[..]));
-    let gid = m
-        .gid_mappings()
-        .as_deref()
-        .or(own.then_some(&plan.gid_mappings[..]));
-    let (Some(uid), Some(gid)) = (uid, gid) else {
-        return Err(Error::invalid("idmap without uidMappings/gidMappings"));
-    };
-    crate::linux::idmap::idmapped_tree(src, uid, gid, recursive_mode)
-}
-
-/// For a container with a new user namespace, the parent opens every bind
-/// source outside the rootfs on the host, before clone, as runc does:
-/// the container's root may not be able to reach it (a directory only
-/// the host's owner may search), and an idmapped tree cannot be made at
-/// all in there (the helper namespace's maps are host ids, and
-/// MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source filesystem's
-/// owner, the initial user namespace; Ref: mount_setattr(2) "EPERM").
-/// Returns (index in mounts, tree) for init's [`prepare`].
-pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
-    if !plan.userns {
-        return Ok(Vec::new());
-    }
-    let rootfs = plan.path.as_path();
-    let mut out = Vec::new();
-    if plan.idmap_root {
-        reachable_by_container_root(rootfs)?;
-    }
-    if plan.idmap_root && crate::linux::fstype::is_overlay(rootfs) {
-        let userns = match &plan.userns_path {
-            Some(path) => {
-                crate::linux::namespaces::open_ns(crate::linux::namespaces::Kind::User, path)?
-                    .into()
-            }
-            None => crate::linux::idmap::userns_for(&plan.uid_mappings, &plan.gid_mappings)?,
-        };
-        let root_ids = match &plan.userns_path {
-            Some(path) => crate::linux::userns::root_ids_of(path),
-            None => crate::linux::userns::host_id(&plan.uid_mappings, 0)
-                .zip(crate::linux::userns::host_id(&plan.gid_mappings, 0)),
-        };
-        let tree = crate::linux::idmap::idmapped_overlay(rootfs, &userns, root_ids)
-            .context(|| "idmap the rootfs".to_string())?;
-        out.push((ROOT_INDEX, tree));
-    } else if plan.idmap_root {
-        let m = oci_spec::runtime::MountBuilder::default()
-            .destination("/")
-            .source(rootfs)
-            .typ("bind")
-            .options(vec!["rbind".to_string(), "idmap".to_string()])
-            .build()
-            .expect("a complete mount");
-        let o = mount_options(&m)?;
-        let tree = idmapped_source(plan, &m, &o).context(|| "idmap the rootfs".to_string())?;
-        out.push((ROOT_INDEX, tree));
-    }
-    for (i, m) in plan.mounts.iter().enumerate() {
-        let o = mount_options(m)?;
-        let Some(src) = m
-            .source()
-            .as_deref()
-            .filter(|_| is_bind(m, &o) || is_idmapped(m, &o))
-        else {
-            continue;
-        };
-        // A source inside the rootfs may be made by an earlier mount of
-        // the container's: it is resolved there, in mount order.
-        if src.starts_with(rootfs) {
-            continue;
-        }
-        let what = || format!("mount on {}", m.destination().display());
-        let tree = if is_idmapped(m, &o) {
-            idmapped_source(plan, m, &o).context(what)?
-        } else {
-            clone_tree(nix::fcntl::AT_FDCWD, src, o.is_recursive_bind())
-                .or_sys(|| format!("open bind source {}", src.display()))
-                .context(what)?
-        };
-        out.push((i, tree));
-    }
-    Ok(out)
-}
-
-/// Init, as the container's root in the user namespace the policy gave,
-/// mounts the idmapped root on `rootfs` by path, so it must be able to
-/// search the bundle directory: one that only the host's root may enter
-/// (0700, as containerd 1.6 makes them) becomes 0711, as containerd 2
-/// makes the bundles of user-namespaced pods; nothing in it becomes
-/// readable. A directory above the bundle is not brig's to change.
-fn reachable_by_container_root(rootfs: &Path) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let Some(bundle) = rootfs.parent() else {
-        return Ok(());
-    };
-    let md = std::fs::metadata(bundle)
-        .map_err(|e| Error::io(format!("stat {}", bundle.display()), e))?;
-    let mode = md.mode() & 0o7777;
-    if md.uid() == 0 && mode & 0o001 == 0 {
-        std::fs::set_permissions(bundle, std::fs::Permissions::from_mode(mode | 0o011))
-            .map_err(|e| Error::io(format!("chmod {}", bundle.display()), e))?;
-    }
-    Ok(())
-}
-
 /// Bind (or idmapped bind) mount: the source tree is cloned detached, its
 /// per-mount flags set before anyone can see it, then moved onto the
 /// destination fd. This is runc's bind + MS_REMOUNT|MS_BIND pair, atomic.
@@ -532,8 +417,11 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
         // SAFETY: the parent opened this tree for this mount and passed it
         // across the re-exec; nothing else in this process owns it.
         unsafe { OwnedFd::from_raw_fd(fd) }
+    } else if source::asks_parent(ctx.plan, m, o) {
+        // In mount order: the source may be an earlier mount of ours.
+        (ctx.ask_parent)(index)?
     } else if is_idmapped(m, o) {
-        idmapped_source(ctx.plan, m, o)?
+        source::idmapped_source(ctx.plan, m, o)?
     } else {
         clone_tree(nix::fcntl::AT_FDCWD, src, recursive).or_sys(|| "clone source tree".into())?
     };
