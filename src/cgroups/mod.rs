@@ -591,6 +591,27 @@ impl Manager {
         stats::collect(self)
     }
 
+    /// The memory and pids limits the kernel holds for the cgroup, in
+    /// bytes and tasks: `Some(None)` is no limit ("max", or v1's page
+    /// aligned maximum); None when the controller is not there.
+    pub fn limits(&self) -> Limits {
+        let read = |controller: &str, v2: &str, v1: &str| {
+            let (dir, unified) = self.dir_for(controller)?;
+            let text = files::read_opt(dir, if unified { v2 } else { v1 })?;
+            let t = text.trim();
+            Some(match t.parse::<u64>() {
+                Ok(n) if n < 1 << 62 => Some(n),
+                Ok(_) => None,
+                Err(_) if t == "max" => None,
+                Err(_) => return None,
+            })
+        };
+        Limits {
+            memory: read("memory", "memory.max", "memory.limit_in_bytes"),
+            pids: read("pids", "pids.max", "pids.max"),
+        }
+    }
+
     /// How many OOM kills the cgroup has seen.
     pub fn oom_count(&self) -> Result<u64> {
         let Some((dir, v2)) = self.dir_for("memory") else {
@@ -606,6 +627,13 @@ impl Manager {
         )?;
         Ok(files::keyed(&text).get("oom_kill").copied().unwrap_or(0))
     }
+}
+
+/// Limits as the kernel holds them (see [`Manager::limits`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Limits {
+    pub memory: Option<Option<u64>>,
+    pub pids: Option<Option<u64>>,
 }
 
 /// `brig features`' `linux.cgroup`, from this host's mounts.

@@ -38,10 +38,15 @@ pub fn run(global: &GlobalOpts, a: &CheckArgs) -> Result<i32> {
         let status = st.current_status(&global.root);
         let live = matches!(status, Status::Running | Status::Paused) && st.init_alive();
         if live {
-            ctx.kernel = Some(
-                confinement::read(Path::new(PROC), st.pid)
-                    .map_err(|e| e.context(format!("read the kernel's view of pid {}", st.pid)))?,
-            );
+            let mut view = confinement::read(Path::new(PROC), st.pid)
+                .map_err(|e| e.context(format!("read the kernel's view of pid {}", st.pid)))?;
+            if let Some(path) = &st.cgroup_path {
+                // A cgroup that cannot be opened is reported as not read.
+                if let Ok(cg) = crate::cgroups::Manager::open(path, st.systemd_cgroup) {
+                    view.limits = cg.limits();
+                }
+            }
+            ctx.kernel = Some(view);
         } else {
             kernel_note = Some(match status {
                 Status::Created | Status::Creating => {

@@ -63,6 +63,9 @@ pub struct KernelView {
     /// Is the process's root mount read-only? None when the root is not
     /// in its mountinfo (it cannot be told).
     pub root_readonly: Option<bool>,
+    /// The cgroup's memory and pids limits, read by the caller (the
+    /// container's cgroup is in its state, not below /proc).
+    pub limits: crate::cgroups::Limits,
 }
 
 /// Read the kernel's view of `pid` below `proc` (`/proc`; a fake tree in
@@ -92,6 +95,7 @@ pub fn read(proc: &Path, pid: i32) -> Result<KernelView> {
         uid_map,
         gid_map,
         root_readonly,
+        limits: Default::default(),
     })
 }
 

@@ -162,6 +162,39 @@ pub fn compare(spec: &Spec, k: &KernelView) -> Vec<KernelCheck> {
         out.push(check(what, show_map(&want), show_map(have), looser));
     }
 
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+    let want_memory = resources
+        .as_ref()
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .filter(|l| *l > 0)
+        .map(|l| l as u64);
+    let want_pids = resources
+        .as_ref()
+        .and_then(|r| r.pids().as_ref())
+        .map(|p| p.limit())
+        .filter(|l| *l >= 0)
+        // runc's rule: 0 means 1.
+        .map(|l| l.max(1) as u64);
+    for (what, want, have) in [
+        ("memory.max", want_memory, k.limits.memory),
+        ("pids.max", want_pids, k.limits.pids),
+    ] {
+        // A controller the kernel does not show here is not compared.
+        let Some(have) = have else { continue };
+        let show = |v: Option<u64>| v.map_or("max".to_string(), |n| n.to_string());
+        let looser = match (want, have) {
+            (w, h) if w == h => None,
+            (None, Some(_)) => Some(false),
+            (Some(_), None) => Some(true),
+            // The kernel rounds a memory limit down to a page.
+            (Some(w), Some(h)) if what == "memory.max" && h <= w && w - h < 4096 => None,
+            (Some(w), Some(h)) => Some(h > w),
+            (None, None) => None,
+        };
+        out.push(check(what, show(want), show(have), looser));
+    }
+
     if let Some(ro) = k.root_readonly {
         let want = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
         let looser = (want != ro).then_some(want);

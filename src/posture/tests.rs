@@ -352,6 +352,7 @@ fn view_of(v: &Value) -> KernelView {
             size: u32::MAX,
         }],
         root_readonly: Some(true),
+        limits: Default::default(),
     }
 }
 
@@ -392,6 +393,53 @@ fn kernel_against_config() {
         assert_eq!(bad.len(), 1, "{what}: {bad:?}");
         assert_eq!((bad[0].what, bad[0].rating), (what, want));
     }
+    // Limits: the config's against the cgroup's.
+    let mut limited = c.clone();
+    let mut v = serde_json::to_value(&limited).unwrap();
+    v["linux"]["resources"] =
+        serde_json::json!({"memory": {"limit": 67108864}, "pids": {"limit": 0}});
+    limited = serde_json::from_value(v).unwrap();
+    let rows = |limits: crate::cgroups::Limits| {
+        let mut k2 = k.clone();
+        k2.limits = limits;
+        let ctx = Context {
+            kernel: Some(k2),
+            ..ctx()
+        };
+        report(limited.clone(), &ctx).kernel.unwrap().checks
+    };
+    let same = rows(crate::cgroups::Limits {
+        memory: Some(Some(67108864)),
+        pids: Some(Some(1)),
+    });
+    let find = |r: &[super::KernelCheck], w: &str| r.iter().find(|c| c.what == w).cloned().unwrap();
+    assert!(
+        find(&same, "memory.max").agrees && find(&same, "pids.max").agrees,
+        "{same:?}"
+    );
+    assert_eq!(
+        find(&same, "pids.max").config,
+        "1",
+        "pids.limit 0 is 1, as runc sets it"
+    );
+    let lifted = rows(crate::cgroups::Limits {
+        memory: Some(None),
+        pids: Some(Some(1000)),
+    });
+    assert_eq!(
+        (
+            find(&lifted, "memory.max").rating,
+            find(&lifted, "memory.max").kernel.as_str()
+        ),
+        (Rating::Risk, "max")
+    );
+    assert_eq!(find(&lifted, "pids.max").rating, Rating::Risk);
+    // No controller: not compared.
+    let none = rows(crate::cgroups::Limits::default());
+    assert!(none
+        .iter()
+        .all(|c| c.what != "memory.max" && c.what != "pids.max"));
+
     let mut k2 = k.clone();
     k2.uid_map = vec![IdRange {
         container: 0,

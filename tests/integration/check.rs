@@ -156,7 +156,11 @@ fn a_running_container_is_checked_against_the_kernel() {
     let rt = Rt::new();
     let mut b = Bundle::new(&rt);
     b.args(&["/probe", "sleep", "600"]);
-    b.edit(|c| c["process"]["user"] = json!({"uid": 1000, "gid": 1000}));
+    b.edit(|c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+        c["linux"]["resources"]["pids"] = json!({"limit": 64});
+    });
     let id = unique_id("chk");
     rt.track(&id);
     let mut cmd = rt.command(&["--policy", "restricted", "create", "--bundle"]);
@@ -197,6 +201,10 @@ fn a_running_container_is_checked_against_the_kernel() {
     assert_eq!(status["CapEff"], "0000000000000000");
     assert_eq!(row("CapEff")["kernel"], "none");
 
+    // The cgroup's limits, read back.
+    assert_eq!(row("memory.max")["kernel"], "67108864");
+    assert_eq!(row("pids.max")["kernel"], "64");
+
     let policy = &report["policy"];
     assert_eq!(policy["name"], "restricted", "{report}");
     assert_eq!(policy["source"], "create");
@@ -209,5 +217,45 @@ fn a_running_container_is_checked_against_the_kernel() {
         "{text}"
     );
     assert!(text.contains("NODE POLICY restricted"), "{text}");
+
+    // Someone lifts the limit behind brig's back: the report says so.
+    let pids_max = pids_max_of(pid);
+    std::fs::write(&pids_max, "max").unwrap();
+    let lifted = check_json(&rt, &id);
+    let kernel = &lifted["kernel"];
+    assert_eq!(kernel["agrees"], false, "{kernel}");
+    let pids = kernel["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["what"] == "pids.max")
+        .unwrap();
+    assert_eq!(
+        (pids["kernel"].as_str(), pids["config"].as_str()),
+        (Some("max"), Some("64"))
+    );
     rt.run(&["delete", "--force", &id]).expect_ok("delete");
+}
+
+/// The pids.max file of `pid`'s cgroup (v1 pids hierarchy, or v2).
+fn pids_max_of(pid: i64) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+        if ctrls.split(',').any(|c| c == "pids") {
+            return std::path::Path::new("/sys/fs/cgroup/pids")
+                .join(path.trim_start_matches('/'))
+                .join("pids.max");
+        }
+    }
+    let path = text.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    let base = if std::path::Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
+        "/sys/fs/cgroup/unified"
+    } else {
+        "/sys/fs/cgroup"
+    };
+    std::path::Path::new(base)
+        .join(path.trim_start_matches('/'))
+        .join("pids.max")
 }
