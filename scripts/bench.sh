@@ -2,6 +2,9 @@
 # bench.sh: a whole container lifecycle (`run` of /bin/true on a busybox
 # bundle), timed for brig and runc alternating in one run; prints the median
 # of each, the ratio brig/runc, and brig's peak RSS (/usr/bin/time -v).
+# A third series runs brig under the sandbox policy in audit mode: every
+# rule evaluated, nothing changed, so its ratio to plain brig is the cost
+# of the node policy itself.
 # Env: N (runs each, default 50), BRIG (default target/release/brig),
 #      RUNC (default /usr/sbin/runc), OUT (work dir, default ./bench-out).
 set -euo pipefail
@@ -25,22 +28,28 @@ mountpoint -q "$roots" || mount -t tmpfs -o mode=700 brig-bench "$roots"
 trap 'umount -l "$roots" 2>/dev/null || true' EXIT
 root_brig=$roots/brig root_runc=$roots/runc
 rm -rf "$root_brig" "$root_runc"
-: >"$OUT/brig.ns"; : >"$OUT/runc.ns"
+: >"$OUT/brig.ns"; : >"$OUT/runc.ns"; : >"$OUT/policy.ns"
+root_policy=$roots/policy
+rm -rf "$root_policy"
+# The sandbox preset, audit mode.
+"$BRIG" policy show sandbox | sed 's/^mode = .*/mode = "audit"/' >"$OUT/audit.toml"
 
-one() { # one RUNTIME ROOT ID -> nanoseconds on stdout
-    local t0 t1
+one() { # one RUNTIME ROOT ID [GLOBAL_FLAGS..] -> nanoseconds on stdout
+    local t0 t1 rt=$1 root=$2 id=$3
+    shift 3
     t0=$(date +%s%N)
-    "$1" --root "$2" run --bundle "$bundle" "$3" >/dev/null 2>&1 </dev/null || {
-        echo "bench: $1 run failed" >&2; "$1" --root "$2" delete --force "$3" >/dev/null 2>&1 || true; return 1; }
+    "$rt" "$@" --root "$root" run --bundle "$bundle" "$id" >/dev/null 2>&1 </dev/null || {
+        echo "bench: $rt run failed" >&2; "$rt" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; return 1; }
     t1=$(date +%s%N)
     echo $((t1 - t0))
 }
 for i in $(seq 1 "$N"); do
     one "$BRIG" "$root_brig" "bench-brig-$i" >>"$OUT/brig.ns"
     one "$RUNC" "$root_runc" "bench-runc-$i" >>"$OUT/runc.ns"
+    one "$BRIG" "$root_policy" "bench-policy-$i" --policy "$OUT/audit.toml" >>"$OUT/policy.ns"
 done
 median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f", m/1e6}'; }
-mb=$(median "$OUT/brig.ns") mr=$(median "$OUT/runc.ns")
+mb=$(median "$OUT/brig.ns") mr=$(median "$OUT/runc.ns") mp=$(median "$OUT/policy.ns")
 /usr/bin/time -v "$BRIG" --root "$root_brig" run --bundle "$bundle" bench-rss \
     >/dev/null 2>"$OUT/time-v.txt" </dev/null || true
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$OUT/time-v.txt")
@@ -48,4 +57,6 @@ echo "lifecycle (run /bin/true), N=$N each, alternating:"
 echo "  brig median: ${mb} ms"
 echo "  runc median: ${mr} ms"
 awk -v b="$mb" -v r="$mr" 'BEGIN {printf "  ratio brig/runc: %.3f\n", b/r}'
+echo "  brig under the sandbox policy, audit mode: ${mp} ms"
+awk -v b="$mb" -v p="$mp" 'BEGIN {printf "  ratio policy/brig: %.3f (the policy'"'"'s own cost)\n", p/b}'
 echo "  brig peak RSS: ${rss:-?} KiB (/usr/bin/time -v)"
