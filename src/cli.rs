@@ -106,7 +106,8 @@ pub enum Command {
     /// one does to a bundle or a container.
     Policy(PolicyArgs),
     /// Seccomp profiles (brig's own): `default` prints brig's default
-    /// profile as plain OCI `linux.seccomp` JSON.
+    /// profile as plain OCI `linux.seccomp` JSON; `learn` writes the
+    /// profile a workload needs; `test` reports what a profile would deny.
     Seccomp(SeccompArgs),
     /// A posture report (brig's own): how a bundle or a container is
     /// confined, concern by concern, and which Pod Security Standard
@@ -168,6 +169,37 @@ pub enum SeccompCommand {
         /// default set). The profile allows what each one needs.
         #[arg(long = "cap", value_name = "CAP")]
         caps: Vec<String>,
+    },
+    /// Run the bundle as `run` does (foreground, stdio passed through, the
+    /// container's exit status), recording every syscall of every thread
+    /// and child without changing what they do, then write the allow-list
+    /// profile that covers them (`linux.seccomp` JSON). Not a confinement:
+    /// nothing is denied while learning.
+    Learn {
+        /// Where to write the profile.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// The bundle (config.json's `linux.seccomp` is not used).
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// The container's id while it runs.
+        id: String,
+    },
+    /// Run the bundle as `run` does under a profile in report mode: every
+    /// syscall the profile would deny is recorded and let through. Prints
+    /// each (name, count, first pid and command) and exits 1 when there is
+    /// any, 0 when there is none; the container's exit status goes to
+    /// stderr.
+    Test {
+        /// The profile (`linux.seccomp` JSON, as `learn` and `default`
+        /// write it).
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// The bundle (config.json's `linux.seccomp` is not used).
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        /// The container's id while it runs.
+        id: String,
     },
 }
 

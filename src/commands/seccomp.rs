@@ -1,14 +1,164 @@
 //! `seccomp default [--cap CAP]...`: brig's default seccomp profile as
 //! plain OCI JSON, for an operator to put in a bundle (or hand to runc).
+//! `seccomp learn`: the profile a workload needs, recorded while it runs.
+//! `seccomp test`: what a profile would deny that workload, denying
+//! nothing. Both run the bundle as `run` does with brig's own supervisor
+//! (process/supervisor.rs) in place of `linux.seccomp`.
 
-use crate::cli::{SeccompArgs, SeccompCommand};
-use crate::error::{Error, Result};
-use crate::linux::seccomp::{default_profile_for, DEFAULT_CAPS};
+use std::path::{Path, PathBuf};
 
-pub fn run(a: &SeccompArgs) -> Result<i32> {
+use oci_spec::runtime::LinuxSeccomp;
+
+use crate::cli::{CreateArgs, GlobalOpts, RunArgs, SeccompArgs, SeccompCommand};
+use crate::error::{Error, IoResultExt, Result};
+use crate::linux::seccomp::learned::{self, Call, Recording};
+use crate::linux::seccomp::{self, default_profile_for, DEFAULT_CAPS};
+use crate::process::supervisor::Agent;
+
+pub fn run(global: &GlobalOpts, a: &SeccompArgs) -> Result<i32> {
     match &a.command {
         SeccompCommand::Default { caps } => default(caps),
+        SeccompCommand::Learn { output, bundle, id } => learn(global, output, bundle, id),
+        SeccompCommand::Test {
+            profile,
+            bundle,
+            id,
+        } => test(global, profile, bundle, id),
     }
+}
+
+/// Runs the bundle and writes what it called to `output` as an allow-list.
+fn learn(global: &GlobalOpts, output: &Path, bundle: &Path, id: &str) -> Result<i32> {
+    refuse_under_seccomp_policy(global, "learn")?;
+    check_output(output)?;
+    let agent = Agent::new(seccomp::learn_filter(seccomp::new_cookie()?)?)?;
+    let (code, recording) =
+        crate::commands::run::run_with(global, &run_args(bundle, id), Some(agent))?;
+    let calls = recorded(recording);
+    for c in calls.iter().filter(|c| !c.known) {
+        eprintln!(
+            "brig: seccomp learn {id}: {} has no name libseccomp knows; it is not in the profile",
+            c.name
+        );
+    }
+    let profile = learned::learned_profile(&calls);
+    let mut json = serde_json::to_string_pretty(&profile)
+        .map_err(|e| Error::json("render the learned profile", e))?;
+    json.push('\n');
+    std::fs::write(output, json).or_io(|| format!("write {}", output.display()))?;
+    let n = calls.iter().filter(|c| c.known).count();
+    eprintln!(
+        "brig: seccomp learn {id}: {n} syscalls written to {}",
+        output.display()
+    );
+    Ok(code)
+}
+
+/// Runs the bundle under `profile` in report mode: exit 1 and the table
+/// when it would deny anything.
+fn test(global: &GlobalOpts, profile_path: &Path, bundle: &Path, id: &str) -> Result<i32> {
+    refuse_under_seccomp_policy(global, "test")?;
+    let profile = read_profile(profile_path)?;
+    let filter = seccomp::report_filter(&profile, seccomp::new_cookie()?)
+        .map_err(|e| e.context(format!("profile {}", profile_path.display())))?;
+    let agent = Agent::new(filter)?;
+    let (code, recording) =
+        crate::commands::run::run_with(global, &run_args(bundle, id), Some(agent))?;
+    let calls = recorded(recording);
+    eprintln!("brig: seccomp test {id}: the container exited with status {code}");
+    if calls.is_empty() {
+        println!("no syscall would be denied by {}", profile_path.display());
+        return Ok(0);
+    }
+    println!(
+        "{} syscalls would be denied by {}:",
+        calls.len(),
+        profile_path.display()
+    );
+    print!("{}", learned::denial_table(&calls));
+    Ok(1)
+}
+
+fn recorded(r: Option<Recording>) -> Vec<Call> {
+    r.map(|r| r.calls()).unwrap_or_default()
+}
+
+/// `run -b BUNDLE ID` in the foreground, removed afterwards.
+fn run_args(bundle: &Path, id: &str) -> RunArgs {
+    RunArgs {
+        create: CreateArgs {
+            bundle: bundle.to_path_buf(),
+            console_socket: None,
+            pidfd_socket: None,
+            pid_file: None,
+            no_pivot: false,
+            no_new_keyring: false,
+            preserve_fds: 0,
+            id: id.to_owned(),
+        },
+        detach: false,
+        keep: false,
+        no_subreaper: false,
+    }
+}
+
+/// Refused before anything runs: a directory, or a file in a directory
+/// that does not exist.
+fn check_output(output: &Path) -> Result<()> {
+    if output.is_dir() {
+        return Err(Error::invalid(format!(
+            "--output {}: is a directory",
+            output.display()
+        )));
+    }
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::invalid(format!(
+            "--output {}: no directory {}",
+            output.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A `linux.seccomp` object, checked as `run` would check it.
+fn read_profile(path: &Path) -> Result<LinuxSeccomp> {
+    let text =
+        std::fs::read_to_string(path).or_io(|| format!("read profile {}", path.display()))?;
+    let profile: LinuxSeccomp = serde_json::from_str(&text).map_err(|e| {
+        Error::json(
+            format!(
+                "profile {}: not a linux.seccomp JSON object",
+                path.display()
+            ),
+            e,
+        )
+    })?;
+    seccomp::validate(&profile).map_err(|e| e.context(format!("profile {}", path.display())))?;
+    Ok(profile)
+}
+
+/// Learn and test let every syscall through, so under a node policy that
+/// enforces seccomp (a profile for unconfined containers, or syscalls to
+/// deny) they would be a way around it: refused. The policy's other rules
+/// apply as they do to `run`.
+fn refuse_under_seccomp_policy(global: &GlobalOpts, verb: &str) -> Result<()> {
+    let Some(p) = super::selected_policy(global)? else {
+        return Ok(());
+    };
+    if crate::policy::enforces_seccomp(&p) {
+        return Err(Error::policy(
+            p.name.clone(),
+            "seccomp",
+            "linux.seccomp",
+            format!("seccomp {verb} lets every syscall through; this policy requires a filter"),
+        ));
+    }
+    Ok(())
 }
 
 fn default(caps: &[String]) -> Result<i32> {

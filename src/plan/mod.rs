@@ -59,6 +59,16 @@ pub struct CreateFlags {
     pub systemd_cgroup: bool,
     /// The node policy brig was invoked with (`--policy`, `brig-NAME`).
     pub policy: Option<Policy>,
+    /// `seccomp learn`/`test`: brig's supervisor filter and its socket in
+    /// place of config.json's `linux.seccomp`.
+    pub supervised_seccomp: Option<SupervisedSeccomp>,
+}
+
+/// The filter of brig's own seccomp supervisor and where it listens.
+#[derive(Debug, Clone)]
+pub struct SupervisedSeccomp {
+    pub filter: Filter,
+    pub listener: PathBuf,
 }
 
 /// What `exec` was asked besides the process.
@@ -311,7 +321,10 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         RootSetup::Chroot(bundle.rootfs.clone())
     };
     let own_uts = ns.has_own(Kind::Uts);
-    let (seccomp, seccomp_metadata, seccomp_listener) = compile_seccomp(spec)?;
+    let (seccomp, seccomp_metadata, seccomp_listener) = match &flags.supervised_seccomp {
+        Some(s) => (Some(s.filter.clone()), None, Some(s.listener.clone())),
+        None => compile_seccomp(spec)?,
+    };
     let preserve_fds = flags.listen_fds.unwrap_or(0) + flags.preserve_fds;
     let configured = spec.hooks().as_ref();
     let hooks = InitHooks {

@@ -214,7 +214,8 @@ mod tests {
 
     #[test]
     fn names_by_arch() {
-        let table: &[(u32, i32, Option<(ScmpArch, &str)>)] = &[
+        type Case = (u32, i32, Option<(ScmpArch, &'static str)>);
+        let table: &[Case] = &[
             (AUDIT_ARCH_X86_64, 39, Some((ScmpArch::X8664, "getpid"))),
             (I386, 20, Some((ScmpArch::X86, "getpid"))),
             (
