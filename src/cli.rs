@@ -47,7 +47,7 @@ pub struct GlobalOpts {
     /// Manage cgroups through systemd.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Node policy for create, run and exec: a preset, a name in
+    /// Node policy for create, run, exec and seccomp learn/test: a preset, a name in
     /// /etc/brig/policies, or a TOML file (invoked as `brig-NAME`: NAME).
     #[arg(long, global = true, value_name = "NAME|FILE")]
     pub policy: Option<String>,
