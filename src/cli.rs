@@ -182,8 +182,14 @@ pub enum SeccompCommand {
         /// The bundle (config.json's `linux.seccomp` is not used).
         #[arg(short = 'b', long, default_value = ".")]
         bundle: PathBuf,
-        /// The container's id while it runs.
+        #[command(flatten)]
+        exec: SeccompExec,
+        /// The container's id while it runs (with --exec: the running
+        /// container to exec into).
         id: String,
+        /// With --exec: the command to run in the container.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
     /// Run the bundle as `run` does under a profile in report mode: every
     /// syscall the profile would deny is recorded and let through. Prints
@@ -198,9 +204,25 @@ pub enum SeccompCommand {
         /// The bundle (config.json's `linux.seccomp` is not used).
         #[arg(short = 'b', long, default_value = ".")]
         bundle: PathBuf,
-        /// The container's id while it runs.
+        #[command(flatten)]
+        exec: SeccompExec,
+        /// The container's id while it runs (with --exec: the running
+        /// container to exec into).
         id: String,
+        /// With --exec: the command to run in the container.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeccompExec {
+    /// Instead of running a bundle, exec `-- COMMAND...` into running
+    /// container ID, as `exec` does (config.json's process with these
+    /// args, no terminal). The container must run without a seccomp
+    /// filter: the exec'd process would otherwise have to keep it.
+    #[arg(long = "exec")]
+    pub exec: bool,
 }
 
 #[derive(Debug, Clone, Args)]

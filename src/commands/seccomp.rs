@@ -13,27 +13,135 @@ use crate::cli::{CreateArgs, GlobalOpts, RunArgs, SeccompArgs, SeccompCommand};
 use crate::error::{Error, IoResultExt, Result};
 use crate::linux::seccomp::learned::{self, Call, Recording};
 use crate::linux::seccomp::{self, default_profile_for, DEFAULT_CAPS};
-use crate::process::supervisor::Agent;
+use crate::process::exec::{self, ExecOpts};
+use crate::process::supervisor::{Agent, Running};
+use crate::state::State;
 
 pub fn run(global: &GlobalOpts, a: &SeccompArgs) -> Result<i32> {
     match &a.command {
         SeccompCommand::Default { caps } => default(caps),
-        SeccompCommand::Learn { output, bundle, id } => learn(global, output, bundle, id),
+        SeccompCommand::Learn {
+            output,
+            bundle,
+            exec,
+            id,
+            command,
+        } => learn(
+            global,
+            output,
+            &Target::new(bundle, exec.exec, id, command)?,
+        ),
         SeccompCommand::Test {
             profile,
             bundle,
+            exec,
             id,
-        } => test(global, profile, bundle, id),
+            command,
+        } => test(
+            global,
+            profile,
+            &Target::new(bundle, exec.exec, id, command)?,
+        ),
     }
 }
 
+/// What runs under the supervisor.
+enum Target<'a> {
+    /// A new container from a bundle, as `run`.
+    Bundle { bundle: &'a Path, id: &'a str },
+    /// One more process in a running container, as `exec`.
+    Exec { id: &'a str, args: &'a [String] },
+}
+
+impl<'a> Target<'a> {
+    fn new(bundle: &'a Path, exec: bool, id: &'a str, command: &'a [String]) -> Result<Self> {
+        match (exec, command.is_empty()) {
+            (false, true) => Ok(Target::Bundle { bundle, id }),
+            (true, false) => Ok(Target::Exec { id, args: command }),
+            (true, true) => Err(Error::invalid("--exec needs a command after --")),
+            (false, false) => Err(Error::invalid(
+                "a command after -- is only for --exec (a bundle runs its own process)",
+            )),
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Target::Bundle { id, .. } | Target::Exec { id, .. } => id,
+        }
+    }
+
+    /// Runs it with `agent`: the exit status and what was recorded.
+    fn run(&self, global: &GlobalOpts, agent: Agent) -> Result<(i32, Option<Recording>)> {
+        match self {
+            Target::Bundle { bundle, id } => {
+                crate::commands::run::run_with(global, &run_args(bundle, id), Some(agent))
+            }
+            Target::Exec { id, args } => exec_supervised(global, id, args, agent),
+        }
+    }
+
+    /// Refused before anything runs (the plan checks again).
+    fn check(&self, global: &GlobalOpts) -> Result<()> {
+        if let Target::Exec { id, .. } = self {
+            let st = State::load(&global.root, id)?;
+            if st
+                .config
+                .linux()
+                .as_ref()
+                .is_some_and(|l| l.seccomp().is_some())
+            {
+                return Err(Error::invalid(format!(
+                    "container {id} has a seccomp filter, which an exec'd process must keep: \
+                     learn or test with the bundle instead"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `exec` of `args` (config.json's process otherwise) into container
+/// `id`, in the foreground, with `agent` in place of the filter.
+fn exec_supervised(
+    global: &GlobalOpts,
+    id: &str,
+    args: &[String],
+    agent: Agent,
+) -> Result<(i32, Option<Recording>)> {
+    let st = State::load(&global.root, id)?;
+    exec::check_status(st.current_status(&global.root), false)?;
+    let mut process = super::exec::base_process(&st)?;
+    process.set_args(Some(args.to_vec()));
+    process.set_terminal(Some(false));
+    let execed = exec::exec(
+        &super::runtime_opts(global),
+        &st,
+        process,
+        ExecOpts {
+            policy: super::selected_policy(global)?,
+            console_socket: None,
+            pidfd_socket: None,
+            pid_file: None,
+            preserve_fds: 0,
+            sub_cgroups: &[],
+            supervised: Some(agent),
+        },
+    )?;
+    super::run::forward_signals_to(execed.pid)?;
+    let code = crate::linux::pid::wait_exit_code(execed.pid, "exec'd process")?;
+    let recording = execed.supervisor.map(Running::finish).transpose()?;
+    Ok((code, recording))
+}
+
 /// Runs the bundle and writes what it called to `output` as an allow-list.
-fn learn(global: &GlobalOpts, output: &Path, bundle: &Path, id: &str) -> Result<i32> {
+fn learn(global: &GlobalOpts, output: &Path, target: &Target) -> Result<i32> {
     refuse_under_seccomp_policy(global, "learn")?;
     check_output(output)?;
+    target.check(global)?;
+    let id = target.id();
     let agent = Agent::new(seccomp::learn_filter(seccomp::new_cookie()?)?)?;
-    let (code, recording) =
-        crate::commands::run::run_with(global, &run_args(bundle, id), Some(agent))?;
+    let (code, recording) = target.run(global, agent)?;
     let calls = recorded(recording);
     for c in calls.iter().filter(|c| !c.known) {
         eprintln!(
@@ -56,16 +164,21 @@ fn learn(global: &GlobalOpts, output: &Path, bundle: &Path, id: &str) -> Result<
 
 /// Runs the bundle under `profile` in report mode: exit 1 and the table
 /// when it would deny anything.
-fn test(global: &GlobalOpts, profile_path: &Path, bundle: &Path, id: &str) -> Result<i32> {
+fn test(global: &GlobalOpts, profile_path: &Path, target: &Target) -> Result<i32> {
     refuse_under_seccomp_policy(global, "test")?;
     let profile = read_profile(profile_path)?;
+    target.check(global)?;
+    let id = target.id();
     let filter = seccomp::report_filter(&profile, seccomp::new_cookie()?)
         .map_err(|e| e.context(format!("profile {}", profile_path.display())))?;
     let agent = Agent::new(filter)?;
-    let (code, recording) =
-        crate::commands::run::run_with(global, &run_args(bundle, id), Some(agent))?;
+    let (code, recording) = target.run(global, agent)?;
     let calls = recorded(recording);
-    eprintln!("brig: seccomp test {id}: the container exited with status {code}");
+    let what = match target {
+        Target::Bundle { .. } => "the container",
+        Target::Exec { .. } => "the exec'd process",
+    };
+    eprintln!("brig: seccomp test {id}: {what} exited with status {code}");
     if calls.is_empty() {
         println!("no syscall would be denied by {}", profile_path.display());
         return Ok(0);

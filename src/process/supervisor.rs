@@ -80,6 +80,9 @@ impl Agent {
 
     /// Start serving (the container exists: init connected during create).
     pub fn start(self) -> Result<Running> {
+        // exec joined the container's pid namespace for its child; a
+        // thread must be born in ours.
+        crate::linux::namespaces::reset_pid_for_children()?;
         let (stop, stopped) =
             UnixStream::pair().or_io(|| "socketpair for the supervisor".into())?;
         let listener = self.listener;
@@ -143,6 +146,23 @@ fn serve(listener: &UnixListener, stop: &UnixStream) -> Result<Recording> {
     let (conn, _) = listener
         .accept()
         .or_io(|| "accept init's connection to the supervisor".into())?;
+    // Init sends the fd right after loading the filter; a container that
+    // fails before that closes the socket (or we are stopped).
+    loop {
+        let [msg, stopped] = poll::ready(
+            [
+                Some((conn.as_fd(), Want::Read)),
+                Some((stop.as_fd(), Want::Read)),
+            ],
+            Duration::from_secs(60),
+        )?;
+        if msg {
+            break;
+        }
+        if stopped {
+            return Ok(rec);
+        }
+    }
     let fd = notify::receive_fd(&conn)?;
     loop {
         match notify::next(fd.as_fd(), stop.as_fd())? {

@@ -376,3 +376,73 @@ fn seccomp_learn_is_refused_under_a_seccomp_policy() {
     assert_eq!(out.code(), Some(7), "{out:?}");
     assert!(out_file.exists());
 }
+
+/// `--exec`: one more process in a running container without a filter is
+/// learnt and tested; a container with a filter is refused and untouched.
+#[test]
+fn seccomp_learn_and_test_exec_into_a_running_container() {
+    require_root!();
+    brig_only!();
+    let rt = Rt::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = Bundle::new(&rt);
+    b.args(&["sleep", "600"]);
+    let id = unique_id("lexec");
+    rt.run_bundle(&b, &id, &["-d"]).expect_ok("run -d");
+    let out_file = dir.path().join("exec.json");
+    let o = out_file.to_str().unwrap();
+    let cmd = ["/probe", "thread-syscall", SYS_GETPRIORITY, "0", "0"];
+    let seccomp = |verb: &str, file_flag: &str, file: &str, id: &str| {
+        let mut args = vec!["seccomp", verb, file_flag, file, "--exec", id, "--"];
+        args.extend(cmd);
+        rt.run(&args)
+    };
+    let out = seccomp("learn", "-o", o, &id);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(thread_call_ran(&out), "{out:?}");
+    let profile: Value = serde_json::from_str(&fs::read_to_string(&out_file).unwrap()).unwrap();
+    let n = names(&profile);
+    for want in ["getpriority", "execve", "exit_group"] {
+        assert!(n.iter().any(|x| x == want), "{want} missing: {n:?}");
+    }
+
+    let mut partial = profile.clone();
+    partial["syscalls"][0]["names"] =
+        json!(n.iter().filter(|x| *x != "getpriority").collect::<Vec<_>>());
+    let partial_file = dir.path().join("partial.json");
+    fs::write(&partial_file, partial.to_string()).unwrap();
+    let out = seccomp("test", "--profile", partial_file.to_str().unwrap(), &id);
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("getpriority") && l.ends_with("probe-thread")),
+        "{out:?}"
+    );
+    assert!(thread_call_ran(&out), "{out:?}");
+    let out = seccomp("test", "--profile", o, &id);
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert_eq!(rt.state(&id).unwrap()["status"], "running");
+
+    // A container with a filter: its exec'd processes keep it.
+    let mut filtered = Bundle::new(&rt);
+    filtered.args(&["sleep", "600"]);
+    filtered.edit(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+    let fid = unique_id("lexecf");
+    rt.run_bundle(&filtered, &fid, &["-d"]).expect_ok("run -d");
+    let other = dir.path().join("other.json");
+    for (verb, flag, file) in [
+        ("learn", "-o", other.to_str().unwrap()),
+        ("test", "--profile", o),
+    ] {
+        let out = seccomp(verb, flag, file, &fid);
+        assert_eq!(out.code(), Some(1), "{out:?}");
+        assert!(
+            out.stderr.contains("has a seccomp filter"),
+            "{verb}: {out:?}"
+        );
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{out:?}");
+    }
+    assert!(!other.exists());
+    assert_eq!(rt.state(&fid).unwrap()["status"], "running");
+}
