@@ -140,7 +140,7 @@ fn learn(global: &GlobalOpts, output: &Path, target: &Target) -> Result<i32> {
     check_output(output)?;
     target.check(global)?;
     let id = target.id();
-    let agent = Agent::new(seccomp::learn_filter(seccomp::new_cookie()?)?)?;
+    let agent = Agent::new(seccomp::learn_filter(seccomp::new_cookie()?)?, None)?;
     let (code, recording) = target.run(global, agent)?;
     let calls = recorded(recording);
     for c in calls.iter().filter(|c| !c.known) {
@@ -169,9 +169,9 @@ fn test(global: &GlobalOpts, profile_path: &Path, target: &Target) -> Result<i32
     let profile = read_profile(profile_path)?;
     target.check(global)?;
     let id = target.id();
-    let filter = seccomp::report_filter(&profile, seccomp::new_cookie()?)
+    let (filter, verdicts) = seccomp::report_filter(&profile, seccomp::new_cookie()?)
         .map_err(|e| e.context(format!("profile {}", profile_path.display())))?;
-    let agent = Agent::new(filter)?;
+    let agent = Agent::new(filter, Some(verdicts))?;
     let (code, recording) = target.run(global, agent)?;
     let calls = recorded(recording);
     let what = match target {

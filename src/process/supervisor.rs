@@ -21,6 +21,7 @@ use crate::error::{Error, IoResultExt, Result};
 use crate::linux::poll::{self, Want};
 use crate::linux::seccomp::learned::Recording;
 use crate::linux::seccomp::notify::{self, Event};
+use crate::linux::seccomp::verdict::Verdicts;
 use crate::linux::seccomp::Filter;
 use crate::plan::SupervisedSeccomp;
 
@@ -51,19 +52,24 @@ impl Drop for PrivateDir {
 /// The supervisor before the container exists: its filter and socket.
 pub struct Agent {
     filter: Filter,
+    /// `seccomp test`: the tested profile's own answers.
+    verdicts: Option<Verdicts>,
     listener: UnixListener,
     path: PathBuf,
     dir: PrivateDir,
 }
 
 impl Agent {
-    pub fn new(filter: Filter) -> Result<Self> {
+    /// With `verdicts`, each recorded call also says what the profile
+    /// would have answered it.
+    pub fn new(filter: Filter, verdicts: Option<Verdicts>) -> Result<Self> {
         let dir = PrivateDir::new()?;
         let path = dir.0.join("agent.sock");
         let listener =
             UnixListener::bind(&path).or_io(|| format!("listen on {}", path.display()))?;
         Ok(Agent {
             filter,
+            verdicts,
             listener,
             path,
             dir,
@@ -85,10 +91,10 @@ impl Agent {
         crate::linux::namespaces::reset_pid_for_children()?;
         let (stop, stopped) =
             UnixStream::pair().or_io(|| "socketpair for the supervisor".into())?;
-        let listener = self.listener;
+        let (listener, verdicts) = (self.listener, self.verdicts);
         let thread = std::thread::Builder::new()
             .name("brig-seccomp".into())
-            .spawn(move || serve(&listener, &stopped))
+            .spawn(move || serve(&listener, &stopped, verdicts.as_ref()))
             .or_io(|| "start the seccomp supervisor thread".into())?;
         Ok(Running {
             stop: Some(stop),
@@ -126,7 +132,11 @@ impl Drop for Running {
     }
 }
 
-fn serve(listener: &UnixListener, stop: &UnixStream) -> Result<Recording> {
+fn serve(
+    listener: &UnixListener,
+    stop: &UnixStream,
+    verdicts: Option<&Verdicts>,
+) -> Result<Recording> {
     let mut rec = Recording::default();
     loop {
         let [conn, stopped] = poll::ready(
@@ -168,7 +178,8 @@ fn serve(listener: &UnixListener, stop: &UnixStream) -> Result<Recording> {
         match notify::next(fd.as_fd(), stop.as_fd())? {
             Event::Syscall(n) => {
                 // Read while the caller waits for our answer: it is alive.
-                rec.add(n.arch, n.nr, || {
+                let outcome = verdicts.map(|v| v.describe(&n.data()));
+                rec.add(n.arch, n.nr, outcome, || {
                     let (comm, inner) = notify::describe(n.pid);
                     (comm, inner.unwrap_or(n.pid))
                 });

@@ -196,6 +196,7 @@ fn seccomp_test_reports_missing_calls_and_honours_conditions() {
     };
     let g = line("getpriority").unwrap_or_else(|| panic!("getpriority: {out:?}"));
     assert!(g.ends_with("probe-thread"), "{g}");
+    assert!(g.contains(" EPERM "), "what the profile would answer: {g}");
     assert!(line("mkdir").or(line("mkdirat")).is_some(), "{out:?}");
     assert!(out.stdout.contains("workload-start"), "{out:?}");
     assert!(thread_call_ran(&out), "not denied while testing: {out:?}");

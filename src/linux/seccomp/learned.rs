@@ -21,6 +21,9 @@ pub struct Seen {
     pub first_comm: String,
     /// When it was first seen (0 is the first syscall recorded).
     pub order: u64,
+    /// `seccomp test`: what the profile would have answered, each answer
+    /// once, in the order first met.
+    pub outcomes: Vec<String>,
 }
 
 /// Every notified syscall, by (`seccomp_data.arch`, number).
@@ -43,20 +46,28 @@ pub struct Call {
 
 impl Recording {
     /// Count one call; `who` (comm and pid) is asked only for the first.
-    pub fn add(&mut self, arch: u32, nr: i32, who: impl FnOnce() -> (String, u32)) {
+    pub fn add(
+        &mut self,
+        arch: u32,
+        nr: i32,
+        outcome: Option<String>,
+        who: impl FnOnce() -> (String, u32),
+    ) {
         let order = self.calls.len() as u64;
-        self.calls
-            .entry((arch, nr))
-            .and_modify(|s| s.count += 1)
-            .or_insert_with(|| {
-                let (first_comm, first_pid) = who();
-                Seen {
-                    count: 1,
-                    first_pid,
-                    first_comm,
-                    order,
-                }
-            });
+        let seen = self.calls.entry((arch, nr)).or_insert_with(|| {
+            let (first_comm, first_pid) = who();
+            Seen {
+                count: 0,
+                first_pid,
+                first_comm,
+                order,
+                outcomes: Vec::new(),
+            }
+        });
+        seen.count += 1;
+        if let Some(o) = outcome.filter(|o| !seen.outcomes.contains(o)) {
+            seen.outcomes.push(o);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -81,6 +92,11 @@ impl Recording {
                         c.arches.push(a);
                     }
                     c.seen.count += seen.count;
+                    for o in &seen.outcomes {
+                        if !c.seen.outcomes.contains(o) {
+                            c.seen.outcomes.push(o.clone());
+                        }
+                    }
                     if seen.order < c.seen.order {
                         c.seen.first_pid = seen.first_pid;
                         c.seen.first_comm = seen.first_comm.clone();
@@ -193,14 +209,25 @@ pub fn denial_table(calls: &[Call]) -> String {
         .max()
         .unwrap_or(0)
         .max("SYSCALL".len());
+    let got = |c: &Call| c.seen.outcomes.join(",");
+    let g = calls
+        .iter()
+        .map(|c| got(c).len())
+        .max()
+        .unwrap_or(0)
+        .max("WOULD GET".len());
     let mut out = format!(
-        "{:<w$}  {:>7}  {:>7}  FIRST COMM\n",
-        "SYSCALL", "COUNT", "PID"
+        "{:<w$}  {:>7}  {:<g$}  {:>7}  FIRST COMM\n",
+        "SYSCALL", "COUNT", "WOULD GET", "PID"
     );
     for c in calls {
         out.push_str(&format!(
-            "{:<w$}  {:>7}  {:>7}  {}\n",
-            c.name, c.seen.count, c.seen.first_pid, c.seen.first_comm
+            "{:<w$}  {:>7}  {:<g$}  {:>7}  {}\n",
+            c.name,
+            c.seen.count,
+            got(c),
+            c.seen.first_pid,
+            c.seen.first_comm
         ));
     }
     out
@@ -239,11 +266,11 @@ mod tests {
     #[test]
     fn recording_counts_and_keeps_the_first_caller() {
         let mut r = Recording::default();
-        r.add(AUDIT_ARCH_X86_64, 39, || ("sh".into(), 1));
-        r.add(AUDIT_ARCH_X86_64, 39, || panic!("asked twice"));
-        r.add(AUDIT_ARCH_X86_64, 0, || ("cat".into(), 2));
-        r.add(I386, 20, || ("old".into(), 7));
-        r.add(AUDIT_ARCH_X86_64, 100_000, || ("x".into(), 3));
+        r.add(AUDIT_ARCH_X86_64, 39, None, || ("sh".into(), 1));
+        r.add(AUDIT_ARCH_X86_64, 39, None, || panic!("asked twice"));
+        r.add(AUDIT_ARCH_X86_64, 0, None, || ("cat".into(), 2));
+        r.add(I386, 20, None, || ("old".into(), 7));
+        r.add(AUDIT_ARCH_X86_64, 100_000, None, || ("x".into(), 3));
         let calls = r.calls();
         let names: Vec<(&str, u64, u32, bool)> = calls
             .iter()
@@ -274,7 +301,7 @@ mod tests {
     #[test]
     fn a_foreign_arch_is_listed_when_used() {
         let mut r = Recording::default();
-        r.add(I386, 3, || ("a".into(), 1)); // read on i386
+        r.add(I386, 3, None, || ("a".into(), 1)); // read on i386
         let p = learned_profile(&r.calls());
         assert_eq!(
             p.architectures().as_deref().unwrap(),
@@ -284,7 +311,7 @@ mod tests {
 
     #[test]
     fn table_lines() {
-        let call = |n: &str, count, pid, comm: &str| Call {
+        let call = |n: &str, count, got: &[&str], pid, comm: &str| Call {
             arches: Vec::new(),
             name: n.into(),
             known: true,
@@ -293,14 +320,31 @@ mod tests {
                 first_pid: pid,
                 first_comm: comm.into(),
                 order: 0,
+                outcomes: got.iter().map(|s| s.to_string()).collect(),
             },
         };
-        let t = denial_table(&[call("mkdirat", 2, 5, "mkdir"), call("uname", 1, 1, "sh")]);
+        let t = denial_table(&[
+            call("mkdirat", 2, &["EPERM"], 5, "mkdir"),
+            call("clone3", 1, &["ENOSYS"], 1, "sh"),
+            call("kill", 3, &["EPERM", "kill-process"], 1, "sh"),
+        ]);
         assert_eq!(
             t,
-            "SYSCALL    COUNT      PID  FIRST COMM\n\
-             mkdirat        2        5  mkdir\n\
-             uname          1        1  sh\n"
+            "SYSCALL    COUNT  WOULD GET               PID  FIRST COMM\n\
+             mkdirat        2  EPERM                     5  mkdir\n\
+             clone3         1  ENOSYS                    1  sh\n\
+             kill           3  EPERM,kill-process        1  sh\n"
         );
+        let mut r = Recording::default();
+        r.add(AUDIT_ARCH_X86_64, 62, Some("EPERM".into()), || {
+            ("sh".into(), 1)
+        });
+        r.add(AUDIT_ARCH_X86_64, 62, Some("EPERM".into()), || {
+            ("sh".into(), 1)
+        });
+        r.add(AUDIT_ARCH_X86_64, 62, Some("trap".into()), || {
+            ("sh".into(), 1)
+        });
+        assert_eq!(r.calls()[0].seen.outcomes, ["EPERM", "trap"]);
     }
 }

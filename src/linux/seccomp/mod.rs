@@ -20,6 +20,7 @@ mod profile;
 mod supervise;
 #[cfg(test)]
 mod tests;
+pub mod verdict;
 
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};
 

@@ -10,6 +10,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
+use super::verdict::SeccompData;
 use crate::error::{Error, Result, SysResultExt};
 
 /// One notified syscall: what the supervisor records of it.
@@ -21,6 +22,20 @@ pub struct Notification {
     /// `seccomp_data.arch` (AUDIT_ARCH_*).
     pub arch: u32,
     pub nr: i32,
+    pub instruction_pointer: u64,
+    pub args: [u64; 6],
+}
+
+impl Notification {
+    /// What the filter saw.
+    pub fn data(&self) -> SeccompData {
+        SeccompData {
+            nr: self.nr,
+            arch: self.arch,
+            instruction_pointer: self.instruction_pointer,
+            args: self.args,
+        }
+    }
 }
 
 /// What woke the supervisor.
@@ -123,6 +138,8 @@ fn receive(notify: BorrowedFd<'_>) -> Result<Option<Notification>> {
                 pid: n.pid,
                 arch: n.data.arch,
                 nr: n.data.nr,
+                instruction_pointer: n.data.instruction_pointer,
+                args: n.data.args,
             }));
         }
         match Errno::last() {

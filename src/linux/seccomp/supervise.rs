@@ -32,6 +32,7 @@ use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSyscall};
 
 use super::bpf::{insn, Filter, JMP_JEQ_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
 use super::compile::audit_arch;
+use super::verdict::Verdicts;
 use crate::error::{Error, IoResultExt, Result};
 
 pub const RET_USER_NOTIF: u32 = 0x7fc0_0000;
@@ -104,12 +105,14 @@ pub fn learn_filter(cookie: [u64; 3]) -> Result<Filter> {
 }
 
 /// `seccomp test`: `profile` compiled as `run` would, with every denial
-/// turned into a notification.
-pub fn report_filter(profile: &LinuxSeccomp, cookie: [u64; 3]) -> Result<Filter> {
+/// turned into a notification; and the program as compiled, to tell what
+/// each notified call would have got.
+pub fn report_filter(profile: &LinuxSeccomp, cookie: [u64; 3]) -> Result<(Filter, Verdicts)> {
     let compiled = super::build(&report_profile(profile))?;
     let mut program = prologue(native_audit()?, libc::SYS_sendmsg as u32, &cookie);
     program.extend(notify_denials(compiled.program())?);
-    Filter::supervised(program, compiled.profile_flags(), cookie)
+    let filter = Filter::supervised(program, compiled.profile_flags(), cookie)?;
+    Ok((filter, Verdicts::new(compiled.program())))
 }
 
 /// The profile `test` compiles: rules for a seccomp agent (SCMP_ACT_NOTIFY)
@@ -285,7 +288,7 @@ mod tests {
         let f = learn_filter(COOKIE).unwrap();
         assert!(f.uses_notify() && f.handshake() == Some(COOKIE));
         let p = super::super::default_profile();
-        let f = report_filter(&p, COOKIE).unwrap();
+        let (f, _) = report_filter(&p, COOKIE).unwrap();
         assert!(f.uses_notify());
         assert!(f
             .program()
