@@ -301,3 +301,38 @@ fn default(caps: &[String]) -> Result<i32> {
     println!("{profile}");
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_from_flags() {
+        let b = Path::new("b");
+        let cmd = ["sh".to_string()];
+        assert!(matches!(
+            Target::new(b, false, "c", &[]),
+            Ok(Target::Bundle { id: "c", .. })
+        ));
+        assert!(matches!(
+            Target::new(b, true, "c", &cmd),
+            Ok(Target::Exec { id: "c", .. })
+        ));
+        let e = |r: Result<Target>| r.err().unwrap().chain();
+        assert!(e(Target::new(b, true, "c", &[])).contains("--exec needs a command"));
+        assert!(e(Target::new(b, false, "c", &cmd)).contains("only for --exec"));
+    }
+
+    #[test]
+    fn output_must_be_a_file_in_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(check_output(&d.path().join("p.json")).is_ok());
+        assert!(check_output(Path::new("p.json")).is_ok());
+        let e = check_output(d.path()).unwrap_err().chain();
+        assert!(e.contains("is a directory"), "{e}");
+        let e = check_output(&d.path().join("no/p.json"))
+            .unwrap_err()
+            .chain();
+        assert!(e.contains("no directory"), "{e}");
+    }
+}
