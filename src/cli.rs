@@ -47,7 +47,7 @@ pub struct GlobalOpts {
     /// Manage cgroups through systemd.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Node policy for create, run and exec: a preset, a name in
+    /// Node policy for create, run, exec and seccomp learn/test: a preset, a name in
     /// /etc/brig/policies, or a TOML file (invoked as `brig-NAME`: NAME).
     #[arg(long, global = true, value_name = "NAME|FILE")]
     pub policy: Option<String>,
@@ -106,7 +106,8 @@ pub enum Command {
     /// one does to a bundle or a container.
     Policy(PolicyArgs),
     /// Seccomp profiles (brig's own): `default` prints brig's default
-    /// profile as plain OCI `linux.seccomp` JSON.
+    /// profile as plain OCI `linux.seccomp` JSON; `learn` writes the
+    /// profile a workload needs; `test` reports what a profile would deny.
     Seccomp(SeccompArgs),
     /// A posture report (brig's own): how a bundle or a container is
     /// confined, concern by concern, and which Pod Security Standard
@@ -169,6 +170,59 @@ pub enum SeccompCommand {
         #[arg(long = "cap", value_name = "CAP")]
         caps: Vec<String>,
     },
+    /// Run the bundle as `run` does (foreground, stdio passed through, the
+    /// container's exit status), recording every syscall of every thread
+    /// and child without changing what they do, then write the allow-list
+    /// profile that covers them (`linux.seccomp` JSON). Not a confinement:
+    /// nothing is denied while learning.
+    Learn {
+        /// Where to write the profile.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// The bundle (config.json's `linux.seccomp` is not used).
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        #[command(flatten)]
+        exec: SeccompExec,
+        /// The container's id while it runs (with --exec: the running
+        /// container to exec into).
+        id: String,
+        /// With --exec: the command to run in the container.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Run the bundle as `run` does under a profile in report mode: every
+    /// syscall the profile would deny is recorded and let through. Prints
+    /// each (name, count, first pid and command) and exits 1 when there is
+    /// any, 0 when there is none; the container's exit status goes to
+    /// stderr.
+    Test {
+        /// The profile (`linux.seccomp` JSON, as `learn` and `default`
+        /// write it).
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// The bundle (config.json's `linux.seccomp` is not used).
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+        #[command(flatten)]
+        exec: SeccompExec,
+        /// The container's id while it runs (with --exec: the running
+        /// container to exec into).
+        id: String,
+        /// With --exec: the command to run in the container.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeccompExec {
+    /// Instead of running a bundle, exec `-- COMMAND...` into running
+    /// container ID, as `exec` does (config.json's process with these
+    /// args, no terminal). The container must run without a seccomp
+    /// filter: the exec'd process would otherwise have to keep it.
+    #[arg(long = "exec")]
+    pub exec: bool,
 }
 
 #[derive(Debug, Clone, Args)]

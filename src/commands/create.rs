@@ -20,5 +20,6 @@ pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> Result<CreateOpts<'a>
         preserve_fds: a.preserve_fds,
         systemd_cgroup: global.systemd_cgroup,
         policy: super::selected_policy(global)?,
+        supervised_seccomp: None,
     })
 }

@@ -48,6 +48,7 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
             pid_file: a.pid_file.as_deref(),
             preserve_fds: a.preserve_fds,
             sub_cgroups: &a.cgroup,
+            supervised: None,
         },
     )?;
     if a.detach {
@@ -64,7 +65,7 @@ pub fn run(global: &GlobalOpts, a: &ExecArgs) -> Result<i32> {
 /// config.json as it is now, as runc reads it; the namespaces, cgroup and
 /// seccomp filter always come from the config saved at create. With the
 /// bundle's config.json gone, the saved process (runc fails there).
-fn base_process(st: &State) -> Result<Process> {
+pub(crate) fn base_process(st: &State) -> Result<Process> {
     let path = st.bundle.join("config.json");
     let spec = match std::fs::read(&path) {
         Ok(data) => crate::bundle::parse_spec(&data, &path)?,

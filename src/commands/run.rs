@@ -11,9 +11,11 @@ use nix::unistd::Pid;
 
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::error::{IoResultExt, Result};
+use crate::linux::seccomp::learned::Recording;
 use crate::linux::{pid, signal};
 use crate::process::launch::ConsoleSocket;
 use crate::process::parent;
+use crate::process::supervisor::{Agent, Running};
 use crate::state::{self, Lock};
 
 /// What a shell sends a foreground job, passed on to it as runc does
@@ -29,7 +31,20 @@ const FORWARDED: [Signal; 7] = [
 ];
 
 pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
+    run_with(global, a, None).map(|(code, _)| code)
+}
+
+/// `run`, with brig's own seccomp supervisor in place of `linux.seccomp`
+/// when `agent` is given (`seccomp learn`, `seccomp test`): it starts once
+/// the container exists and what it recorded is returned with the exit
+/// status.
+pub(crate) fn run_with(
+    global: &GlobalOpts,
+    a: &RunArgs,
+    agent: Option<Agent>,
+) -> Result<(i32, Option<Recording>)> {
     let mut opts = super::create::opts(global, &a.create)?;
+    opts.supervised_seccomp = agent.as_ref().map(Agent::plan);
     // A terminal in the foreground without a console socket: brig holds the
     // pty itself (runc does the same). Detached, someone else must.
     let mut own_console = None;
@@ -44,9 +59,16 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
     if !a.detach {
         forward_signals_to(created.pid)?;
     }
-    let started = {
-        let _lock = Lock::acquire(&state::container_dir(&global.root, id))?;
-        super::start::start(&global.root, &created.state)
+    // The supervisor before start: init sends it the notify fd right
+    // before execve, and every syscall after that waits for its answer.
+    let mut supervisor = None;
+    let started = match agent.map(Agent::start).transpose() {
+        Ok(s) => {
+            supervisor = s;
+            let _lock = Lock::acquire(&state::container_dir(&global.root, id))?;
+            super::start::start(&global.root, &created.state)
+        }
+        Err(e) => Err(e),
     };
     if let Err(e) = started {
         // A run that did not start leaves nothing behind (runc destroys
@@ -58,16 +80,17 @@ pub fn run(global: &GlobalOpts, a: &RunArgs) -> Result<i32> {
         return Err(e);
     }
     if a.detach {
-        return Ok(0);
+        return Ok((0, None));
     }
     if let Some(sock) = own_console {
         super::console::attach(&sock, created.pidfd.as_fd())?;
     }
     let code = pid::wait_exit_code(created.pid, "container init")?;
+    let recording = supervisor.map(Running::finish).transpose();
     if !a.keep {
         remove(global, &created.state)?;
     }
-    Ok(code)
+    Ok((code, recording?))
 }
 
 /// The container is gone: its cgroup, its state directory, then the

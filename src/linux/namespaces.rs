@@ -301,6 +301,17 @@ pub fn in_mount_ns_of<T: Send>(
     })
 }
 
+/// Children are born in our own pid namespace again, after [`join`] of a
+/// container's (exec): the kernel refuses to start a thread (EINVAL) while
+/// the two differ. Ref: clone(2), CLONE_THREAD; setns(2).
+pub fn reset_pid_for_children() -> Result<()> {
+    let own = Path::new("/proc/self/ns/pid");
+    if is_host_ns(Kind::Pid, Path::new("/proc/self/ns/pid_for_children"))? {
+        return Ok(());
+    }
+    join(Kind::Pid, own)
+}
+
 /// Is the namespace at `path` the one brig itself is in (the host's)?
 pub fn is_host_ns(kind: Kind, path: &Path) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;

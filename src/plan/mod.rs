@@ -62,6 +62,16 @@ pub struct CreateFlags {
     /// What the node's pool leased this container, for the policy's
     /// `user_namespace` rule ([`policy::pool`]).
     pub userns_grant: Option<policy::pool::Grant>,
+    /// `seccomp learn`/`test`: brig's supervisor filter and its socket in
+    /// place of config.json's `linux.seccomp`.
+    pub supervised_seccomp: Option<SupervisedSeccomp>,
+}
+
+/// The filter of brig's own seccomp supervisor and where it listens.
+#[derive(Debug, Clone)]
+pub struct SupervisedSeccomp {
+    pub filter: Filter,
+    pub listener: PathBuf,
 }
 
 /// What `exec` was asked besides the process.
@@ -75,6 +85,9 @@ pub struct ExecFlags {
     pub preserve_fds: u32,
     /// `--cgroup` arguments, as runc takes them.
     pub sub_cgroups: Vec<String>,
+    /// `seccomp learn/test --exec`: brig's supervisor filter and its socket
+    /// in place of the container's `linux.seccomp` (which it must not have).
+    pub supervised_seccomp: Option<SupervisedSeccomp>,
 }
 
 /// The whole container (or exec'd process), decided.
@@ -334,7 +347,10 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
         RootSetup::Chroot(bundle.rootfs.clone())
     };
     let own_uts = ns.has_own(Kind::Uts);
-    let (seccomp, seccomp_metadata, seccomp_listener) = compile_seccomp(spec)?;
+    let (seccomp, seccomp_metadata, seccomp_listener) = match &flags.supervised_seccomp {
+        Some(s) => (Some(s.filter.clone()), None, Some(s.listener.clone())),
+        None => compile_seccomp(spec)?,
+    };
     let preserve_fds = flags.listen_fds.unwrap_or(0) + flags.preserve_fds;
     let configured = spec.hooks().as_ref();
     let hooks = InitHooks {
@@ -481,7 +497,17 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         .cgroup_path
         .clone()
         .ok_or_else(|| Error::invalid(format!("container {id} has no cgroup")))?;
-    let (seccomp, seccomp_metadata, seccomp_listener) = compile_seccomp(config)?;
+    let (seccomp, seccomp_metadata, seccomp_listener) = match &flags.supervised_seccomp {
+        // Replacing a filter would be a way around it: only a container
+        // without one is supervised (commands/seccomp.rs says so first).
+        Some(_) if linux.seccomp().is_some() => {
+            return Err(Error::invalid(format!(
+                "container {id} has a seccomp filter, which an exec'd process must keep"
+            )))
+        }
+        Some(s) => (Some(s.filter.clone()), None, Some(s.listener.clone())),
+        None => compile_seccomp(config)?,
+    };
     // The container's own plan says whether its mount namespace is its own
     // (the join plan's /proc/PID/ns/mnt path cannot tell from here).
     let own_mount_ns = container_ns.has_own(Kind::Mount);

@@ -407,6 +407,17 @@ impl Policy {
     }
 }
 
+/// Whether `p` holds containers to seccomp (in enforce mode: a profile for
+/// containers without one, or syscalls that must fail), which `seccomp
+/// learn` and `seccomp test`, letting every syscall through, would get
+/// around.
+pub fn enforces_seccomp(p: &Policy) -> bool {
+    p.mode == Mode::Enforce
+        && p.seccomp
+            .as_ref()
+            .is_some_and(|s| s.unconfined != Unconfined::Allow || !s.deny_syscalls.is_empty())
+}
+
 /// The policy named by how brig was invoked: `brig-NAME` (a symlink to
 /// brig that a containerd runtime handler uses as its BinaryName) selects
 /// NAME; plain `brig` (or `runc`) none.

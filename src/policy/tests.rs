@@ -609,3 +609,29 @@ fn user_namespace_pool_must_fit() {
         assert!(e.chain().contains("do not fit"), "{}", e.chain());
     }
 }
+
+#[test]
+fn which_policies_enforce_seccomp() {
+    let parse = |t: &str| Policy::parse(t, "p", "test").unwrap();
+    let table = [
+        ("version = 1", false),
+        ("version = 1\n[seccomp]\nunconfined = \"allow\"", false),
+        ("version = 1\n[seccomp]\nunconfined = \"default\"", true),
+        ("version = 1\n[seccomp]\nunconfined = \"refuse\"", true),
+        (
+            "version = 1\n[seccomp]\nunconfined = \"allow\"\ndeny_syscalls = [\"bpf\"]",
+            true,
+        ),
+        (
+            "version = 1\nmode = \"audit\"\n[seccomp]\nunconfined = \"refuse\"",
+            false,
+        ),
+    ];
+    for (text, want) in table {
+        assert_eq!(enforces_seccomp(&parse(text)), want, "{text}");
+    }
+    for (preset, want) in [("privileged", false), ("baseline", true), ("sandbox", true)] {
+        let p = Policy::select_in(std::path::Path::new("/nonexistent"), preset).unwrap();
+        assert_eq!(enforces_seccomp(&p), want, "{preset}");
+    }
+}

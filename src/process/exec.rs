@@ -16,6 +16,7 @@ use crate::linux::pidfd_socket::{PidfdOf, PidfdSocket};
 use crate::plan::{self, ExecFlags};
 use crate::process::launch::{self, ConsoleSocket, Inherited, RuntimeOpts};
 use crate::process::messages::{InitConfig, ParentPhase, ToInit, ToParent};
+use crate::process::supervisor::{Agent, Running};
 use crate::state::{State, Status};
 
 pub struct ExecOpts<'a> {
@@ -29,12 +30,17 @@ pub struct ExecOpts<'a> {
     pub preserve_fds: u32,
     /// `--cgroup` arguments, as runc takes them.
     pub sub_cgroups: &'a [String],
+    /// `seccomp learn/test --exec`: brig's own supervisor instead of the
+    /// container's (absent) filter.
+    pub supervised: Option<Agent>,
 }
 
 /// A process that has reached execve in the container.
 pub struct Execed {
     pub pid: Pid,
     pub pidfd: OwnedFd,
+    /// The supervisor at work, when one was asked for.
+    pub supervisor: Option<Running>,
 }
 
 /// Refuse what runc refuses: exec into a stopped container, or a paused
@@ -68,6 +74,7 @@ pub fn exec(
         console_raw_output: matches!(opts.console_socket, Some(ConsoleSocket::Connected(_))),
         preserve_fds: opts.preserve_fds,
         sub_cgroups: opts.sub_cgroups.to_vec(),
+        supervised_seccomp: opts.supervised.as_ref().map(Agent::plan),
     };
     let plan = plan::exec(st, process, &flags)?;
     let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
@@ -91,6 +98,9 @@ pub fn exec(
         log,
     })))?;
     drop(inherited);
+    // The clone is done: the supervisor's thread may start, and must
+    // before execve, which waits for its answer.
+    let supervisor = opts.supervised.map(Agent::start).transpose()?;
     // EOF: the channel closed at execve.
     ParentPhase::AwaitExec.on_message(spawned.channel.recv::<ToParent>()?)?;
     // Before exec returns; a failure kills the process (the guard).
@@ -104,6 +114,7 @@ pub fn exec(
     Ok(Execed {
         pid: spawned.pid,
         pidfd: spawned.pidfd,
+        supervisor,
     })
 }
 

@@ -332,6 +332,8 @@ fn finalize(
     // "Transformation of capabilities during execve()"), none of which
     // gains it, so no capset has to follow the filter.
     let filter = plan.seccomp.clone();
+    // brig's own supervisor (seccomp learn/test) passes only this cookie.
+    let handshake = filter.as_ref().and_then(|f| f.handshake());
     let load_as_admin = filter.is_some() && !nnp;
     capabilities::apply(caps, load_as_admin)?;
     if nnp {
@@ -369,7 +371,15 @@ fn finalize(
         None => None,
     };
     if let (Some(fd), Some((sock, body))) = (notify_fd, agent) {
-        seccomp::send_to_listener(&sock, &body, fd)?;
+        match &handshake {
+            Some(cookie) => {
+                seccomp::send_to_supervisor(&sock, &body, fd, cookie)?;
+                // Both go at execve (the socket is close-on-exec): no
+                // close(2) or free of brig's among the workload's calls.
+                std::mem::forget((sock, body));
+            }
+            None => seccomp::send_to_listener(&sock, &body, fd)?,
+        }
     }
     // startContainer hooks with the container's final credentials, seccomp
     // and descriptors, right before execve (as runc does).

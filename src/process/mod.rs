@@ -12,3 +12,4 @@ pub mod init_hooks;
 pub mod launch;
 pub mod messages;
 pub mod parent;
+pub mod supervisor;

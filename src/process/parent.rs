@@ -37,6 +37,8 @@ pub struct CreateOpts<'a> {
     pub systemd_cgroup: bool,
     /// The node policy brig was invoked with.
     pub policy: Option<crate::policy::Policy>,
+    /// `seccomp learn`/`test`: brig's supervisor instead of `linux.seccomp`.
+    pub supervised_seccomp: Option<plan::SupervisedSeccomp>,
 }
 
 /// A created container whose init waits for `start`.
@@ -120,6 +122,7 @@ fn create_flags(opts: &CreateOpts<'_>) -> CreateFlags {
         listen_fds: listen_fds(),
         systemd_cgroup: opts.systemd_cgroup,
         userns_grant: None,
+        supervised_seccomp: opts.supervised_seccomp.clone(),
     }
 }
 

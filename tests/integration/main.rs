@@ -30,5 +30,6 @@ mod mounts;
 mod output;
 mod pidfd;
 mod policy;
+mod seccomp_learn;
 mod security;
 mod tty;

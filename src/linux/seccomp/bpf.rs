@@ -74,6 +74,10 @@ pub struct Filter {
     program: Vec<sock_filter>,
     flags: u64,
     notify: bool,
+    /// brig's own supervisor (`seccomp learn`/`test`): the cookie the
+    /// handshake's sendmsg carries in its unused arguments, which the
+    /// filter lets through unnotified (see supervise.rs).
+    handshake: Option<[u64; 3]>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -82,6 +86,7 @@ impl std::fmt::Debug for Filter {
             .field("insns", &self.program.len())
             .field("flags", &self.flags)
             .field("notify", &self.notify)
+            .field("handshake", &self.handshake.is_some())
             .finish()
     }
 }
@@ -92,6 +97,8 @@ struct WireFilter {
     program: Vec<(u16, u8, u8, u32)>,
     flags: u64,
     notify: bool,
+    #[serde(default)]
+    handshake: Option<[u64; 3]>,
 }
 
 impl From<Filter> for WireFilter {
@@ -104,6 +111,7 @@ impl From<Filter> for WireFilter {
                 .collect(),
             flags: f.flags,
             notify: f.notify,
+            handshake: f.handshake,
         }
     }
 }
@@ -125,11 +133,12 @@ impl TryFrom<WireFilter> for Filter {
                 .collect(),
             flags: w.flags,
             notify: w.notify,
+            handshake: w.handshake,
         })
     }
 }
 
-const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
+pub(super) const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 
@@ -214,11 +223,48 @@ impl Filter {
             program,
             flags,
             notify,
+            handshake: None,
         })
+    }
+
+    /// A notify filter for brig's own supervisor: `program` as it is
+    /// (already checked by the caller), passing the handshake's sendmsg.
+    pub(super) fn supervised(
+        program: Vec<sock_filter>,
+        flags: u64,
+        cookie: [u64; 3],
+    ) -> Result<Self> {
+        if program.is_empty() || program.len() > MAX_INSNS {
+            return Err(Error::invalid(format!(
+                "seccomp filter has {} bpf instructions, the kernel takes 1 to {MAX_INSNS}",
+                program.len()
+            )));
+        }
+        Ok(Filter {
+            program,
+            flags,
+            notify: true,
+            handshake: Some(cookie),
+        })
+    }
+
+    pub(super) fn program(&self) -> &[sock_filter] {
+        &self.program
+    }
+
+    /// The profile's own flags, without NEW_LISTENER.
+    pub(super) fn profile_flags(&self) -> u64 {
+        self.flags
     }
 
     pub fn uses_notify(&self) -> bool {
         self.notify
+    }
+
+    /// The cookie of brig's own supervisor handshake, when this filter is
+    /// one of `seccomp learn`/`test`.
+    pub fn handshake(&self) -> Option<[u64; 3]> {
+        self.handshake
     }
 
     /// The seccomp(2) filter flags it is loaded with: the profile's, and

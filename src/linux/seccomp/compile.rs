@@ -63,7 +63,7 @@ pub(super) fn scmp_arch(a: Arch) -> Result<ScmpArch> {
 }
 
 /// The `seccomp_data.arch` value of a libseccomp arch.
-fn audit_arch(a: ScmpArch) -> Option<u32> {
+pub(super) fn audit_arch(a: ScmpArch) -> Option<u32> {
     Some(match a {
         ScmpArch::X86 => 0x4000_0003,
         ScmpArch::X8664 | ScmpArch::X32 => AUDIT_ARCH_X86_64,

@@ -13,10 +13,14 @@
 
 mod bpf;
 mod compile;
+pub mod learned;
 mod listener;
+pub mod notify;
 mod profile;
+mod supervise;
 #[cfg(test)]
 mod tests;
+pub mod verdict;
 
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};
 
@@ -24,8 +28,9 @@ use crate::error::{Error, Result};
 
 pub use bpf::Filter;
 pub use compile::build;
-pub use listener::{encode as listener_payload, send_to_listener};
+pub use listener::{encode as listener_payload, send_to_listener, send_to_supervisor};
 pub use profile::{default_profile, default_profile_for, DEFAULT_CAPS};
+pub use supervise::{learn_filter, new_cookie, report_filter};
 
 /// Every `SCMP_ACT_*` brig accepts (all the OCI spec names).
 pub const ACTIONS: &[&str] = &[

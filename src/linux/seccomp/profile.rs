@@ -169,9 +169,15 @@ pub(super) fn evaluate(p: &ProfileFile, t: &Target) -> LinuxSeccomp {
 }
 
 fn native_arch() -> Arch {
+    oci_arch(libseccomp::ScmpArch::native())
+}
+
+/// The OCI name of a libseccomp arch (`SCMP_ARCH_NATIVE` for one oci-spec
+/// does not know).
+pub(super) fn oci_arch(a: libseccomp::ScmpArch) -> Arch {
     use libseccomp::ScmpArch as S;
     use Arch::*;
-    match libseccomp::ScmpArch::native() {
+    match a {
         S::X86 => ScmpArchX86,
         S::X8664 => ScmpArchX86_64,
         S::X32 => ScmpArchX32,

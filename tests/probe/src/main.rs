@@ -398,7 +398,7 @@ fn parse_int(v: &str) -> Option<libc::c_long> {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: probe [stat P|open P [r|w]|write P V|sysctl N|exit N|sleep N|kill-self SIG|syscall NR [ARG..]|mkdir P]");
+    eprintln!("usage: probe [stat P|open P [r|w]|write P V|sysctl N|exit N|sleep N|kill-self SIG|syscall NR [ARG..]|thread-syscall NR [ARG..]|mkdir P]");
     std::process::exit(2)
 }
 
@@ -467,6 +467,29 @@ fn main() {
             // one whose form with these values touches no memory of ours.
             let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
             let errno = if ret == -1 { last_errno() } else { 0 };
+            obj([("nr", int(nr)), ("ret", int(ret)), ("errno", int(errno))])
+        }
+        Some("thread-syscall") => {
+            // The same raw syscall, made by a second thread ("probe-thread"):
+            // seccomp filters and their supervisors see every thread.
+            let nr: libc::c_long = arg(&args, 2);
+            let mut a = [0 as libc::c_long; 6];
+            for (i, v) in args.iter().skip(3).enumerate() {
+                if i >= a.len() {
+                    usage();
+                }
+                a[i] = parse_int(v).unwrap_or_else(|| usage());
+            }
+            let t = std::thread::Builder::new()
+                .name("probe-thread".into())
+                .spawn(move || {
+                    // SAFETY: as for "syscall".
+                    let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+                    let errno = if ret == -1 { last_errno() } else { 0 };
+                    (ret, errno)
+                })
+                .expect("spawn a thread");
+            let (ret, errno) = t.join().expect("thread");
             obj([("nr", int(nr)), ("ret", int(ret)), ("errno", int(errno))])
         }
         Some("mkdir") => {
