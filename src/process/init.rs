@@ -129,6 +129,14 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     if plan.mode == InitMode::Create {
         super::init_hooks::before_pivot(ch, cfg)?;
     }
+    // No mount namespace: the container's /dev is the host's, which the
+    // chroot below leaves behind, so its pty comes from there first (runc
+    // mounts the config's /dev into root.path in the host's mount
+    // namespace instead; brig changes nothing there).
+    let host_pty = match (&plan.root, plan.process.terminal()) {
+        (RootSetup::Chroot(_), Some(true)) => Some(tty::open_pty()?),
+        _ => None,
+    };
     match &plan.root {
         RootSetup::Build(r) => rootfs::pivot(r)?,
         // No mount namespace: the host's mounts, but root.path as the
@@ -152,7 +160,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // A session of its own, and the terminal as its controlling tty.
     tty::new_session()?;
     if process.terminal().unwrap_or(false) {
-        set_up_terminal(plan, &cfg.fds)?;
+        set_up_terminal(plan, &cfg.fds, host_pty)?;
     }
     // While still root: the user the process runs as owns its stdio.
     tty::give_stdio_to(process.user().uid())?;
@@ -258,11 +266,14 @@ fn set_process_attrs(attrs: &ProcessAttrs) -> Result<()> {
 
 /// The pty: made here, its master sent to the console socket, its slave
 /// our controlling terminal and stdio.
-fn set_up_terminal(plan: &InitPlan, fds: &InitFds) -> Result<()> {
+fn set_up_terminal(plan: &InitPlan, fds: &InitFds, pty: Option<tty::Pty>) -> Result<()> {
     let console = fds
         .console
         .ok_or_else(|| Error::invalid("terminal is true but there is no console socket"))?;
-    let pty = tty::open_pty()?;
+    let pty = match pty {
+        Some(p) => p,
+        None => tty::open_pty()?,
+    };
     if plan.console_raw_output {
         tty::clear_onlcr(&pty.master)?;
     }

@@ -104,3 +104,68 @@ pub fn read_pty_to_end(mut reader: File, what: &str) -> String {
     rx.recv_timeout(DEADLINE)
         .unwrap_or_else(|_| panic!("{what} never finished"))
 }
+
+/// No mount namespace (the host's mounts, chrooted into root.path): the
+/// pty comes from the host's /dev, which is the container's; brig mounts
+/// nothing into the host's mount namespace for it (runc mounts the
+/// config's /dev under root.path there: runc's host-mntns.bats).
+#[test]
+fn a_terminal_without_a_mount_namespace() {
+    require_root!();
+    let rt = Rt::new();
+    let mut b = Bundle::new(&rt);
+    b.edit(|c| {
+        c["process"]["terminal"] = json!(true);
+        c["process"]["args"] = json!(["/probe"]);
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    let sock = b.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(receive_master(listener));
+    });
+    let id = unique_id("ttyhostmnt");
+    let out = rt.create(&b, &id, &["--console-socket", sock.to_str().unwrap()]);
+    if !crate::common::is_brig() && !out.ok() {
+        // runc 1.1 mounts the config's /dev into root.path in the host's
+        // mount namespace; this bundle's rootfs is a plain directory.
+        return crate::skip::test(format!("runc: {}", out.stderr.trim()));
+    }
+    out.expect_ok("create without a mount namespace, with a terminal");
+    let (_, master) = rx.recv_timeout(DEADLINE).expect("pty master never arrived");
+    rt.run(&["start", &id]).expect_ok("start");
+    let output = read_pty_to_end(File::from(master), "probe");
+    let facts = json_lines(&output)
+        .into_iter()
+        .find(|v| v.get("tty").is_some())
+        .unwrap_or_else(|| panic!("no probe output in {output:?}"));
+    for fd in ["0", "1", "2"] {
+        assert_eq!(facts["tty"][fd]["isatty"], true, "{facts}");
+    }
+    rt.run(&["delete", "--force", &id]).expect_ok("delete");
+    if !crate::common::is_brig() {
+        // runc mounts the config's /dev, /proc, ... under root.path in the
+        // host's mount namespace and leaves them there (runc's own test
+        // unmounts them).
+        let _ = std::process::Command::new("umount")
+            .arg("-R")
+            .arg(b.rootfs())
+            .status();
+        return crate::skip::part("runc leaves its mounts under root.path on the host");
+    }
+    // Nothing was mounted under root.path on the host.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = b.rootfs();
+    assert!(
+        !mounts.lines().any(|l| l
+            .split(' ')
+            .nth(4)
+            .is_some_and(|m| m.starts_with(root.to_str().unwrap()))),
+        "a mount under {} was left on the host",
+        root.display()
+    );
+}
