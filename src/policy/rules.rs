@@ -134,7 +134,9 @@ pub fn evaluate_spec(policy: &Policy, spec: &Spec, host: &Host) -> (Vec<Finding>
     let mut work = spec.clone();
     let mut f = Findings { list: Vec::new() };
     user_namespace_rule(policy, &mut work, host, &mut f);
-    let userns = in_user_namespace(&work);
+    // A clamp without a grant (`policy explain`) still means the container
+    // will have a user namespace.
+    let userns = in_user_namespace(&work) || granted_userns(&f.list);
     if let Some(process) = work.process_mut() {
         process_rules(policy, process, userns, host, &mut f);
     }

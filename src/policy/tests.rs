@@ -553,9 +553,11 @@ fn user_namespace_clamp_maps_the_grant_and_idmaps_the_binds() {
         Some(std::path::Path::new("/proc/77/ns/user"))
     );
     assert!(work.linux().as_ref().unwrap().uid_mappings().is_none());
-    // Without a grant (policy explain) it is a finding and the config stays.
+    // Without a grant (policy explain) it is a finding and the config
+    // stays, but the rules after it know a user namespace is coming.
     let (found, after) = evaluate_spec(&p, &s, &host());
     assert!(found.iter().any(|f| f.rule == "user_namespace"));
+    assert!(!found.iter().any(|f| f.rule == "process.run_as_non_root"), "{found:?}");
     assert!(user_ns(&after).is_none());
 }
 
