@@ -448,6 +448,10 @@ async fn probe_pod(
             tokio::time::sleep(Duration::from_millis(200)).await;
             out = read_cri_log(&path);
         }
+        // While the pod runs: which of its containers hold its range in
+        // brig's node pool of user-namespace ranges (none without one).
+        out.push_str(&format!("\npool-holders: {}", pool_holders(&sb).join(",")));
+        out.push_str(&format!("\npod: {sb}"));
         Ok::<_, String>((ct, out))
     }
     .await;
@@ -457,6 +461,22 @@ async fn probe_pod(
         .unwrap_or_default();
     teardown(cl, &(sb, ct)).await?;
     result.map(|(_, out)| out)
+}
+
+/// The ids holding the pod's lease in brig's node pool, sorted.
+fn pool_holders(sandbox: &str) -> Vec<String> {
+    let text = std::fs::read_to_string("/run/brig/userns-pool/leases.json").unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let mut ids: Vec<String> = v["leases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["key"] == format!("pod:{sandbox}").as_str())
+        .flat_map(|l| l["holders"].as_array().cloned().unwrap_or_default())
+        .filter_map(|h| h["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// The same careless pod under the plain handler and under the one with
@@ -509,6 +529,19 @@ async fn sandbox_scenario(c: &mut Checks, cl: &mut Client, args: &[String], hand
         map.len() == 3 && map[0] == 0 && map[1] >= 3 << 30 && map[2] == 65536
             && status_field(&out, "id:") == Some("0"),
         &out,
+    );
+    let holders = status_field(&out, "pool-holders:").unwrap_or_default();
+    c.check(
+        &format!("ordinary pod under {handler}: its sandbox and container hold one range of the node's pool"),
+        holders.split(',').filter(|h| !h.is_empty()).count() == 2,
+        &out,
+    );
+    let pod = status_field(&out, "pod:").unwrap_or_default();
+    let left = pool_holders(pod);
+    c.check(
+        &format!("ordinary pod under {handler}: its range is free again once the pod is removed"),
+        !pod.is_empty() && left.is_empty(),
+        &format!("pod {pod}: still held by {left:?}"),
     );
     c.check(
         &format!("ordinary pod under {handler}: the image's files keep their owner (idmapped rootfs: /bin/sh is 0:0)"),
