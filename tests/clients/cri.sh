@@ -45,6 +45,8 @@ done
 EOF
 	chmod +x "$T/check-scopes"
 	export CRI_CHECK_CMD=$T/check-scopes
+	# brig's node pool is in that system's /run.
+	export CRI_POOL_FILE=/proc/$SD/root/run/brig/userns-pool/leases.json
 fi
 
 D=$T/containerd

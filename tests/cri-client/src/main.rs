@@ -465,7 +465,10 @@ async fn probe_pod(
 
 /// The ids holding the pod's lease in brig's node pool, sorted.
 fn pool_holders(sandbox: &str) -> Vec<String> {
-    let text = std::fs::read_to_string("/run/brig/userns-pool/leases.json").unwrap_or_default();
+    // CRI_POOL_FILE: where the node's /run is another mount namespace's.
+    let file = std::env::var("CRI_POOL_FILE")
+        .unwrap_or_else(|_| "/run/brig/userns-pool/leases.json".to_string());
+    let text = std::fs::read_to_string(file).unwrap_or_default();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     let mut ids: Vec<String> = v["leases"]
         .as_array()
