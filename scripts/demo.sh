@@ -2,7 +2,9 @@
 # demo.sh: builds a busybox bundle, runs the probe in it under brig, and
 # shows what the container saw: namespaces, id maps, capabilities, seccomp,
 # sysctls; then `brig check` of the bundle and what the restricted node
-# policy would do to it. Env: BRIG (default target/release/brig), OUT.
+# policy would do to it, and the same bundle run under the sandbox policy
+# (a user namespace from the node's pool). Env: BRIG (default
+# target/release/brig), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BRIG=${BRIG:-target/release/brig}
@@ -40,3 +42,16 @@ echo "== brig check $bundle: the same confinement as a posture report (concerns,
 echo
 echo "== under the node policy 'restricted' (brig --policy restricted policy explain): what it would refuse or change"
 "$BRIG" --policy restricted policy explain "$bundle" || true
+echo
+echo "== the same bundle under the node policy 'sandbox': a user namespace from the node's pool, capabilities, seccomp"
+"$BRIG" --policy sandbox --root "$root" run --bundle "$bundle" "demo-sandbox-$$" >"$OUT/demo-sandbox.out" 2>"$OUT/demo-sandbox.err" || {
+    cat "$OUT/demo-sandbox.err" >&2; exit 1; }
+python3 - "$OUT/demo-sandbox.out" <<'PY'
+import json, sys
+f = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")][0]
+print("uid_map:", f["uid_map"].split(), "| uid", f["uid"])
+for k in ("CapBnd", "NoNewPrivs", "Seccomp"):
+    print(f"{k}: {f['status'].get(k)}")
+PY
+echo "clamped by the policy (warnings brig logged):"
+sed 's/^/  /' "$OUT/demo-sandbox.err"
