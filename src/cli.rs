@@ -142,6 +142,13 @@ pub enum PolicyCommand {
         /// A preset, a name in /etc/brig/policies, or a file.
         policy: String,
     },
+    /// The node's user-namespace pool: each leased range of host ids,
+    /// the pod (or container) it belongs to and the containers holding it
+    /// (dead holders are dropped first).
+    Leases {
+        #[arg(short = 'f', long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
     /// What the policy (--policy, or a container's own) refuses, clamps
     /// or would change for a bundle or a container; exits 1 when it
     /// refuses.

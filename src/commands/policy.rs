@@ -1,4 +1,4 @@
-//! `policy list|show|explain`: the node policies, for the operator.
+//! `policy list|show|leases|explain`: the node policies, for the operator.
 
 use std::path::Path;
 
@@ -11,8 +11,49 @@ pub fn run(global: &GlobalOpts, a: &PolicyArgs) -> Result<i32> {
     match &a.command {
         PolicyCommand::List => list(),
         PolicyCommand::Show { policy } => show(policy),
+        PolicyCommand::Leases { format } => leases(*format),
         PolicyCommand::Explain { format, target } => explain(global, *format, target),
     }
+}
+
+fn leases(format: ListFormat) -> Result<i32> {
+    let pool = policy::pool::Pool::node();
+    let leases = if Path::new(policy::pool::POOL_DIR).exists() {
+        pool.leases(&policy::pool::holder_alive)?
+    } else {
+        Vec::new()
+    };
+    match format {
+        ListFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&leases).expect("leases serialize")
+        ),
+        ListFormat::Table => {
+            let rows: Vec<(String, &str, String)> = leases
+                .iter()
+                .map(|l| {
+                    let end = u64::from(l.range.start) + u64::from(l.range.size) - 1;
+                    let holders: Vec<String> = l
+                        .holders
+                        .iter()
+                        .map(|h| format!("{} ({})", h.id, h.root.display()))
+                        .collect();
+                    (
+                        format!("{}-{end}", l.range.start),
+                        l.key.as_str(),
+                        holders.join(", "),
+                    )
+                })
+                .collect();
+            let r = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(9);
+            let k = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(3);
+            println!("{:r$}  {:k$}  HOLDERS", "HOST IDS", "KEY");
+            for (range, key, holders) in rows {
+                println!("{range:r$}  {key:k$}  {holders}");
+            }
+        }
+    }
+    Ok(0)
 }
 
 fn list() -> Result<i32> {

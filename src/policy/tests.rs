@@ -557,7 +557,10 @@ fn user_namespace_clamp_maps_the_grant_and_idmaps_the_binds() {
     // stays, but the rules after it know a user namespace is coming.
     let (found, after) = evaluate_spec(&p, &s, &host());
     assert!(found.iter().any(|f| f.rule == "user_namespace"));
-    assert!(!found.iter().any(|f| f.rule == "process.run_as_non_root"), "{found:?}");
+    assert!(
+        !found.iter().any(|f| f.rule == "process.run_as_non_root"),
+        "{found:?}"
+    );
     assert!(user_ns(&after).is_none());
 }
 

@@ -499,6 +499,35 @@ mod pool {
         create(&rt, &policy, &b, &app).expect_ok("create the app container");
         rt.run(&["start", &app]).expect_ok("start");
         assert_eq!(range(&rt, &sandbox), range(&rt, &app));
+        // The operator's view of the pool: one lease for the pod, two holders.
+        let leases = rt
+            .run(&["policy", "leases", "-f", "json"])
+            .expect_ok("policy leases")
+            .json();
+        let pod = leases
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["key"] == format!("pod:{sandbox}").as_str())
+            .unwrap_or_else(|| panic!("no lease of the pod: {leases}"));
+        let mut held: Vec<&str> = pod["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap())
+            .collect();
+        held.sort();
+        let mut want = vec![sandbox.as_str(), app.as_str()];
+        want.sort();
+        assert_eq!(held, want);
+        assert_eq!(pod["range"]["start"].as_u64(), Some(range(&rt, &app).0));
+        let table = rt.run(&["policy", "leases"]).expect_ok("policy leases");
+        assert!(table.stdout.starts_with("HOST IDS"), "{}", table.stdout);
+        assert!(
+            table.stdout.contains(&format!("pod:{sandbox}")),
+            "{}",
+            table.stdout
+        );
         let user = |id: &str| exec_json(&rt, id, &["/probe"])["ns"]["user"].clone();
         assert_eq!(user(&sandbox), user(&app), "one user namespace");
         // Another pod: another range.
