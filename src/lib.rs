@@ -14,6 +14,7 @@ pub mod plan;
 pub mod policy;
 pub mod posture;
 pub mod process;
+pub mod rootless;
 pub mod state;
 pub mod validate;
 

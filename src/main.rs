@@ -16,11 +16,11 @@ fn main() {
         brig::process::init::main();
     }
     let program = help::program_name(&std::env::args_os().next().unwrap_or_default());
-    let cli = match help::command(&program)
+    let (mut cli, root_given) = match help::command(&program)
         .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m))
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, root_given(&m))))
     {
-        Ok(cli) => cli,
+        Ok(parsed) => parsed,
         Err(e) => std::process::exit(usage_error(&program, e)),
     };
     if cli.version {
@@ -32,6 +32,12 @@ fn main() {
         let _ = help::command(&program).print_help();
         std::process::exit(0);
     };
+    if !root_given {
+        if let Err(e) = use_user_state_root(&mut cli.global.root) {
+            eprintln!("brig: {}", e.chain());
+            std::process::exit(1);
+        }
+    }
     let g = &cli.global;
     let logger = Logger::new(g.log.as_deref(), g.log_format, g.debug);
     let to_file = logger.is_file();
@@ -58,6 +64,38 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// True when `--root` was on the command line (before or after the verb).
+fn root_given(m: &clap::ArgMatches) -> bool {
+    let given = |m: &clap::ArgMatches| {
+        matches!(
+            m.value_source("root"),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        )
+    };
+    given(m) || m.subcommand().is_some_and(|(_, sub)| given(sub))
+}
+
+/// An ordinary user's state root is `$XDG_RUNTIME_DIR/brig` (runc's
+/// `$XDG_RUNTIME_DIR/runc`): made 0700 and sticky, as runc does, because
+/// the XDG spec has files there without the sticky bit cleaned up.
+fn use_user_state_root(root: &mut std::path::PathBuf) -> brig::Result<()> {
+    use brig::error::IoResultExt;
+    use std::os::unix::fs::PermissionsExt;
+    let Some(dir) = brig::rootless::default_state_root(
+        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+        nix::unistd::geteuid().is_root(),
+        brig::rootless::in_user_ns(),
+        std::env::var_os("USER").as_deref(),
+    ) else {
+        return Ok(());
+    };
+    brig::state::ensure_root(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1700))
+        .or_io(|| format!("chmod {}", dir.display()))?;
+    *root = dir;
+    Ok(())
 }
 
 /// What clap could not parse, as runc reports it: help on stdout (exit

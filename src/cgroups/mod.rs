@@ -15,6 +15,7 @@ pub mod devices;
 mod files;
 pub mod paths;
 mod resources;
+pub mod rootless;
 mod stats;
 pub mod sub;
 pub mod systemd;
@@ -261,6 +262,47 @@ impl Manager {
 
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// No cgroup at all (a rootless container that may not create one,
+    /// see [`rootless`]): nothing to create, set, join or remove; every
+    /// process is the caller's to find some other way.
+    pub fn none(layout: Layout) -> Manager {
+        Manager {
+            path: String::new(),
+            layout,
+            hierarchies: Vec::new(),
+            systemd: None,
+            bus: OnceLock::new(),
+            scope_started: AtomicBool::new(false),
+            unified_fd: OnceLock::new(),
+        }
+    }
+
+    /// True for [`Manager::none`].
+    pub fn is_none(&self) -> bool {
+        self.hierarchies.is_empty() && self.systemd.is_none()
+    }
+
+    /// The first cgroup directory this process may not make (or join, when
+    /// it exists): the nearest existing ancestor must be writable and
+    /// searchable by us (cgroupfs permissions are plain DAC; a delegated
+    /// subtree is owned by the user). None when every one is fine.
+    pub fn not_creatable(&self) -> Option<&Path> {
+        use nix::unistd::{access, AccessFlags};
+        self.hierarchies
+            .iter()
+            .map(|h| h.dir.as_path())
+            .find(|dir| {
+                let (probe, mode) = if dir.exists() {
+                    (dir.join("cgroup.procs"), AccessFlags::W_OK)
+                } else {
+                    let parent = dir.ancestors().skip(1).find(|a| a.exists());
+                    let Some(parent) = parent else { return true };
+                    (parent.to_path_buf(), AccessFlags::W_OK | AccessFlags::X_OK)
+                };
+                access(&probe, mode).is_err()
+            })
     }
 
     pub fn layout(&self) -> Layout {

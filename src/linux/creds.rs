@@ -7,10 +7,15 @@ use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 use crate::error::{Result, SysResultExt};
 
 /// Supplementary groups, then gid, then uid (all three of each): in this
-/// order, because dropping uid 0 first would forbid the others.
-pub fn set_user(uid: u32, gid: u32, additional_gids: &[u32]) -> Result<()> {
-    let gids: Vec<Gid> = additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
-    setgroups(&gids).or_sys(|| format!("setgroups {additional_gids:?}"))?;
+/// order, because dropping uid 0 first would forbid the others. Where the
+/// user namespace denies setgroups (`may_setgroups` false) the groups are
+/// left as they are, as runc does rootless: the caller checked that none
+/// were asked for.
+pub fn set_user(uid: u32, gid: u32, additional_gids: &[u32], may_setgroups: bool) -> Result<()> {
+    if may_setgroups {
+        let gids: Vec<Gid> = additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+        setgroups(&gids).or_sys(|| format!("setgroups {additional_gids:?}"))?;
+    }
     let gid = Gid::from_raw(gid);
     setresgid(gid, gid, gid).or_sys(|| format!("setresgid {gid}"))?;
     let uid = Uid::from_raw(uid);

@@ -28,13 +28,27 @@ impl ProcfsHandle {
     /// mount over anything below it. Falls back to `open_tree(/proc,
     /// OPEN_TREE_CLONE)` (a non-recursive clone: mounts over /proc/... are
     /// not copied) when fsopen is refused, e.g. in a user namespace whose
-    /// /proc is partly masked. Either way the root must be real procfs.
+    /// /proc is partly masked. Without any mount privilege (a rootless
+    /// brig on the host: both need CAP_SYS_ADMIN over the host's
+    /// namespaces) the caller's own /proc, opened `O_PATH`, which must be
+    /// the root of a procfs mount: only a process privileged over the
+    /// caller's mount namespace could have mounted anything there, and
+    /// [`open`](Self::open)'s `RESOLVE_NO_XDEV` refuses whatever is mounted
+    /// below it (libpathrs keeps the same last resort). Either way the
+    /// root must be real procfs.
     pub fn new() -> Result<ProcfsHandle> {
         let root = match fsmount_proc() {
             Ok(fd) => fd,
             Err(e) => {
                 tracing::debug!("fsopen proc failed ({}), cloning /proc", e.chain());
-                open_tree_proc()?
+                match open_tree_proc() {
+                    Ok(fd) => fd,
+                    Err(e) if e.errno() == Some(Errno::EPERM) => {
+                        tracing::debug!("{}: opening /proc itself", e.chain());
+                        open_proc_root()?
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         };
         verify_procfs(&root, "procfs handle")?;
@@ -160,6 +174,28 @@ fn fsmount_proc() -> Result<OwnedFd> {
 fn open_tree_proc() -> Result<OwnedFd> {
     mountapi::clone_tree(nix::fcntl::AT_FDCWD, std::path::Path::new("/proc"), false)
         .or_sys(|| "open_tree /proc".to_string())
+}
+
+/// The caller's /proc (`O_PATH`), only when it is the root of a procfs
+/// mount (the root inode of every procfs instance is PROC_ROOT_INO, 1):
+/// not a directory below it nor anything mounted over it.
+fn open_proc_root() -> Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        "/proc",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        nix::sys::stat::Mode::empty(),
+    )
+    .or_sys(|| "open /proc".to_string())?;
+    verify_procfs(&fd, "/proc")?;
+    let st = nix::sys::stat::fstat(&fd).or_sys(|| "fstat /proc".to_string())?;
+    const PROC_ROOT_INO: u64 = 1;
+    if st.st_ino != PROC_ROOT_INO {
+        return Err(Error::invalid(format!(
+            "/proc is not the root of a procfs mount (inode {})",
+            st.st_ino
+        )));
+    }
+    Ok(fd)
 }
 
 /// Test helper shared by the security modules: run `f` in a forked child

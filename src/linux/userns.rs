@@ -242,6 +242,19 @@ fn helper_map(tool: &str, pid: Pid, maps: &[LinuxIdMapping]) -> Result<()> {
     Ok(())
 }
 
+/// May this process call setgroups(2)? Not in a user namespace whose
+/// `setgroups` says "deny" (an unprivileged writer's maps, or
+/// newgidmap's without a subgid range). Read through `procfs` (ours).
+pub fn setgroups_allowed(procfs: &ProcfsHandle) -> Result<bool> {
+    use std::io::Read;
+    let fd = procfs.open("self/setgroups", nix::fcntl::OFlag::O_RDONLY)?;
+    let mut text = String::new();
+    std::fs::File::from(fd)
+        .read_to_string(&mut text)
+        .or_io(|| "read /proc/self/setgroups".into())?;
+    Ok(text.trim() != "deny")
+}
+
 /// The host uid and gid of root in the user namespace at `path`, when it
 /// is `/proc/PID/ns/user` (read from that process's maps).
 pub fn root_ids_of(path: &std::path::Path) -> Option<(u32, u32)> {

@@ -148,7 +148,8 @@ pub enum CgroupPlan {
     },
     /// `exec`: the container's cgroup, or `--cgroup` sub-cgroups of it.
     Existing {
-        path: String,
+        /// None: a rootless container created without a cgroup.
+        path: Option<String>,
         systemd: bool,
         sub: Vec<SubCgroup>,
     },
@@ -493,10 +494,8 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
     let (initial_affinity, cpu_affinity) = affinity::plan(process.exec_cpu_affinity().as_ref())?;
     let container_ns = NsPlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]))?;
     let ns = join_plan(&container_ns, st.pid)?;
-    let path = st
-        .cgroup_path
-        .clone()
-        .ok_or_else(|| Error::invalid(format!("container {id} has no cgroup")))?;
+    // None: a rootless container created without a cgroup of its own.
+    let path = st.cgroup_path.clone();
     let (seccomp, seccomp_metadata, seccomp_listener) = match &flags.supervised_seccomp {
         // Replacing a filter would be a way around it: only a container
         // without one is supervised (commands/seccomp.rs says so first).

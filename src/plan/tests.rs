@@ -293,7 +293,7 @@ fn exec_joins_the_container_and_builds_nothing() {
     assert!(p.init.hostname.is_none() && p.init.sysctl.is_empty());
     assert!(!p.init.session_keyring && !p.init.hooks.ask_parent);
     assert!(p.fifo_writer == FifoWriter::HostRoot && p.runtime_hooks.is_none());
-    assert!(matches!(&p.cgroup, CgroupPlan::Existing { path, .. } if path == "/c1"));
+    assert!(matches!(&p.cgroup, CgroupPlan::Existing { path: Some(path), .. } if path == "/c1"));
 
     let mut tty = process.clone();
     tty.set_terminal(Some(true));

@@ -36,6 +36,9 @@ pub struct ChildPlan<'a> {
     /// net.* sysctls of the joined network namespace, written before the
     /// user namespace is entered.
     pub net_sysctls: &'a [(String, String)],
+    /// Born dumpable (a rootless parent writes our id maps): turn
+    /// non-dumpable once they are written.
+    pub dumpable_until_maps: bool,
 }
 
 /// A new pid namespace holds only the children of the process that
@@ -108,6 +111,9 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     // sync 1: the parent has put us in the cgroup and written the id maps
     // (and the time offsets).
     await_go(ch)?;
+    if plan.dumpable_until_maps && !plan.ns.unshares_user() {
+        crate::linux::prctl::set_not_dumpable()?;
+    }
     if plan.ns.is_new(Kind::User) && !plan.ns.unshares_user() {
         creds::become_root("the new user namespace")?;
     }
@@ -141,6 +147,9 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
         unshare(CloneFlags::CLONE_NEWUSER).or_sys(|| "unshare user namespace".into())?;
         ch.send(&ToParent::UserNamespace)?;
         await_go(ch)?;
+        if plan.dumpable_until_maps {
+            crate::linux::prctl::set_not_dumpable()?;
+        }
         creds::become_root("the new user namespace")?;
         let flags = plan.ns.unshare_flags();
         if !flags.is_empty() {

@@ -149,6 +149,17 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // attr writes land in them and cannot be redirected by anything
     // mounted in the container (CVE-2019-16884 class).
     let procfs = ProcfsHandle::new()?;
+    // A user namespace whose maps an ordinary user wrote has setgroups
+    // "deny" (user_namespaces(7)): no supplementary groups can be set, so
+    // asking for some is an error now, before `start`, as runc's
+    // "cannot set any additional groups in a rootless container".
+    let may_setgroups = crate::linux::userns::setgroups_allowed(&procfs)?;
+    let additional = process.user().additional_gids().as_deref().unwrap_or(&[]);
+    if !may_setgroups && !additional.is_empty() {
+        return Err(Error::invalid(format!(
+            "process.user.additionalGids {additional:?}: this user namespace denies setgroups (its maps were written by an unprivileged user), so no additional groups can be set"
+        )));
+    }
     // Sysctls before /proc/sys becomes read-only in finish().
     if !plan.sysctl.is_empty() {
         sysctl::apply(&procfs, &plan.sysctl)?;
@@ -227,7 +238,7 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
     // above them): for exec, its closing at execve is the parent's sign of
     // success.
     let prepared = execve::Prepared::new(exe, args, env)?;
-    finalize(cfg, prepared, released)
+    finalize(cfg, prepared, released, may_setgroups)
 }
 
 /// sync 1m: the parent makes the tree of mount `index` (an idmapped bind
@@ -305,6 +316,7 @@ fn finalize(
     cfg: &InitConfig,
     prepared: execve::Prepared,
     released: Option<std::fs::File>,
+    may_setgroups: bool,
 ) -> Result<Infallible> {
     let plan = &cfg.plan;
     let process = &plan.process;
@@ -335,6 +347,7 @@ fn finalize(
         user.uid(),
         user.gid(),
         user.additional_gids().as_deref().unwrap_or(&[]),
+        may_setgroups,
     )?;
     // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN, which
     // the container may not get: keep it for that one call. It cannot

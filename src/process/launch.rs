@@ -58,9 +58,30 @@ pub fn cgroup_for(plan: &CgroupPlan, id: &str) -> Result<Manager> {
             if let Some(r) = requested {
                 m.check(r)?;
             }
-            Ok(m)
+            if *systemd || !crate::rootless::is_rootless() {
+                return Ok(m);
+            }
+            let Some(dir) = m.not_creatable() else {
+                return Ok(m);
+            };
+            // A rootless brig without a delegated cgroup: runc's rule
+            // (cgroups/rootless.rs), and a warning so the user knows.
+            let dir = dir.display().to_string();
+            crate::cgroups::rootless::may_run_without(&dir, path.as_deref(), requested.as_deref())?;
+            tracing::warn!(
+                "rootless: no permission to create cgroup {dir}: the container runs without a cgroup (no limits, no pause, no stats)"
+            );
+            Ok(Manager::none(m.layout()))
         }
-        CgroupPlan::Existing { path, systemd, sub } => Manager::open(path, *systemd)?.sub(sub),
+        CgroupPlan::Existing {
+            path: Some(path),
+            systemd,
+            sub,
+        } => Manager::open(path, *systemd)?.sub(sub),
+        CgroupPlan::Existing { sub, .. } if !sub.is_empty() => Err(Error::invalid(
+            "--cgroup: the container has no cgroup (created rootless without one)",
+        )),
+        CgroupPlan::Existing { .. } => Ok(Manager::none(crate::cgroups::Layout::V1)),
     }
 }
 
@@ -199,8 +220,18 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     if let Some(path) = ns.joins().find(|(k, _)| *k == Kind::Pid).map(|(_, p)| p) {
         namespaces::join(Kind::Pid, path)?;
     }
-    // Init must not be dumpable before its re-exec; the child inherits this.
-    prctl::set_not_dumpable()?;
+    // Init must not be dumpable before its re-exec; the child inherits
+    // this. Not so a rootless parent's child in a new user namespace: the
+    // parent (the same ordinary user) may only write the id maps and
+    // `setgroups` of a dumpable process (a non-dumpable one's /proc files
+    // belong to the host's root, also for newuidmap), so the child turns
+    // non-dumpable itself once they are written, before it joins or runs
+    // anything of the container's (runc's nsexec does the same). Until
+    // then nothing but the user's own processes can reach it.
+    let dumpable_until_maps = ns.is_new(Kind::User) && crate::rootless::is_rootless();
+    if !dumpable_until_maps {
+        prctl::set_not_dumpable()?;
+    }
 
     // execCPUAffinity.initial: the child is born on these CPUs (they are
     // ours for the clone only), and keeps them through its move into the
@@ -229,6 +260,7 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
                     keep_fds: inherited.keep_fds(plan.preserve_fds),
                     sysfs: plan.child_sysfs,
                     net_sysctls: &plan.child_sysctls,
+                    dumpable_until_maps,
                 },
                 &exe,
             )

@@ -145,6 +145,9 @@ fn resources(plan: &Plan) -> &oci_spec::runtime::LinuxResources {
 /// The cgroup, with its limits before the process exists (the device
 /// allow-list always); a systemd scope gets them after spawn.
 fn make_cgroup<'a>(plan: &Plan, cgroup: &'a Manager, record: &mut Record<'a>) -> Result<()> {
+    if cgroup.is_none() {
+        return Ok(());
+    }
     cgroup.create()?;
     record.undo.cgroup = Some(cgroup);
     if cgroup.systemd_unit().is_none() {
@@ -276,7 +279,7 @@ impl<'a> Record<'a> {
             created: crate::logging::rfc3339(SystemTime::now()),
             owner: String::new(),
             annotations: config.annotations().clone().unwrap_or_default(),
-            cgroup_path: Some(cgroup.path().to_string()),
+            cgroup_path: (!cgroup.is_none()).then(|| cgroup.path().to_string()),
             systemd_cgroup: matches!(plan.cgroup, CgroupPlan::New { systemd: true, .. }),
             own_pid_ns: plan.ns.is_new(Kind::Pid),
             terminal: plan.init.process.terminal().unwrap_or(false),

@@ -115,6 +115,12 @@ pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
         let what = || format!("mount on {}", m.destination().display());
         let tree = if is_idmapped(m, &o) {
             idmapped_source(plan, m, &o).context(what)?
+        } else if crate::rootless::is_rootless() {
+            // open_tree(OPEN_TREE_CLONE) needs CAP_SYS_ADMIN over the
+            // host's mount namespace. A rootless container's root is the
+            // user, who reaches what the user reaches: init binds the
+            // source itself, in its own mount namespace, as runc does.
+            continue;
         } else {
             clone_tree(nix::fcntl::AT_FDCWD, src, o.is_recursive_bind())
                 .or_sys(|| format!("open bind source {}", src.display()))
