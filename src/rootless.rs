@@ -6,6 +6,10 @@
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
+use oci_spec::runtime::LinuxIdMapping;
+
+use crate::error::{Error, Result};
+
 /// The state root when `--root` is not given: `$XDG_RUNTIME_DIR/brig` for
 /// an ordinary user (runc: `$XDG_RUNTIME_DIR/runc`), else `None` (the
 /// built-in `/run/brig`). Real root ignores `XDG_RUNTIME_DIR` (often
@@ -45,9 +49,130 @@ fn is_initial_map(uid_map: &str) -> bool {
     f == ["0", "0", "4294967295"]
 }
 
+/// The user's ranges in an /etc/subuid or /etc/subgid text: lines
+/// `NAME:START:COUNT` or `UID:START:COUNT` (subuid(5)).
+pub fn subid_ranges(text: &str, name: &str, id: u32) -> Vec<(u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(':');
+            let (who, start, count) = (f.next()?, f.next()?, f.next()?);
+            if who != name && who.parse::<u32>().ok() != Some(id) {
+                return None;
+            }
+            Some((start.parse().ok()?, count.parse().ok()?))
+        })
+        .collect()
+}
+
+/// What newuidmap/newgidmap will accept, checked first so the refusal is
+/// one clear line: each mapping is the user's own id alone, or lies in one
+/// of the user's ranges. `what` is "uidMappings"; `file` /etc/subuid.
+pub fn check_subid_maps(
+    what: &str,
+    file: &str,
+    user: &str,
+    own: u32,
+    maps: &[LinuxIdMapping],
+    ranges: &[(u64, u64)],
+) -> Result<()> {
+    for m in maps {
+        let (host, size) = (u64::from(m.host_id()), u64::from(m.size()));
+        let own_id = size == 1 && m.host_id() == own;
+        let inside = ranges
+            .iter()
+            .any(|&(start, count)| host >= start && host + size <= start + count);
+        if !own_id && !inside {
+            let have = if ranges.is_empty() {
+                "none".to_string()
+            } else {
+                ranges
+                    .iter()
+                    .map(|(s, c)| format!("{s}-{}", s + c - 1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(Error::invalid(format!(
+                "rootless: {what} hostID {host} size {size} is outside {user}'s ranges in {file} ({have})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Before anything is made: a rootless user namespace with more than the
+/// user's own ids needs newuidmap and newgidmap (Debian's `uidmap`) and
+/// maps inside the user's /etc/subuid and /etc/subgid ranges.
+pub fn check_id_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    if nix::unistd::geteuid().is_root() || !crate::linux::userns::needs_helpers(uid, gid) {
+        return Ok(());
+    }
+    for tool in ["newuidmap", "newgidmap"] {
+        if find_in_path(tool).is_none() {
+            return Err(Error::invalid(format!(
+                "rootless: mapping more than the user's own id needs {tool} (Debian package uidmap), not found in PATH"
+            )));
+        }
+    }
+    let euid = nix::unistd::geteuid();
+    let user = nix::unistd::User::from_uid(euid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| euid.to_string());
+    let read = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
+    let ranges = subid_ranges(&read("/etc/subuid"), &user, euid.as_raw());
+    check_subid_maps(
+        "uidMappings",
+        "/etc/subuid",
+        &user,
+        euid.as_raw(),
+        uid,
+        &ranges,
+    )?;
+    let egid = nix::unistd::getegid().as_raw();
+    let ranges = subid_ranges(&read("/etc/subgid"), &user, euid.as_raw());
+    check_subid_maps("gidMappings", "/etc/subgid", &user, egid, gid, &ranges)
+}
+
+fn find_in_path(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subid_ranges_and_maps() {
+        let text = "alice:100000:65536\n1001:300000:10\nbob:200000:65536\nbad line\n";
+        let r = subid_ranges(text, "alice", 1001);
+        assert_eq!(r, vec![(100000, 65536), (300000, 10)]);
+        assert!(subid_ranges(text, "carol", 7).is_empty());
+        let m = crate::linux::userns::mapping;
+        let ok = [m(0, 1001, 1), m(1, 100000, 65536), m(70000, 300000, 10)];
+        assert!(check_subid_maps("uidMappings", "/etc/subuid", "alice", 1001, &ok, &r).is_ok());
+        for bad in [
+            m(1, 100001, 65536),
+            m(0, 1002, 1),
+            m(0, 1001, 2),
+            m(1, 200000, 5),
+        ] {
+            let e = check_subid_maps("uidMappings", "/etc/subuid", "alice", 1001, &[bad], &r)
+                .unwrap_err()
+                .chain();
+            assert!(
+                e.contains("outside alice's ranges in /etc/subuid (100000-165535, 300000-300009)"),
+                "{e}"
+            );
+        }
+        let e = check_subid_maps("gidMappings", "/etc/subgid", "bob", 1, &[m(0, 5, 3)], &[])
+            .unwrap_err()
+            .chain();
+        assert!(e.ends_with("(none)"), "{e}");
+    }
 
     #[test]
     fn state_root_follows_runc() {

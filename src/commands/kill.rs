@@ -35,6 +35,14 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
             }
             return Ok(0);
         }
+        // A rootless container without a cgroup: every process of its
+        // own pid namespace.
+        if st.own_pid_ns && status != Status::Stopped {
+            for pid in crate::linux::pid::in_pid_ns_of(st.pid)? {
+                signal::send_unless_gone(pid, sig)?;
+            }
+            return Ok(0);
+        }
     }
     // Killing the init of a pid namespace kills everything in it
     // (pid_namespaces(7)); without one of its own, the other processes

@@ -6,12 +6,16 @@ use crate::cli::{GlobalOpts, IdArg};
 use crate::error::{Context, Error, Result};
 use crate::state::{self, State};
 
-/// The container's cgroup, from its state.
+/// The container's cgroup, from its state. A rootless container created
+/// without one (no delegated cgroup) cannot be paused, resumed, updated
+/// or give stats: said so in one line.
 pub(crate) fn manager(st: &State) -> Result<Manager> {
-    let path = st
-        .cgroup_path
-        .as_deref()
-        .ok_or_else(|| Error::invalid(format!("container {} has no cgroup", st.id)))?;
+    let path = st.cgroup_path.as_deref().ok_or_else(|| {
+        Error::invalid(format!(
+            "container {} has no cgroup (created rootless without a delegated cgroup): this command works on its cgroup",
+            st.id
+        ))
+    })?;
     Manager::open(path, st.systemd_cgroup)
 }
 

@@ -1,6 +1,8 @@
 //! `brig ps [--format table|json] ID [ps args]`: the container's processes.
 //! Table: runs ps(1) (default `-ef`) and keeps the header and the lines of
 //! the container's pids, as runc does; json: the array of host pids.
+//! A rootless container without a cgroup: the processes of its pid
+//! namespace.
 
 use std::process::Command;
 
@@ -11,7 +13,14 @@ use crate::state::State;
 
 pub fn run(global: &GlobalOpts, args: &PsArgs) -> Result<i32> {
     let st = State::load(&global.root, &args.id)?;
-    let pids = manager(&st)?.pids()?;
+    let pids = match &st.cgroup_path {
+        Some(_) => manager(&st)?.pids()?,
+        // A rootless container without a cgroup: the processes of its own
+        // pid namespace, when it has one.
+        None if st.own_pid_ns && st.init_alive() => crate::linux::pid::in_pid_ns_of(st.pid)?,
+        None if st.own_pid_ns => Vec::new(),
+        None => manager(&st)?.pids()?,
+    };
     match args.format {
         ListFormat::Json => {
             if !args.ps_args.is_empty() {

@@ -69,26 +69,28 @@ pub fn default_spec(rootless: bool, seccomp: bool) -> serde_json::Value {
             serde_json::to_value(crate::linux::seccomp::default_profile_for(&names)).expect("json");
     }
     if rootless {
-        let uid = nix::unistd::getuid().as_raw();
-        let gid = nix::unistd::getgid().as_raw();
+        // runc's specconv.ToRootless: the user namespace last, mapping
+        // the caller's own (effective) ids to 0; no network namespace;
+        // /sys an rbind of the host's (sysfs cannot be mounted without a
+        // network namespace of its own); no uid=/gid= mount options (they
+        // name ids the namespace does not map); no linux.resources (no
+        // cgroup to apply them to without delegation).
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
         namespaces.push(json!({"type": "user"}));
         linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
         linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-        // Without a network namespace of its own sysfs cannot be mounted:
-        // bind the host's, read-only.
-        mounts.retain(|m| m["type"] != "sysfs" && m["type"] != "cgroup" && m["type"] != "mqueue");
-        mounts.push(json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
         for m in mounts.iter_mut() {
-            if m["destination"] == "/dev/pts" {
-                m["options"] = json!([
-                    "nosuid",
-                    "noexec",
-                    "newinstance",
-                    "ptmxmode=0666",
-                    "mode=0620"
-                ]);
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+            } else if let Some(opts) = m["options"].as_array_mut() {
+                opts.retain(|o| {
+                    let o = o.as_str().unwrap_or_default();
+                    !o.starts_with("uid=") && !o.starts_with("gid=")
+                });
             }
         }
+        linux.as_object_mut().expect("object").remove("resources");
     } else {
         namespaces.insert(1, json!({"type": "network"}));
     }
@@ -200,6 +202,57 @@ mod tests {
             let left: Vec<_> = findings.iter().filter(ignore_cgroup_ns).collect();
             assert!(left.is_empty(), "rootless {rootless}: {left:?}");
         }
+    }
+
+    #[test]
+    fn rootless_spec_is_runcs() {
+        let v = default_spec(true, false);
+        let uid = nix::unistd::geteuid().as_raw();
+        assert_eq!(
+            v["linux"]["uidMappings"],
+            json!([{"containerID": 0, "hostID": uid, "size": 1}])
+        );
+        let ns: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(ns.last(), Some(&"user"));
+        assert!(!ns.contains(&"network"));
+        assert!(v["linux"].get("resources").is_none());
+        let mounts = v["mounts"].as_array().unwrap();
+        let dests: Vec<&str> = mounts
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys",
+                "/sys/fs/cgroup"
+            ]
+        );
+        assert_eq!(
+            mounts[5],
+            json!({"destination": "/sys", "type": "none", "source": "/sys",
+                   "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+        );
+        assert_eq!(
+            mounts[2]["options"],
+            json!([
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620"
+            ])
+        );
     }
 
     #[test]

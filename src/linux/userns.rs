@@ -194,15 +194,22 @@ pub fn write_maps(
     if geteuid().is_root() {
         return write_direct(procfs, pid, uid, gid);
     }
-    let own = |maps: &[LinuxIdMapping], id: u32| {
-        maps.len() <= 1 && maps.iter().all(|m| m.host_id() == id && m.size() == 1)
-    };
-    if own(uid, geteuid().as_raw()) && own(gid, getegid().as_raw()) {
+    if !needs_helpers(uid, gid) {
         procfs.write(&format!("{pid}/setgroups"), b"deny")?;
         return write_direct(procfs, pid, uid, gid);
     }
     helper_map("newuidmap", pid, uid)?;
     helper_map("newgidmap", pid, gid)
+}
+
+/// An ordinary user may write a map of its own ids only (one line, size
+/// 1); anything more goes through newuidmap/newgidmap and the user's
+/// /etc/subuid, /etc/subgid ranges.
+pub fn needs_helpers(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> bool {
+    let own = |maps: &[LinuxIdMapping], id: u32| {
+        maps.len() <= 1 && maps.iter().all(|m| m.host_id() == id && m.size() == 1)
+    };
+    !(own(uid, geteuid().as_raw()) && own(gid, getegid().as_raw()))
 }
 
 fn write_direct(

@@ -566,6 +566,9 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
 /// namespace path opens as a namespace of its kind, the AppArmor profile
 /// is loaded, every preserved descriptor is open.
 pub fn check_host(plan: &Plan) -> Result<()> {
+    if plan.ns.is_new(crate::linux::namespaces::Kind::User) {
+        crate::rootless::check_id_maps(&plan.uid_map, &plan.gid_map)?;
+    }
     for (kind, path) in plan.ns.joins() {
         crate::linux::namespaces::open_ns(kind, path)?;
     }

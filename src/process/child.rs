@@ -39,6 +39,10 @@ pub struct ChildPlan<'a> {
     /// Born dumpable (a rootless parent writes our id maps): turn
     /// non-dumpable once they are written.
     pub dumpable_until_maps: bool,
+    /// Join the user namespace before the others (and the pid namespace
+    /// here, forking the init into it): a rootless brig has no privilege
+    /// over the container's namespaces from outside its user namespace.
+    pub user_first: bool,
 }
 
 /// A new pid namespace holds only the children of the process that
@@ -47,6 +51,12 @@ pub struct ChildPlan<'a> {
 /// and exit. The init returns from here and goes on as the CHILD.
 fn fork_into_new_pid_namespace(ch: &Channel) -> Result<()> {
     unshare(CloneFlags::CLONE_NEWPID).or_sys(|| "unshare pid namespace".into())?;
+    fork_init(ch)
+}
+
+/// Fork the container's init into the pid namespace entered for our
+/// children (new or joined), report its pid (sync 1a) and exit.
+fn fork_init(ch: &Channel) -> Result<()> {
     match crate::process::clone::fork_sibling()? {
         None => Ok(()),
         Some(init) => {
@@ -124,6 +134,9 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
     // its children already. A joined mount namespace is entered by init
     // after the re-exec: its files are not ours, and brig's dynamic loader
     // may not be there.
+    if plan.user_first {
+        return join_user_first(ch, plan, exe);
+    }
     for (kind, path) in plan.ns.joins() {
         if !matches!(kind, Kind::User | Kind::Pid | Kind::Mount) {
             namespaces::join(kind, path)?;
@@ -172,6 +185,43 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
             fork_into_new_pid_namespace(ch)?;
         }
     }
+    reexec(ch, plan, exe, sysfs)
+}
+
+/// A rootless brig's child (exec): into the joined user namespace first,
+/// as its root; from there the container's other namespaces may be
+/// entered, and the pid namespace is entered for the init we fork.
+fn join_user_first(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible> {
+    if let Some((_, path)) = plan.ns.joins().find(|(k, _)| *k == Kind::User) {
+        namespaces::join(Kind::User, path)?;
+        creds::become_root(&format!("user namespace {}", path.display()))?;
+    }
+    for (kind, path) in plan.ns.joins() {
+        if !matches!(kind, Kind::User | Kind::Mount) {
+            namespaces::join(kind, path)?;
+        }
+    }
+    let flags = plan.ns.unshare_flags();
+    if !flags.is_empty() {
+        unshare(flags).or_sys(|| format!("unshare {flags:?} in the joined user namespace"))?;
+    }
+    if plan.ns.forks_into_pid() {
+        fork_into_new_pid_namespace(ch)?;
+    } else if plan.ns.joins().any(|(k, _)| k == Kind::Pid) {
+        fork_init(ch)?;
+    }
+    reexec(ch, plan, exe, None)
+}
+
+/// The last steps of CHILD: the cgroup namespace, descriptors, and the
+/// re-exec as INIT.
+fn reexec(
+    ch: &Channel,
+    plan: &ChildPlan<'_>,
+    exe: &OwnedFd,
+    sysfs: Option<(usize, OwnedFd)>,
+) -> Result<Infallible> {
+    let pid = std::process::id();
     if plan.ns.is_new(Kind::Cgroup) {
         // Now that the parent has put us in our cgroup, it becomes the root
         // of the container's cgroup view.

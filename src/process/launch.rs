@@ -215,10 +215,18 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     let ns = &plan.ns;
     let exe = exe::protected_self()?;
     let (parent_ch, child_ch) = channel::pair()?;
+    // A rootless brig joining a user namespace (exec) has no privilege
+    // over the container's other namespaces until it is inside it: the
+    // child joins the user namespace first, then the others, the pid
+    // namespace too, and forks the init into it (runc's nsexec order for
+    // an unprivileged caller).
+    let user_first = ns.joins_user() && crate::rootless::is_rootless();
     // A pid namespace given by path is entered for our children only; the
     // parent's own pid namespace does not change.
     if let Some(path) = ns.joins().find(|(k, _)| *k == Kind::Pid).map(|(_, p)| p) {
-        namespaces::join(Kind::Pid, path)?;
+        if !user_first {
+            namespaces::join(Kind::Pid, path)?;
+        }
     }
     // Init must not be dumpable before its re-exec; the child inherits
     // this. Not so a rootless parent's child in a new user namespace: the
@@ -261,6 +269,7 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
                     sysfs: plan.child_sysfs,
                     net_sysctls: &plan.child_sysctls,
                     dumpable_until_maps,
+                    user_first,
                 },
                 &exe,
             )
@@ -312,7 +321,8 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
         userns::write_maps(procfs, pid, &plan.uid_map, &plan.gid_map)?;
         parent_ch.send(&ToInit::Go)?;
     }
-    if ns.forks_into_pid() {
+    let joins_pid = ns.joins().any(|(k, _)| k == Kind::Pid);
+    if ns.forks_into_pid() || (user_first && joins_pid) {
         return adopt_forked_init(parent_ch, guard);
     }
     Ok(Spawned {

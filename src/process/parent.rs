@@ -61,8 +61,8 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     let mut flags = create_flags(opts);
     flags.userns_grant = lease.as_ref().map(|l| l.grant.clone());
     let mut plan = plan::create(&bundle, &flags)?;
-    let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
     plan::check_host(&plan)?;
+    let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
 
     let mut record = Record::begin(rt.root, &mut plan, &bundle, &cgroup)?;
