@@ -9,7 +9,7 @@ BRIG_RUNTIME ?=
 # by itself as soon as a rule for it exists (in this Makefile or an include).
 EXTRA_TESTS ?=
 -include mk/*.mk
-DEB_PACKAGES := libseccomp-dev pkg-config busybox-static runc time
+DEB_PACKAGES := libseccomp-dev pkg-config busybox-static runc time uidmap
 
 .PHONY: all build probe deps test test-unit test-integration install uninstall demo bench lint fmt clean-bench
 

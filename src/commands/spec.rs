@@ -83,7 +83,7 @@ pub fn default_spec(rootless: bool, seccomp: bool) -> serde_json::Value {
         for m in mounts.iter_mut() {
             if m["destination"] == "/sys" {
                 *m = json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            } else if let Some(opts) = m["options"].as_array_mut() {
+            } else if let Some(opts) = m.get_mut("options").and_then(|o| o.as_array_mut()) {
                 opts.retain(|o| {
                     let o = o.as_str().unwrap_or_default();
                     !o.starts_with("uid=") && !o.starts_with("gid=")
@@ -237,6 +237,10 @@ mod tests {
                 "/sys",
                 "/sys/fs/cgroup"
             ]
+        );
+        assert_eq!(
+            mounts[0],
+            json!({"destination": "/proc", "type": "proc", "source": "proc"})
         );
         assert_eq!(
             mounts[5],

@@ -51,6 +51,25 @@ pub fn validate(rlimits: Option<&Vec<PosixRlimit>>) -> Result<()> {
     Ok(())
 }
 
+/// A rootless container inherits the user's limits and may only lower a
+/// hard limit (raising one needs CAP_SYS_RESOURCE in the host's user
+/// namespace): a config asking for more is refused before anything is
+/// made, in one line naming the user's limit.
+pub fn check_within_hard(rlimits: Option<&Vec<PosixRlimit>>) -> Result<()> {
+    for r in rlimits.into_iter().flatten() {
+        let (_, hard) = nix::sys::resource::getrlimit(resource(r.typ()))
+            .or_sys(|| format!("getrlimit {}", r.typ()))?;
+        if r.hard() > hard {
+            return Err(Error::invalid(format!(
+                "rootless: process.rlimits {} hard {} is above this user's hard limit {hard} (raising it needs CAP_SYS_RESOURCE on the host)",
+                r.typ(),
+                r.hard()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// setrlimit each, in order. Raising a hard limit needs CAP_SYS_RESOURCE:
 /// without it the error reads
 /// `setrlimit RLIMIT_NOFILE to 30000/30000: operation not permitted (EPERM)`.

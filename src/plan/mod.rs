@@ -569,6 +569,9 @@ pub fn check_host(plan: &Plan) -> Result<()> {
     if plan.ns.is_new(crate::linux::namespaces::Kind::User) {
         crate::rootless::check_id_maps(&plan.uid_map, &plan.gid_map)?;
     }
+    if crate::rootless::is_rootless() {
+        crate::linux::rlimits::check_within_hard(plan.init.process.rlimits().as_ref())?;
+    }
     for (kind, path) in plan.ns.joins() {
         crate::linux::namespaces::open_ns(kind, path)?;
     }

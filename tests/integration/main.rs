@@ -30,6 +30,7 @@ mod mounts;
 mod output;
 mod pidfd;
 mod policy;
+mod rootless;
 mod seccomp_learn;
 mod security;
 mod tty;

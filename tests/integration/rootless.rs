@@ -1,0 +1,626 @@
+//! brig run by hand by an ordinary user (issue 16, first part). Each test
+//! makes a user of its own (`useradd`, a private /etc/subuid and
+//! /etc/subgid range, an XDG_RUNTIME_DIR it owns under /tmp), runs every
+//! runtime command as that user (`setpriv --reuid --regid --init-groups`,
+//! a clean environment, no `--root`: the state goes to the default), and
+//! removes the user, its ranges and its files afterwards. The same bundle
+//! runs under runc rootless, and the two must agree on what the process
+//! sees. Needs root (to make the user) and `setpriv`, `useradd` and
+//! `newuidmap` (Debian: util-linux, passwd, uidmap).
+
+use std::fs;
+use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::common::{
+    is_brig, parse_json, probe_bin, require_root, runc_bin, runtime_bin, Out, DEADLINE, NO_RUNC,
+};
+use crate::skip;
+
+const TOOLS: &[&str] = &[
+    "/usr/sbin/useradd",
+    "/usr/sbin/userdel",
+    "/usr/sbin/usermod",
+    "/usr/bin/setpriv",
+    "/usr/bin/newuidmap",
+    "/usr/bin/newgidmap",
+];
+
+/// Host ids far above the usual /etc/subuid ranges (100000 + 65536 n),
+/// one block of 65536 per test user.
+const RANGE_BASE: u64 = 3_000_000_000;
+
+/// A user made for one test, with everything it owns; removed on drop.
+struct User {
+    name: String,
+    uid: u32,
+    gid: u32,
+    /// The first host id of its /etc/subuid and /etc/subgid range (65536).
+    range: u64,
+    /// Its XDG_RUNTIME_DIR (0700, its own) and the test's files (bundles).
+    xdg: PathBuf,
+    work: tempfile::TempDir,
+    /// Runtimes and container ids to `delete --force` as this user.
+    containers: Vec<(PathBuf, String)>,
+}
+
+/// `useradd` and friends, or a panic with what they said.
+fn admin(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run user admin tool");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl User {
+    /// None (recorded as a skip) when not root or a tool is missing.
+    fn create(tag: &str) -> Option<User> {
+        if !nix::unistd::geteuid().is_root() {
+            skip::test(skip::NEEDS_ROOT);
+            return None;
+        }
+        if let Some(t) = TOOLS.iter().find(|t| !Path::new(t).exists()) {
+            skip::test(format!(
+                "{t} is missing (apt-get install passwd util-linux uidmap)"
+            ));
+            return None;
+        }
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        // user names: at most 32 bytes.
+        let name = format!("brig-rl-{tag}-{}", std::process::id() % 100_000);
+        let range = RANGE_BASE + u64::from((std::process::id() % 1000) * 8 + n) * 65536;
+        // A leftover of a killed run with this name goes first.
+        let _ = Command::new("/usr/sbin/userdel").arg(&name).output();
+        // No home, no automatic subordinate ranges: exactly ours.
+        admin(&[
+            "/usr/sbin/useradd",
+            "-M",
+            "-K",
+            "SUB_UID_COUNT=0",
+            "-K",
+            "SUB_GID_COUNT=0",
+            "-s",
+            "/bin/sh",
+            &name,
+        ]);
+        let pw = nix::unistd::User::from_name(&name)
+            .unwrap()
+            .expect("the user just made");
+        let work = tempfile::Builder::new()
+            .prefix("brig-rootless-")
+            .tempdir()
+            .unwrap();
+        let mut u = User {
+            name,
+            uid: pw.uid.as_raw(),
+            gid: pw.gid.as_raw(),
+            range,
+            xdg: work.path().join("xdg"),
+            work,
+            containers: Vec::new(),
+        };
+        let r = format!("{}-{}", range, range + 65535);
+        admin(&[
+            "/usr/sbin/usermod",
+            "--add-subuids",
+            &r,
+            "--add-subgids",
+            &r,
+            &u.name,
+        ]);
+        // The work dir is the user's (bundles and XDG_RUNTIME_DIR in it).
+        chown(u.work.path(), Some(u.uid), Some(u.gid)).unwrap();
+        fs::create_dir(&u.xdg).unwrap();
+        fs::set_permissions(&u.xdg, fs::Permissions::from_mode(0o700)).unwrap();
+        chown(&u.xdg, Some(u.uid), Some(u.gid)).unwrap();
+        u.containers.clear();
+        Some(u)
+    }
+
+    /// `bin ARGS` as this user, in `cwd`, with a clean environment.
+    fn command(&self, bin: &Path, args: &[&str], cwd: &Path) -> Command {
+        let mut c = Command::new("/usr/bin/setpriv");
+        c.arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .arg("--init-groups")
+            .arg("--")
+            .arg("/usr/bin/env")
+            .arg("-i")
+            .arg("PATH=/usr/local/bin:/usr/bin:/bin")
+            .arg("HOME=/")
+            .arg(format!("USER={}", self.name))
+            .arg(format!("XDG_RUNTIME_DIR={}", self.xdg.display()))
+            .arg(bin)
+            .args(args)
+            .current_dir(cwd)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs to completion; stdio through files (a created container keeps
+    /// its stdio open).
+    fn run_in(&self, bin: &Path, args: &[&str], cwd: &Path) -> Out {
+        static CALLS: AtomicU32 = AtomicU32::new(0);
+        let n = CALLS.fetch_add(1, Ordering::Relaxed);
+        let (o, e) = (
+            self.work.path().join(format!("{n}.out")),
+            self.work.path().join(format!("{n}.err")),
+        );
+        let mut c = self.command(bin, args, cwd);
+        c.stdout(fs::File::create(&o).unwrap());
+        c.stderr(fs::File::create(&e).unwrap());
+        let status = c.status().expect("spawn setpriv");
+        let out = Out {
+            status,
+            stdout: fs::read_to_string(&o).unwrap_or_default(),
+            stderr: fs::read_to_string(&e).unwrap_or_default(),
+        };
+        let _ = fs::remove_file(o);
+        let _ = fs::remove_file(e);
+        out
+    }
+
+    fn run(&self, bin: &Path, args: &[&str]) -> Out {
+        self.run_in(bin, args, self.work.path())
+    }
+
+    /// A bundle of the user's own: busybox and the probe, config.json
+    /// from `brig spec --rootless` run as the user, set to run the probe.
+    fn bundle(&self, name: &str, brig: &Path) -> (PathBuf, Value) {
+        let dir = self.work.path().join(name);
+        let rootfs = dir.join("rootfs");
+        for d in ["bin", "proc", "sys", "dev", "tmp", "etc"] {
+            fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+            .expect("copy /bin/busybox (apt-get install busybox-static)");
+        for a in ["sh", "id", "cat", "sleep"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+        }
+        fs::copy(probe_bin(), rootfs.join("probe")).expect("copy the probe");
+        let out = Command::new("chown")
+            .args(["-R", &format!("{}:{}", self.uid, self.gid)])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "chown the bundle: {out:?}");
+        let out = self.run_in(brig, &["spec", "--rootless"], &dir);
+        assert!(out.ok(), "spec --rootless as the user: {out:?}");
+        let mut config: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(["/probe"]);
+        save(&dir, &config);
+        (dir, config)
+    }
+
+    fn track(&mut self, bin: &Path, id: &str) {
+        self.containers.push((bin.to_path_buf(), id.to_string()));
+    }
+}
+
+fn save(dir: &Path, config: &Value) {
+    fs::write(
+        dir.join("config.json"),
+        serde_json::to_string_pretty(config).unwrap(),
+    )
+    .unwrap();
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        for (bin, id) in std::mem::take(&mut self.containers) {
+            let _ = self.run(&bin, &["delete", "--force", &id]);
+        }
+        let r = format!("{}-{}", self.range, self.range + 65535);
+        let _ = Command::new("/usr/sbin/usermod")
+            .args(["--del-subuids", &r, "--del-subgids", &r, &self.name])
+            .output();
+        let _ = Command::new("/usr/sbin/userdel").arg(&self.name).output();
+        // The work dir (TempDir) goes with its drop, after this.
+        let leftover = ["/etc/passwd", "/etc/subuid", "/etc/subgid"]
+            .iter()
+            .any(|f| {
+                fs::read_to_string(f)
+                    .unwrap_or_default()
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{}:", self.name)))
+            });
+        if leftover && !std::thread::panicking() {
+            panic!("user {} left in /etc after the test", self.name);
+        }
+    }
+}
+
+/// The brig the user runs. Where the build's own binary is not reachable
+/// by an ordinary user (a checkout under a private home), a root-owned
+/// copy in the work dir: never a file the user could write.
+fn user_runtime(u: &User, bin: PathBuf) -> PathBuf {
+    if u.run(&bin, &["--version"]).ok() {
+        return bin;
+    }
+    let copy = u.work.path().join(bin.file_name().unwrap());
+    fs::copy(&bin, &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    copy
+}
+
+/// The state directory a runtime uses for this user by default.
+fn state_dir(u: &User, bin: &Path) -> PathBuf {
+    u.xdg.join(if is_brig_bin(bin) { "brig" } else { "runc" })
+}
+
+fn is_brig_bin(bin: &Path) -> bool {
+    bin.file_name().is_some_and(|n| n == "brig") && is_brig()
+}
+
+/// Every file under `dir` (and `dir`) belongs to `uid`.
+fn not_owned_by(dir: &Path, uid: u32) -> Vec<PathBuf> {
+    let mut bad = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let Ok(md) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if md.uid() != uid {
+            bad.push(p.clone());
+        }
+        if md.is_dir() {
+            for e in fs::read_dir(&p).unwrap().flatten() {
+                todo.push(e.path());
+            }
+        }
+    }
+    bad
+}
+
+fn wait_status(u: &User, bin: &Path, id: &str, want: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let out = u.run(bin, &["state", id]);
+        if out.ok() && out.json()["status"] == want {
+            return out.json();
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{id} never reached {want}: {out:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The uid a host process runs as (its real uid, from /proc/PID/status).
+fn host_uid_of(pid: i64) -> u32 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// What the rootless process sees, as both runtimes must agree on it.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    uid: Value,
+    gid: Value,
+    uid_map: Value,
+    gid_map: Value,
+    /// mountpoint -> fstype for the mounts the spec names.
+    mounts: Vec<(String, String)>,
+    dev_null: (Value, Value, Value),
+    sys_class: bool,
+}
+
+fn seen(facts: &Value, dev_null: &Value, sys_class: bool) -> Seen {
+    let wanted = [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+    ];
+    let mut mounts: Vec<(String, String)> = facts["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| wanted.contains(&m["mountpoint"].as_str().unwrap()))
+        .map(|m| {
+            (
+                m["mountpoint"].as_str().unwrap().to_string(),
+                m["fstype"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    mounts.sort();
+    mounts.dedup();
+    Seen {
+        uid: facts["uid"].clone(),
+        gid: facts["gid"].clone(),
+        uid_map: facts["uid_map"].clone(),
+        gid_map: facts["gid_map"].clone(),
+        mounts,
+        dev_null: (
+            dev_null["kind"].clone(),
+            dev_null["major"].clone(),
+            dev_null["minor"].clone(),
+        ),
+        sys_class,
+    }
+}
+
+/// The whole lifecycle as the user under one runtime; returns what the
+/// process saw.
+fn lifecycle(u: &mut User, bin: &Path, bundle: &Path, config: &Value, tag: &str) -> Seen {
+    let brig = is_brig_bin(bin);
+    let own_map = format!("0 {} 1", u.uid);
+    let norm = |v: &Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    // run: the probe's facts, in the foreground.
+    let id = format!("rl-run-{tag}");
+    u.track(bin, &id);
+    let out = u.run_in(bin, &["run", &id], bundle);
+    assert!(out.ok(), "{} run as the user: {out:?}", bin.display());
+    let facts = parse_json(&out.stdout);
+    assert_eq!(facts["uid"], 0, "{facts}");
+    assert_eq!(norm(&facts["uid_map"]), own_map);
+    assert_eq!(norm(&facts["gid_map"]), format!("0 {} 1", u.gid));
+    if brig {
+        // Without a delegated cgroup: one warning, and it runs.
+        assert!(
+            out.stderr.contains("runs without a cgroup") || out.stderr.is_empty(),
+            "{out:?}"
+        );
+    }
+    assert!(
+        u.run(bin, &["state", &id]).code() != Some(0),
+        "run left {id}"
+    );
+
+    // create / start / state / exec / ps / list / kill / delete.
+    let mut cfg = config.clone();
+    cfg["process"]["args"] = json!(["/probe", "sleep", "600"]);
+    save(bundle, &cfg);
+    let id = format!("rl-life-{tag}");
+    u.track(bin, &id);
+    let out = u.run_in(bin, &["create", &id], bundle);
+    assert!(out.ok(), "create as the user: {out:?}");
+    let st = wait_status(u, bin, &id, "created");
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(
+        host_uid_of(pid),
+        u.uid,
+        "the init runs as the user on the host"
+    );
+    if brig {
+        // CVE-2019-5736: the runtime image the created init runs from is
+        // not a file anyone can write, the user's own brig included.
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        assert_ne!(
+            exe,
+            fs::canonicalize(bin).unwrap(),
+            "init runs the host binary"
+        );
+        let w = fs::OpenOptions::new()
+            .write(true)
+            .open(format!("/proc/{pid}/exe"));
+        let written = w.map(|mut f| std::io::Write::write(&mut f, b"x"));
+        assert!(
+            !matches!(written, Ok(Ok(_))),
+            "the init's binary ({}) could be written",
+            exe.display()
+        );
+    }
+    // The state is the user's, under $XDG_RUNTIME_DIR/<runtime>.
+    let dir = state_dir(u, bin);
+    assert!(dir.join(&id).is_dir(), "no state at {}", dir.display());
+    assert_eq!(not_owned_by(&u.xdg, u.uid), Vec::<PathBuf>::new());
+    let list = u.run(bin, &["list", "--format", "json"]);
+    assert!(list.ok() && list.stdout.contains(&id), "{list:?}");
+
+    let out = u.run(bin, &["start", &id]);
+    assert!(out.ok(), "start: {out:?}");
+    wait_status(u, bin, &id, "running");
+    let out = u.run(bin, &["exec", &id, "/probe"]);
+    assert!(out.ok(), "exec: {out:?}");
+    let exec_facts = parse_json(&out.stdout);
+    assert_eq!(exec_facts["uid"], 0);
+    assert_eq!(norm(&exec_facts["uid_map"]), own_map);
+    let out = u.run(bin, &["exec", &id, "/probe", "stat", "/dev/null"]);
+    assert!(out.ok(), "exec stat: {out:?}");
+    let dev_null = parse_json(&out.stdout);
+    let out = u.run(bin, &["exec", &id, "/bin/sh", "-c", "test -d /sys/class"]);
+    let sys_class = out.ok();
+    if brig {
+        let ps = u.run(bin, &["ps", "--format", "json", &id]);
+        assert!(ps.ok(), "ps: {ps:?}");
+        let pids: Vec<i64> = serde_json::from_str(ps.stdout.trim()).unwrap();
+        assert!(pids.contains(&pid), "ps {pids:?} lacks init {pid}");
+        // No cgroup: pause cannot work, and says why in one line.
+        let out = u.run(bin, &["pause", &id]);
+        assert!(!out.ok(), "pause without a cgroup: {out:?}");
+        assert!(out.stderr.contains("has no cgroup"), "{out:?}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{out:?}");
+    }
+    let out = u.run(bin, &["kill", &id, "KILL"]);
+    assert!(out.ok(), "kill: {out:?}");
+    wait_status(u, bin, &id, "stopped");
+    let out = u.run(bin, &["delete", &id]);
+    assert!(out.ok(), "delete: {out:?}");
+    assert!(
+        !dir.join(&id).exists(),
+        "delete left {}",
+        dir.join(&id).display()
+    );
+    assert_eq!(not_owned_by(&u.xdg, u.uid), Vec::<PathBuf>::new());
+    save(bundle, config);
+    seen(&facts, &dev_null, sys_class)
+}
+
+#[test]
+fn rootless_lifecycle_by_hand_and_runc_agrees() {
+    require_root!();
+    let Some(mut u) = User::create("life") else {
+        return;
+    };
+    let bin = user_runtime(&u, runtime_bin());
+    let (bundle, config) = u.bundle("bundle", &bin);
+    let mine = lifecycle(&mut u, &bin, &bundle, &config, "a");
+    assert!(mine.sys_class, "/sys is there: {mine:?}");
+    assert_eq!(mine.dev_null, (json!("char"), json!(1), json!(3)));
+    assert!(
+        mine.mounts.iter().any(|(m, t)| m == "/sys" && t == "sysfs"),
+        "{mine:?}"
+    );
+
+    if !is_brig() {
+        return skip::part("the runtime under test is runc: no comparison with itself");
+    }
+    let Some(runc) = runc_bin() else {
+        return skip::part(format!("{NO_RUNC}: comparison with runc"));
+    };
+    // runc's own `spec --rootless`, as the same user, is brig's.
+    let runc_dir = u.work.path().join("runc-spec");
+    fs::create_dir(&runc_dir).unwrap();
+    chown(&runc_dir, Some(u.uid), Some(u.gid)).unwrap();
+    let out = u.run_in(&runc, &["spec", "--rootless"], &runc_dir);
+    assert!(out.ok(), "runc spec --rootless: {out:?}");
+    let theirs: Value =
+        serde_json::from_str(&fs::read_to_string(runc_dir.join("config.json")).unwrap()).unwrap();
+    let (ours, theirs) = (brig_spec(&u, &bin), theirs);
+    for field in ["uidMappings", "gidMappings", "namespaces", "resources"] {
+        assert_eq!(
+            ours["linux"][field], theirs["linux"][field],
+            "linux.{field}"
+        );
+    }
+    assert_eq!(ours["mounts"], theirs["mounts"], "mounts");
+    assert_eq!(ours["process"]["rlimits"], theirs["process"]["rlimits"]);
+
+    // The same bundle under runc: the process sees the same.
+    let runc_sees = lifecycle(&mut u, &runc, &bundle, &config, "r");
+    assert_eq!(mine, runc_sees);
+}
+
+/// `brig spec --rootless` as the user, read back.
+fn brig_spec(u: &User, bin: &Path) -> Value {
+    let dir = u.work.path().join("brig-spec");
+    fs::create_dir(&dir).unwrap();
+    chown(&dir, Some(u.uid), Some(u.gid)).unwrap();
+    let out = u.run_in(bin, &["spec", "--rootless"], &dir);
+    assert!(out.ok(), "spec --rootless: {out:?}");
+    serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
+}
+
+/// A config mapping more than the user's own id goes through newuidmap
+/// and newgidmap and the user's ranges; what it cannot have is refused
+/// in one line, before anything is made.
+#[test]
+fn rootless_subuid_maps_and_clear_refusals() {
+    require_root!();
+    let Some(mut u) = User::create("maps") else {
+        return;
+    };
+    let bin = user_runtime(&u, runtime_bin());
+    let (bundle, config) = u.bundle("bundle", &bin);
+    let range = u.range as u32;
+    let maps = |own: u32, start: u32| {
+        json!([{"containerID": 0, "hostID": own, "size": 1},
+               {"containerID": 1, "hostID": start, "size": 65536}])
+    };
+    let mut cfg = config.clone();
+    cfg["linux"]["uidMappings"] = maps(u.uid, range);
+    cfg["linux"]["gidMappings"] = maps(u.gid, range);
+    cfg["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    save(&bundle, &cfg);
+    let norm = |v: &Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let want_map = format!("0 {} 1 1 {range} 65536", u.uid);
+
+    let mut sees = Vec::new();
+    let runc = runc_bin().filter(|_| is_brig());
+    if runc.is_none() {
+        skip::part(format!(
+            "{NO_RUNC} (or runc under test): comparison with runc"
+        ));
+    }
+    for (i, rt) in std::iter::once(bin.clone()).chain(runc).enumerate() {
+        let id = format!("rl-maps-{i}");
+        u.track(&rt, &id);
+        let out = u.run_in(&rt, &["run", &id], &bundle);
+        assert!(out.ok(), "{}: run with subuid maps: {out:?}", rt.display());
+        let f = parse_json(&out.stdout);
+        assert_eq!(norm(&f["uid_map"]), want_map, "{}", rt.display());
+        assert_eq!(
+            (f["uid"].clone(), f["gid"].clone()),
+            (json!(1000), json!(1000))
+        );
+        sees.push((f["uid_map"].clone(), f["gid_map"].clone(), f["uid"].clone()));
+    }
+    sees.dedup();
+    assert_eq!(sees.len(), 1, "brig and runc differ: {sees:?}");
+    if !is_brig() {
+        return;
+    }
+
+    // Refusals: one line, nothing left under the user's state root.
+    let refused = |cfg: &Value, id: &str, want: &str| {
+        save(&bundle, cfg);
+        let out = u.run_in(&bin, &["run", id], &bundle);
+        assert!(!out.ok(), "{id} ran: {out:?}");
+        let last = out
+            .stderr
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        assert!(last.contains(want), "{id}: {out:?}");
+        assert!(last.starts_with("brig: run "), "{id}: {out:?}");
+        let dir = state_dir(&u, &bin).join(id);
+        assert!(!dir.exists(), "{id} left {}", dir.display());
+    };
+    let mut c = cfg.clone();
+    c["linux"]["uidMappings"] = maps(u.uid, range + 65536);
+    refused(&c, "rl-outside", "is outside");
+    let mut c = config.clone();
+    c["linux"]["resources"] = json!({"memory": {"limit": 100_000_000}});
+    refused(&c, "rl-limits", "linux.resources memory need a cgroup");
+    let mut c = config.clone();
+    c["linux"]["cgroupsPath"] = json!("/rl-cg");
+    refused(&c, "rl-cgpath", "linux.cgroupsPath \"/rl-cg\"");
+    let mut c = config.clone();
+    let (_, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    c["process"]["rlimits"] =
+        json!([{"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}]);
+    refused(&c, "rl-rlimit", "above this user's hard limit");
+    let mut c = config.clone();
+    c["process"]["user"] = json!({"uid": 0, "gid": 0, "additionalGids": [0]});
+    refused(&c, "rl-groups", "denies setgroups");
+    save(&bundle, &config);
+}
