@@ -82,6 +82,26 @@ fn parse_stat(text: &str) -> Option<Stat> {
     Some(Stat { state, start_time })
 }
 
+/// Every process in the pid namespace of `init` (host pids, sorted): for a
+/// container without a cgroup to list them (a rootless one without
+/// delegation), found by their /proc/PID/ns/pid link. Processes the caller
+/// may not inspect are not listed (they cannot be the user's container's).
+pub fn in_pid_ns_of(init: i32) -> Result<Vec<i32>> {
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let target = ns(&init.to_string()).ok_or_else(|| {
+        Error::invalid(format!("cannot read the pid namespace of process {init}"))
+    })?;
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .map_err(|e| Error::io("read /proc", e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|name| ns(name).as_ref() == Some(&target))
+        .filter_map(|name| name.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,24 +126,4 @@ mod tests {
         assert!(matches!(me.state, 'R' | 'S'), "{me:?}");
         assert!(me.start_time > 0);
     }
-}
-
-/// Every process in the pid namespace of `init` (host pids, sorted): for a
-/// container without a cgroup to list them (a rootless one without
-/// delegation), found by their /proc/PID/ns/pid link. Processes the caller
-/// may not inspect are not listed (they cannot be the user's container's).
-pub fn in_pid_ns_of(init: i32) -> Result<Vec<i32>> {
-    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-    let target = ns(&init.to_string()).ok_or_else(|| {
-        Error::invalid(format!("cannot read the pid namespace of process {init}"))
-    })?;
-    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
-        .map_err(|e| Error::io("read /proc", e))?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|name| ns(name).as_ref() == Some(&target))
-        .filter_map(|name| name.parse().ok())
-        .collect();
-    pids.sort_unstable();
-    Ok(pids)
 }
