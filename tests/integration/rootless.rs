@@ -624,3 +624,53 @@ fn rootless_subuid_maps_and_clear_refusals() {
     refused(&c, "rl-groups", "denies setgroups");
     save(&bundle, &config);
 }
+
+/// A config asking for sysfs without a network namespace of its own (the
+/// kernel refuses that mount to a user namespace): brig binds the host's
+/// /sys instead, read-only all the way down (runc 1.1.5 refuses it; later
+/// runc falls back alike).
+#[test]
+fn rootless_sysfs_without_netns_is_the_hosts_read_only() {
+    require_root!();
+    if !is_brig() {
+        return skip::test("brig's own fallback (runc 1.1.5 refuses this config)");
+    }
+    let Some(mut u) = User::create("sysfs") else {
+        return;
+    };
+    let bin = user_runtime(&u, runtime_bin());
+    let (bundle, mut config) = u.bundle("bundle", &bin);
+    for m in config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/sys" {
+            *m = json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                        "options": ["nosuid", "noexec", "nodev", "ro"]});
+        }
+    }
+    save(&bundle, &config);
+    u.track(&bin, "rl-sysfs");
+    let out = u.run_in(&bin, &["run", "rl-sysfs"], &bundle);
+    assert!(out.ok(), "run with a sysfs mount: {out:?}");
+    let facts = parse_json(&out.stdout);
+    let under_sys: Vec<&Value> = facts["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            let p = m["mountpoint"].as_str().unwrap();
+            p == "/sys" || p.starts_with("/sys/")
+        })
+        .collect();
+    assert!(
+        under_sys
+            .iter()
+            .any(|m| m["mountpoint"] == "/sys" && m["fstype"] == "sysfs"),
+        "{under_sys:?}"
+    );
+    // The host's submounts came along (its cgroup hierarchies, say), and
+    // not one of them is writable.
+    assert!(under_sys.len() > 1, "{under_sys:?}");
+    for m in &under_sys {
+        let opts = m["options"].as_str().unwrap();
+        assert!(opts.split(',').any(|o| o == "ro"), "writable: {m}");
+    }
+}

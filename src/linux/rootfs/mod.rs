@@ -352,14 +352,18 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     if copy_up.is_some() {
         flags.remove(MsFlags::MS_RDONLY);
     }
-    nix::mount::mount(
+    let mounted = nix::mount::mount(
         Some(src.as_str()),
         fd_path(fd.as_fd()).as_str(),
         Some(typ),
         flags,
         data,
-    )
-    .or_sys(op)?;
+    );
+    if typ == "sysfs" && ctx.userns && matches!(mounted, Err(Errno::EPERM | Errno::EBUSY)) {
+        drop(fd);
+        return sysfs_as_rbind(ctx, index, m).context(op);
+    }
+    mounted.or_sys(op)?;
     if let Some(covered) = copy_up {
         let tmpfs = open_in_root(ctx.root, dest, OFlag::O_DIRECTORY, false)
             .or_sys(|| format!("open the tmpfs on {}", dest.display()))
@@ -373,6 +377,38 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         }
     }
     after_mount(ctx, dest, &o).context(op)
+}
+
+/// A user namespace without a network namespace of its own (rootless,
+/// `spec --rootless`) may not mount sysfs: the kernel wants CAP_SYS_ADMIN
+/// over the network namespace's owner, the host's. The host's /sys then,
+/// bound recursively, each of the mount's flags applied to every submount
+/// too (`ro` also as `rro`: nothing below /sys, a cgroup hierarchy
+/// included, becomes writable), as runc falls back for rootless.
+fn sysfs_as_rbind(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
+    let mut opts = vec!["rbind".to_string()];
+    for o in m.options().iter().flatten() {
+        opts.push(o.clone());
+        if let Some(r) = match o.as_str() {
+            "ro" => Some("rro"),
+            "nosuid" => Some("rnosuid"),
+            "nodev" => Some("rnodev"),
+            "noexec" => Some("rnoexec"),
+            _ => None,
+        } {
+            opts.push(r.to_string());
+        }
+    }
+    let bind = oci_spec::runtime::MountBuilder::default()
+        .destination(m.destination())
+        .source("/sys")
+        .typ("bind")
+        .options(opts)
+        .build()
+        .map_err(|e| Error::invalid(format!("sysfs fallback mount: {e}")))?;
+    let o = mount_options(&bind)?;
+    tracing::debug!("sysfs cannot be mounted here: binding the host's /sys instead");
+    bind_mount(ctx, index, &bind, &o)
 }
 
 /// A tmpfs over a directory the image has, without `mode=`, takes that
