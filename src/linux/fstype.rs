@@ -25,6 +25,18 @@ pub fn is_overlay(path: &Path) -> bool {
         .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
 }
 
+/// Is `path` the filesystem a mount of type `typ` makes (sysfs, mqueue)?
+/// For a rootless fallback: only the host's real one is bound instead.
+pub fn is_fs_of_type(path: &Path, typ: &str) -> bool {
+    const MQUEUE_MAGIC: i64 = 0x1980_0202;
+    let want = match typ {
+        "sysfs" => nix::sys::statfs::SYSFS_MAGIC,
+        "mqueue" => nix::sys::statfs::FsType(MQUEUE_MAGIC as _),
+        _ => return false,
+    };
+    statfs(path).is_ok_and(|s| s.filesystem_type() == want)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,14 +43,30 @@ pub(super) fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Resu
     let v2_only = crate::cgroups::host_is_unified();
     let fd = ensure_mountpoint(ctx.root, dest, true, true)?;
     if v2_only {
-        nix::mount::mount(
+        let mounted = nix::mount::mount(
             Some("cgroup"),
             fd_path(fd.as_fd()).as_str(),
             Some("cgroup2"),
             o.flags,
             None::<&str>,
-        )
-        .or_sys(|| "mount cgroup2".into())?;
+        );
+        if ctx.userns && matches!(mounted, Err(Errno::EPERM | Errno::EBUSY)) {
+            // A user namespace without a cgroup namespace of its own
+            // (rootless) may not mount cgroup2: the host's hierarchy,
+            // bound with the mount's flags, as runc's mountCgroupV2 falls
+            // back (runc#2158).
+            let tree = clone_tree(nix::fcntl::AT_FDCWD, Path::new("/sys/fs/cgroup"), false)
+                .or_sys(|| "clone /sys/fs/cgroup".into())?;
+            let mut attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+            if o.flags.contains(MsFlags::MS_RDONLY) {
+                attrs |= MOUNT_ATTR_RDONLY;
+            }
+            mount_setattr(tree.as_fd(), attrs, 0, false)
+                .or_sys(|| "set flags on the /sys/fs/cgroup bind".into())?;
+            move_mount(tree.as_fd(), fd.as_fd()).or_sys(|| "bind /sys/fs/cgroup".into())?;
+            return after_mount(ctx, dest, o);
+        }
+        mounted.or_sys(|| "mount cgroup2".into())?;
         return after_mount(ctx, dest, o);
     }
     let base = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;

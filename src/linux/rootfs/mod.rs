@@ -359,9 +359,12 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
         flags,
         data,
     );
-    if typ == "sysfs" && ctx.userns && matches!(mounted, Err(Errno::EPERM | Errno::EBUSY)) {
-        drop(fd);
-        return sysfs_as_rbind(ctx, index, m).context(op);
+    if ctx.userns && matches!(mounted, Err(Errno::EPERM | Errno::EBUSY)) {
+        let real = |h: &&str| crate::linux::fstype::is_fs_of_type(Path::new(h), typ);
+        if let Some(host) = rootless_fallback(typ).filter(real) {
+            drop(fd);
+            return host_rbind(ctx, index, m, host).context(op);
+        }
     }
     mounted.or_sys(op)?;
     if let Some(covered) = copy_up {
@@ -379,13 +382,23 @@ fn mount_one(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     after_mount(ctx, dest, &o).context(op)
 }
 
-/// A user namespace without a network namespace of its own (rootless,
-/// `spec --rootless`) may not mount sysfs: the kernel wants CAP_SYS_ADMIN
-/// over the network namespace's owner, the host's. The host's /sys then,
-/// bound recursively, each of the mount's flags applied to every submount
-/// too (`ro` also as `rro`: nothing below /sys, a cgroup hierarchy
-/// included, becomes writable), as runc falls back for rootless.
-fn sysfs_as_rbind(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
+/// What a user namespace may not mount without a namespace of its own
+/// (rootless, `spec --rootless`), and the host's directory bound instead:
+/// sysfs needs CAP_SYS_ADMIN over the network namespace's owner, mqueue
+/// over the IPC namespace's (the host's, when the container shares them).
+fn rootless_fallback(typ: &str) -> Option<&'static str> {
+    match typ {
+        "sysfs" => Some("/sys"),
+        "mqueue" => Some("/dev/mqueue"),
+        _ => None,
+    }
+}
+
+/// The host's `host` (/sys, /dev/mqueue) bound recursively on the mount's
+/// destination, each of the mount's flags applied to every submount too
+/// (`ro` also as `rro`: nothing below /sys, a cgroup hierarchy included,
+/// becomes writable), as runc falls back for rootless.
+fn host_rbind(ctx: &Ctx<'_>, index: usize, m: &Mount, host: &str) -> Result<()> {
     let mut opts = vec!["rbind".to_string()];
     for o in m.options().iter().flatten() {
         opts.push(o.clone());
@@ -401,13 +414,16 @@ fn sysfs_as_rbind(ctx: &Ctx<'_>, index: usize, m: &Mount) -> Result<()> {
     }
     let bind = oci_spec::runtime::MountBuilder::default()
         .destination(m.destination())
-        .source("/sys")
+        .source(host)
         .typ("bind")
         .options(opts)
         .build()
-        .map_err(|e| Error::invalid(format!("sysfs fallback mount: {e}")))?;
+        .map_err(|e| Error::invalid(format!("rootless fallback mount: {e}")))?;
     let o = mount_options(&bind)?;
-    tracing::debug!("sysfs cannot be mounted here: binding the host's /sys instead");
+    tracing::debug!(
+        "{} cannot be mounted here: binding the host's {host} instead",
+        m.destination().display()
+    );
     bind_mount(ctx, index, &bind, &o)
 }
 
