@@ -256,6 +256,18 @@ fn user_runtime(u: &User, bin: PathBuf) -> PathBuf {
     copy
 }
 
+/// A copy of `bin` owned by the user, in its work dir.
+fn own_copy(u: &User, bin: &Path) -> PathBuf {
+    let dir = u.work.path().join("bin");
+    fs::create_dir(&dir).unwrap();
+    chown(&dir, Some(u.uid), Some(u.gid)).unwrap();
+    let copy = dir.join(bin.file_name().unwrap());
+    fs::copy(bin, &copy).unwrap();
+    fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+    chown(&copy, Some(u.uid), Some(u.gid)).unwrap();
+    copy
+}
+
 /// The state directory a runtime uses for this user by default.
 fn state_dir(u: &User, bin: &Path) -> PathBuf {
     u.xdg.join(if is_brig_bin(bin) { "brig" } else { "runc" })
@@ -429,6 +441,14 @@ fn lifecycle(u: &mut User, bin: &Path, bundle: &Path, config: &Value, tag: &str)
             "the init's binary ({}) could be written",
             exe.display()
         );
+        // And from inside: the waiting init is the container's pid 1.
+        let out = u.run(bin, &["exec", &id, "/probe", "open", "/proc/1/exe", "w"]);
+        assert!(out.ok(), "exec into the created container: {out:?}");
+        let opened = parse_json(&out.stdout);
+        assert_ne!(
+            opened["errno"], 0,
+            "/proc/1/exe opened for writing: {opened}"
+        );
     }
     // The state is the user's, under $XDG_RUNTIME_DIR/<runtime>.
     let dir = state_dir(u, bin);
@@ -482,7 +502,14 @@ fn rootless_lifecycle_by_hand_and_runc_agrees() {
     let Some(mut u) = User::create("life") else {
         return;
     };
-    let bin = user_runtime(&u, runtime_bin());
+    // brig as a user installs it by hand: a binary of the user's own, in
+    // a directory of the user's own (the CVE-2019-5736 case that matters
+    // rootless: a container that reached it could rewrite the user's brig).
+    let bin = if is_brig() {
+        own_copy(&u, &runtime_bin())
+    } else {
+        user_runtime(&u, runtime_bin())
+    };
     let (bundle, config) = u.bundle("bundle", &bin);
     let mine = lifecycle(&mut u, &bin, &bundle, &config, "a");
     assert!(mine.sys_class, "/sys is there: {mine:?}");
