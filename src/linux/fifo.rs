@@ -28,17 +28,32 @@ pub enum FifoWriter {
 pub fn make_exec_fifo(path: &Path, writer: FifoWriter) -> Result<OwnedFd> {
     mkfifo(path, Mode::from_bits_truncate(0o622))
         .or_sys(|| format!("mkfifo {}", path.display()))?;
-    match writer {
-        FifoWriter::HostRoot => {}
-        FifoWriter::Owner(uid, gid) => chown(path, uid.map(Uid::from_raw), gid.map(Gid::from_raw))
-            .or_sys(|| format!("chown {} to the container's root", path.display()))?,
-        FifoWriter::Anyone => nix::sys::stat::fchmodat(
+    let anyone = || {
+        nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,
             path,
             Mode::from_bits_truncate(0o622),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
-        .or_sys(|| format!("chmod 0622 {}", path.display()))?,
+        .or_sys(|| format!("chmod 0622 {}", path.display()))
+    };
+    match writer {
+        FifoWriter::HostRoot => {}
+        FifoWriter::Owner(uid, gid) => {
+            match chown(path, uid.map(Uid::from_raw), gid.map(Gid::from_raw)) {
+                Ok(()) => {}
+                // An ordinary user may not give a file away (a container
+                // root mapped to a subuid): 0622 instead, as for a joined
+                // namespace; only init's descriptor reaches it, the state
+                // root being the user's own 0700 directory.
+                Err(nix::errno::Errno::EPERM) if crate::rootless::is_rootless() => anyone()?,
+                Err(e) => {
+                    return Err(e)
+                        .or_sys(|| format!("chown {} to the container's root", path.display()))
+                }
+            }
+        }
+        FifoWriter::Anyone => anyone()?,
     }
     open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .or_sys(|| format!("open {}", path.display()))

@@ -614,6 +614,23 @@ fn rootless_subuid_maps_and_clear_refusals() {
         return;
     }
 
+    // The container's root in the user's range, not the user itself: brig
+    // may not give the exec fifo to it (runc 1.1.5 fails here: "fchown
+    // fd 7: operation not permitted"); it runs, with the fifo 0622 in the
+    // user's own state root. The container's root must reach the rootfs.
+    fs::set_permissions(u.work.path(), fs::Permissions::from_mode(0o711)).unwrap();
+    let mut c = config.clone();
+    let whole = json!([{"containerID": 0, "hostID": range, "size": 65536}]);
+    c["linux"]["uidMappings"] = whole.clone();
+    c["linux"]["gidMappings"] = whole;
+    save(&bundle, &c);
+    u.track(&bin, "rl-subroot");
+    let out = u.run_in(&bin, &["run", "rl-subroot"], &bundle);
+    assert!(out.ok(), "root mapped into the subuid range: {out:?}");
+    let f = parse_json(&out.stdout);
+    assert_eq!(norm(&f["uid_map"]), format!("0 {range} 65536"));
+    assert_eq!(f["uid"], 0);
+
     // Refusals: one line, nothing left under the user's state root.
     let refused = |cfg: &Value, id: &str, want: &str| {
         save(&bundle, cfg);
