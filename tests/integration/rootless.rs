@@ -718,3 +718,136 @@ fn rootless_sysfs_without_netns_is_the_hosts_read_only() {
         assert!(opts.split(',').any(|o| o == "ro"), "writable: {m}");
     }
 }
+
+/// A cgroup2 subtree delegated to the user (chowned to it, as systemd's
+/// `Delegate=yes` does), its cgroup2 seen at /sys/fs/cgroup in a private
+/// mount namespace (this hybrid host's /sys/fs/cgroup/unified): brig
+/// makes the container's cgroup in it, applies the limits, can pause and
+/// resume, and removes it at delete; no warning. The device rules (a v2
+/// device program needs CAP_BPF on the host) are not applied, as with
+/// runc rootless.
+#[test]
+fn rootless_delegated_cgroup_v2_limits_apply() {
+    require_root!();
+    if !is_brig() {
+        return skip::test("brig-only (the pure-v2 view is not checked against runc 1.1)");
+    }
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    if !unified.join("cgroup.controllers").exists() {
+        return skip::test("no cgroup2 mount at /sys/fs/cgroup/unified to delegate from");
+    }
+    let deleg = Delegated::new(unified, &format!("brig-rl-{}", std::process::id()));
+    let Some(mut u) = User::create("cg") else {
+        return;
+    };
+    let out = Command::new("chown")
+        .args(["-R", &format!("{}:{}", u.uid, u.gid)])
+        .arg(&deleg.dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "chown the delegated cgroup: {out:?}");
+    let bin = user_runtime(&u, runtime_bin());
+    let (bundle, mut config) = u.bundle("bundle", &bin);
+    let huge = Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
+        && fs::read_to_string(unified.join("cgroup.controllers"))
+            .unwrap_or_default()
+            .contains("hugetlb");
+    if huge {
+        let _ = fs::write(unified.join("cgroup.subtree_control"), "+hugetlb");
+        config["linux"]["resources"] =
+            json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 2097152}]});
+    } else {
+        skip::part("hugetlb limit: no 2MB huge pages or no hugetlb in cgroup2 here");
+    }
+    config["process"]["args"] = json!(["/probe", "sleep", "600"]);
+    save(&bundle, &config);
+    u.track(&bin, "rl-deleg");
+    // Every command: a private mount namespace with cgroup2 on
+    // /sys/fs/cgroup, the shell moved into the delegated "shell" cgroup
+    // (root does that, as a login does for a user session), then the user.
+    let name = deleg.dir.file_name().unwrap().to_str().unwrap().to_string();
+    let v2 = |args: &[&str]| {
+        let inner = u.command(&bin, args, &bundle);
+        let mut argv: Vec<String> = vec![inner.get_program().to_string_lossy().into_owned()];
+        argv.extend(inner.get_args().map(|a| a.to_string_lossy().into_owned()));
+        let script = format!(
+            "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && echo $$ > /sys/fs/cgroup/{name}/shell/cgroup.procs && exec \"$@\""
+        );
+        let mut c = Command::new("unshare");
+        c.args(["-m", "sh", "-c", &script, "sh"]).args(&argv);
+        c.current_dir(&bundle);
+        let (o, e) = (u.work.path().join("v2.out"), u.work.path().join("v2.err"));
+        c.stdin(Stdio::null());
+        c.stdout(fs::File::create(&o).unwrap());
+        c.stderr(fs::File::create(&e).unwrap());
+        let status = c.status().unwrap();
+        Out {
+            status,
+            stdout: fs::read_to_string(&o).unwrap_or_default(),
+            stderr: fs::read_to_string(&e).unwrap_or_default(),
+        }
+    };
+    let out = v2(&["run", "-d", "rl-deleg"]);
+    assert!(out.ok(), "run -d in a delegated cgroup: {out:?}");
+    assert!(!out.stderr.contains("without a cgroup"), "{out:?}");
+    let cg = deleg.dir.join("rl-deleg");
+    assert!(cg.is_dir(), "no cgroup at {}", cg.display());
+    let st = parse_json(&v2(&["state", "rl-deleg"]).stdout);
+    let pid = st["pid"].as_i64().unwrap().to_string();
+    let procs = fs::read_to_string(cg.join("cgroup.procs")).unwrap();
+    assert!(
+        procs.lines().any(|l| l == pid),
+        "init {pid} not in {procs:?}"
+    );
+    if huge {
+        assert_eq!(
+            fs::read_to_string(cg.join("hugetlb.2MB.max"))
+                .unwrap()
+                .trim(),
+            "2097152"
+        );
+    }
+    let out = v2(&["pause", "rl-deleg"]);
+    assert!(out.ok(), "pause: {out:?}");
+    assert_eq!(
+        fs::read_to_string(cg.join("cgroup.freeze")).unwrap().trim(),
+        "1"
+    );
+    let out = v2(&["resume", "rl-deleg"]);
+    assert!(out.ok(), "resume: {out:?}");
+    let out = v2(&["delete", "--force", "rl-deleg"]);
+    assert!(out.ok(), "delete: {out:?}");
+    assert!(!cg.exists(), "delete left {}", cg.display());
+}
+
+/// A cgroup2 directory with a "shell" child, removed on drop (after the
+/// user, declared after it, is gone).
+struct Delegated {
+    dir: PathBuf,
+}
+
+impl Delegated {
+    fn new(unified: &Path, name: &str) -> Delegated {
+        let dir = unified.join(name);
+        fs::create_dir_all(dir.join("shell")).unwrap();
+        Delegated { dir }
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut todo = vec![self.dir.clone()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    todo.push(e.path());
+                }
+            }
+            dirs.push(d);
+        }
+        for d in dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}

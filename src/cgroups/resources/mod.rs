@@ -236,21 +236,37 @@ pub fn set(m: &Manager, r: &LinuxResources) -> Result<()> {
         }
     }
     if let Some(devs) = r.devices() {
-        match m.dir_for("devices") {
-            Some((d, false)) => devices_v1(d, devs)?,
-            // v2 has no devices files: the rules become an eBPF program.
-            // Never skipped: dropping device rules would allow every device.
-            _ => match m.unified() {
-                Some(h) => v2_devices::apply(&h.dir, devs)?,
-                None => {
-                    return Err(Error::invalid(
-                        "device rules given, but this host has neither a v1 devices controller nor cgroup v2",
-                    ))
-                }
-            },
+        // Rootless: the device rules cannot be installed (a v1 devices
+        // cgroup is root's, a v2 device program needs CAP_BPF on the
+        // host) and are not what confines devices there: in a user
+        // namespace the container reaches only the host nodes it is given,
+        // with the user's own permissions. runc ignores their errors
+        // likewise (fs2.Set, fs.Set: "not expected to work").
+        if crate::rootless::is_rootless() {
+            if let Err(e) = devices(m, devs) {
+                tracing::debug!("rootless: device rules not applied: {}", e.chain());
+            }
+            return Ok(());
         }
+        devices(m, devs)?;
     }
     Ok(())
+}
+
+/// The device rules: the v1 devices controller, else a v2 device program.
+fn devices(m: &Manager, devs: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
+    match m.dir_for("devices") {
+        Some((d, false)) => devices_v1(d, devs),
+        // v2 has no devices files: the rules become an eBPF program.
+        // Never skipped as root: dropping device rules would allow every
+        // device.
+        _ => match m.unified() {
+            Some(h) => v2_devices::apply(&h.dir, devs),
+            None => Err(Error::invalid(
+                "device rules given, but this host has neither a v1 devices controller nor cgroup v2",
+            )),
+        },
+    }
 }
 
 /// A limit whose controller this cgroup view lacks. The host lacking it
