@@ -42,6 +42,45 @@ pub struct LandlockPolicy {
     /// Read and execute beneath these.
     #[serde(default)]
     pub execute: Vec<PathBuf>,
+    /// Also read and execute beneath each top-level entry of the image's
+    /// root (a directory or a file) that is not a mount point, other than
+    /// /tmp, /dev, /proc, /sys and /run: with `readWrite: ["/"]`, programs
+    /// run only from the image, never from a volume, a tmpfs (/dev/shm, an
+    /// emptyDir) or a memfd (`/proc/self/fd/N`, fileless payloads).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub execute_image_only: bool,
+}
+
+/// Top-level entries of the image a program may run from: in init, after
+/// pivot_root, so `/` is the container's root and /proc its own.
+fn image_entries() -> Result<Vec<PathBuf>> {
+    const WRITABLE_OR_KERNEL: &[&str] = &["tmp", "dev", "proc", "sys", "run"];
+    let mounts: std::collections::HashSet<String> = crate::linux::mountinfo::read_self()
+        .map_err(|e| Error::io("read /proc/self/mountinfo", e))?
+        .into_iter()
+        .map(|m| m.mount_point)
+        .collect();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/").map_err(|e| Error::io("list /", e))? {
+        let entry = entry.map_err(|e| Error::io("list /", e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = PathBuf::from("/").join(&name);
+        // A symlink (/bin -> usr/bin) leads to an entry listed itself.
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if WRITABLE_OR_KERNEL.contains(&name.as_str())
+            || kind.is_symlink()
+            || mounts.contains(&path.to_string_lossy().into_owned())
+        {
+            continue;
+        }
+        if kind.is_dir() || kind.is_file() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// The policy from the annotations, if the annotation is there.
@@ -87,10 +126,16 @@ pub fn apply(policy: &LandlockPolicy) -> Result<()> {
         .map_err(|e| Error::invalid(format!("landlock ruleset: {e}")))?
         .create()
         .map_err(|e| Error::invalid(format!("landlock create ruleset: {e}")))?;
+    let image = if policy.execute_image_only {
+        image_entries()?
+    } else {
+        Vec::new()
+    };
     let lists = [
         (&policy.read_only, read_access()),
         (&policy.read_write, read_write),
         (&policy.execute, execute),
+        (&image, execute),
     ];
     for (paths, access) in lists {
         for p in paths {
@@ -165,6 +210,7 @@ mod tests {
             read_only: vec![ro.clone()],
             read_write: vec![rw.clone()],
             execute: vec![],
+            execute_image_only: false,
         };
         let r = in_child(move || {
             apply(&policy).map_err(|e| e.chain())?;

@@ -211,3 +211,62 @@ fn node_policy_gives_its_default_ruleset() {
     b.edit(|c| c["annotations"] = json!({"run.brig.landlock": own.to_string()}));
     assert_eq!(run(&b), [0, 0, 0, 0]);
 }
+
+/// `executeImageOnly` with `readWrite: ["/"]`: everything may be read and
+/// written, but programs run only from the image's own top-level entries:
+/// not from a tmpfs (an emptyDir; /dev/shm is noexec anyway) or a volume.
+#[test]
+fn execute_only_from_the_image() {
+    require_root!();
+    if !is_brig() {
+        return crate::skip::test("Landlock annotation: brig only");
+    }
+    let rt = Rt::new();
+    let vol = tempfile::tempdir().unwrap();
+    std::fs::copy("/bin/busybox", vol.path().join("true")).unwrap();
+    let volume = vol.path().to_str().unwrap().to_string();
+    let mut b = Bundle::new(&rt);
+    // Each step prints its exit status on a line of its own.
+    let script = "/bin/true; echo image=$?; cp /bin/busybox /scratch/true && echo copied; \
+                  /scratch/true; echo tmpfs=$?; /vol/true; echo volume=$?; \
+                  /probe >/dev/null; echo probe=$?; echo x > /vol/written && echo wrote; \
+                  /probe exec-memfd /bin/busybox; echo memfd=$?";
+    b.args(&["sh", "-c", script]);
+    b.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({"destination": "/vol", "type": "bind", "source": volume, "options": ["rbind", "rw"]}));
+        mounts.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}));
+    });
+    let before = rt
+        .run_bundle(&b, &unique_id("llx"), &[])
+        .expect_ok("run")
+        .stdout;
+    for want in [
+        "image=0", "copied", "tmpfs=0", "volume=0", "probe=0", "wrote",
+    ] {
+        assert!(
+            before.lines().any(|l| l == want),
+            "without Landlock: {want} in {before}"
+        );
+    }
+    let policy = json!({"required": true, "readWrite": ["/"], "executeImageOnly": true});
+    b.edit(|c| c["annotations"] = json!({"run.brig.landlock": policy.to_string()}));
+    let after = rt
+        .run_bundle(&b, &unique_id("llx"), &[])
+        .expect_ok("run")
+        .stdout;
+    // 126: the shell found the file and could not execute it (EACCES).
+    for want in [
+        "image=0",
+        "copied",
+        "tmpfs=126",
+        "volume=126",
+        "probe=0",
+        "wrote",
+    ] {
+        assert!(
+            after.lines().any(|l| l == want),
+            "with Landlock: {want} in {after}"
+        );
+    }
+}

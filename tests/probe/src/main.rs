@@ -397,8 +397,37 @@ fn parse_int(v: &str) -> Option<libc::c_long> {
     }
 }
 
+fn exec_memfd(path: &str) -> i64 {
+    let Ok(data) = fs::read(path) else {
+        return last_errno();
+    };
+    // SAFETY: a NUL-terminated name; returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"probe".as_ptr(), 0) };
+    if fd < 0 {
+        return last_errno();
+    }
+    // SAFETY: data lives for the call; fd is ours.
+    if unsafe { libc::write(fd, data.as_ptr() as *const libc::c_void, data.len()) } < 0 {
+        return last_errno();
+    }
+    let argv = [c"true".as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: NULL-terminated argv/envp of valid C strings; returns only on failure.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    last_errno()
+}
+
 fn usage() -> ! {
-    eprintln!("usage: probe [stat P|open P [r|w]|write P V|sysctl N|exit N|sleep N|kill-self SIG|syscall NR [ARG..]|thread-syscall NR [ARG..]|mkdir P]");
+    eprintln!("usage: probe [exec-memfd P|stat P|open P [r|w]|write P V|sysctl N|exit N|sleep N|kill-self SIG|syscall NR [ARG..]|thread-syscall NR [ARG..]|mkdir P]");
     std::process::exit(2)
 }
 
@@ -495,6 +524,14 @@ fn main() {
         Some("mkdir") => {
             let path: String = arg(&args, 2);
             let errno = fs::create_dir(&path).err().map_or(0, |e| errno_of(&e));
+            obj([("path", s(path)), ("errno", int(errno))])
+        }
+        Some("exec-memfd") => {
+            // A program run from memory (fileless): PATH copied into a
+            // memfd, then execveat(AT_EMPTY_PATH) with argv ["true"];
+            // prints only when the exec fails.
+            let path: String = arg(&args, 2);
+            let errno = exec_memfd(&path);
             obj([("path", s(path)), ("errno", int(errno))])
         }
         Some(_) => usage(),
