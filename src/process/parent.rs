@@ -165,7 +165,7 @@ fn send_config(
     let cgroup_view = match plan.rootfs() {
         Some(r) if crate::linux::rootfs::mounts_cgroup(r) => {
             Some(crate::linux::rootfs::CgroupView {
-                mountinfo: std::fs::read_to_string("/proc/self/mountinfo")
+                mountinfo: crate::linux::mountinfo::cgroup_mounts()
                     .or_io(|| "read /proc/self/mountinfo".into())?,
                 cgroup: std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
                     .or_io(|| format!("read /proc/{pid}/cgroup"))?,

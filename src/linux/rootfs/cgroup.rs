@@ -21,7 +21,8 @@ use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount};
 /// name the host directories to bind).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CgroupView {
-    /// /proc/self/mountinfo of the parent.
+    /// The parent's cgroup mounts, as mountinfo lines
+    /// (`mountinfo::cgroup_mounts`).
     pub mountinfo: String,
     /// /proc/<init>/cgroup as the parent sees it.
     pub cgroup: String,
@@ -65,7 +66,7 @@ pub(super) fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Resu
     let (info, mine) = match ctx.cgroups {
         Some(v) => (v.mountinfo.clone(), v.cgroup.clone()),
         None => (
-            std::fs::read_to_string("/proc/self/mountinfo")
+            crate::linux::mountinfo::cgroup_mounts()
                 .map_err(|e| Error::io("read /proc/self/mountinfo", e))?,
             std::fs::read_to_string("/proc/self/cgroup")
                 .map_err(|e| Error::io("read /proc/self/cgroup", e))?,
