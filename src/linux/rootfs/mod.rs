@@ -72,6 +72,12 @@ pub struct RootfsPlan {
     /// root instead of a bind of `path`.
     #[serde(default)]
     pub idmap_root: bool,
+    /// The container's mount namespace may start from brig's template
+    /// instead of a copy of the host's ([`template_eligible`]); the parent
+    /// decides at create whether it does (the template exists, the
+    /// sources open).
+    #[serde(default)]
+    pub template: bool,
 }
 
 /// The premade tree of an idmapped root filesystem, among the mounts'.
@@ -121,13 +127,59 @@ impl RootfsPlan {
             console: spec.process().as_ref().and_then(|p| p.terminal()) == Some(true),
             no_pivot,
             idmap_root: false,
+            template: false,
         })
     }
 
     /// `rootfsPropagation` as mount flags (checked in [`RootfsPlan::from_spec`]).
+    /// None means brig's default, rslave.
     fn propagation_flag(&self) -> Option<MsFlags> {
         self.propagation.as_deref().and_then(propagation_flag)
     }
+}
+
+/// Can the container's mount namespace start from the template
+/// (`linux::mnt_template`) rather than a copy of the host's? Only where
+/// nothing needs the host's mount table in it. Each "no" keeps today's way:
+/// - a user namespace: its devices are binds of the host's, its sources
+///   premade in other ways (a later step);
+/// - `--no-pivot`: the host's mounts stay under the chroot by design;
+/// - rootfsPropagation other than rslave/rprivate: shared, slave and
+///   unbindable are about the host's peers;
+/// - prestart, createRuntime or createContainer hooks: they may reach the
+///   container's mount namespace by the host's paths before pivot_root;
+/// - a mount of another type than bind, proc, sysfs, tmpfs, devpts,
+///   mqueue, cgroup(2): its source (a device, an overlay's layers) is a
+///   host path. Pure.
+pub fn template_eligible(plan: &RootfsPlan, hooks: Option<&oci_spec::runtime::Hooks>) -> bool {
+    let hooks_reach_in = hooks.is_some_and(|h| {
+        [h.prestart(), h.create_runtime(), h.create_container()]
+            .iter()
+            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+    });
+    let propagation_ok = matches!(
+        plan.propagation.as_deref(),
+        None | Some("rslave" | "rprivate")
+    );
+    let mounts_ok = plan.mounts.iter().all(|m| {
+        let Ok(o) = mount_options(m) else {
+            return false;
+        };
+        is_bind(m, &o)
+            || matches!(
+                m.typ().as_deref(),
+                Some("proc" | "sysfs" | "tmpfs" | "devpts" | "mqueue" | "cgroup" | "cgroup2")
+            )
+    });
+    // The setup's own /proc is at /proc of the tmpfs the rootfs is on.
+    let path_ok = plan.path.is_absolute() && !plan.path.starts_with("/proc");
+    path_ok
+        && !plan.userns
+        && !plan.idmap_root
+        && !plan.no_pivot
+        && propagation_ok
+        && !hooks_reach_in
+        && mounts_ok
 }
 
 fn mount_options(m: &Mount) -> Result<MountOptions> {
@@ -171,7 +223,7 @@ mod source;
 mod validate;
 
 use cgroup::cgroup_mount;
-pub use cgroup::{mounts_cgroup, CgroupView};
+pub use cgroup::{cgroup_trees, mounts_cgroup, CgroupView};
 pub use source::{container_source, premade_sources};
 pub use validate::validate;
 
@@ -189,6 +241,11 @@ struct Ctx<'a> {
     premade: &'a [(usize, RawFd)],
     /// Asks the parent for the trees it makes while we mount (sync 1m).
     ask_parent: AskParent<'a>,
+    /// In the template's namespace: the propagation every tree from the
+    /// host gets once attached (the rootfs's).
+    from_host: Option<MsFlags>,
+    /// The cgroup binds the parent made on the host (template only).
+    cgroup_trees: &'a [(String, OwnedFd)],
 }
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
@@ -201,11 +258,15 @@ pub fn prepare(
     cgroups: Option<&CgroupView>,
     premade: &[(usize, RawFd)],
     ask_parent: AskParent<'_>,
+    template: Option<Template<'_>>,
 ) -> Result<()> {
     let rootfs = plan.path.as_path();
     let prop_flag = plan.propagation_flag();
     // Nothing done below may propagate back to the host.
     let root_flag = prop_flag.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    if let Some(template) = template {
+        return prepare_from_template(plan, cgroups, premade, ask_parent, template, root_flag);
+    }
     nix::mount::mount(None::<&str>, "/", None::<&str>, root_flag, None::<&str>)
         .or_sys(|| "make / slave or private".into())?;
     // pivot_root(2) refuses a new root whose parent mount is shared.
@@ -259,10 +320,69 @@ pub fn prepare(
         cgroups,
         premade,
         ask_parent,
+        from_host: None,
+        cgroup_trees: &[],
     };
+    mount_all(&ctx)
+}
+
+/// What init has for a start from the template: the namespace (checked by
+/// the parent) and the cgroup binds the parent made.
+#[derive(Clone, Copy)]
+pub struct Template<'a> {
+    pub ns: BorrowedFd<'a>,
+    pub cgroup_trees: &'a [(String, OwnedFd)],
+}
+
+/// [`prepare`] in a copy of the template: the rootfs tree the parent
+/// cloned on the host (premade at [`ROOT_INDEX`]) attached at its host
+/// path on a tmpfs of our own, then given the rootfs propagation; every
+/// other host tree the same once attached (see `linux::mnt_template`).
+fn prepare_from_template(
+    plan: &RootfsPlan,
+    cgroups: Option<&CgroupView>,
+    premade: &[(usize, RawFd)],
+    ask_parent: AskParent<'_>,
+    template: Template<'_>,
+    root_flag: MsFlags,
+) -> Result<()> {
+    let rootfs = plan.path.as_path();
+    let &(_, fd) = premade
+        .iter()
+        .find(|(i, _)| *i == ROOT_INDEX)
+        .ok_or_else(|| Error::invalid("the template needs the rootfs tree from the parent"))?;
+    // SAFETY: the parent made this tree for the root and passed it across
+    // the re-exec; nothing else in this process owns it.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd) };
+    crate::linux::mnt_template::enter(template.ns)?;
+    crate::linux::mnt_template::attach_root(rootfs, tree.as_fd())?;
+    drop(tree);
+    nix::mount::mount(None::<&str>, rootfs, None::<&str>, root_flag, None::<&str>)
+        .or_sys(|| format!("make rootfs {} slave or private", rootfs.display()))?;
+    let root = open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .or_sys(|| format!("open rootfs {}", rootfs.display()))?;
+    let ctx = Ctx {
+        plan,
+        root: root.as_fd(),
+        userns: plan.userns,
+        cgroups,
+        premade,
+        ask_parent,
+        from_host: Some(root_flag),
+        cgroup_trees: template.cgroup_trees,
+    };
+    mount_all(&ctx)
+}
+
+fn mount_all(ctx: &Ctx<'_>) -> Result<()> {
+    let plan = ctx.plan;
     let mut dev_tmpfs = false;
     for (i, m) in plan.mounts.iter().enumerate() {
-        mount_one(&ctx, i, m)?;
+        mount_one(ctx, i, m)?;
         dev_tmpfs |= m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs");
     }
     devices::create_devices(ctx.root, &plan.devices, ctx.userns)?;
@@ -442,6 +562,12 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
     let dest = ensure_mountpoint(ctx.root, m.destination(), is_dir, false)?;
     refuse_inside_proc(dest.as_fd(), m.destination())?;
     move_mount(tree.as_fd(), dest.as_fd()).or_sys(|| "move mount".into())?;
+    if let (Some(flag), true) = (ctx.from_host, premade.is_some()) {
+        // A clone of a host mount, maybe a shared one's peer: from now on
+        // it only receives, as a bind made in a copy of the host's table
+        // made rslave would.
+        set_propagation(tree.as_fd(), flag).or_sys(|| "make the bind slave or private".into())?;
+    }
     let o = MountOptions {
         rec_set: 0,
         rec_clr: 0,
