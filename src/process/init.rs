@@ -96,7 +96,7 @@ fn receive_and_run(ch: &Channel) -> Result<Infallible> {
             }
         }
     }
-    init(ch, &cfg, &cgroup_trees)
+    init(ch, &cfg, cgroup_trees)
 }
 
 /// The sysfs the child mounted for us, as (index in mounts, fd).
@@ -106,7 +106,11 @@ fn sysfs_from_child() -> Option<(usize, RawFd)> {
     Some((index.parse().ok()?, fd.parse().ok()?))
 }
 
-fn init(ch: &Channel, cfg: &InitConfig, cgroup_trees: &[(String, OwnedFd)]) -> Result<Infallible> {
+fn init(
+    ch: &Channel,
+    cfg: &InitConfig,
+    cgroup_trees: Vec<(String, OwnedFd)>,
+) -> Result<Infallible> {
     let plan = &cfg.plan;
     let process = &plan.process;
 
@@ -138,10 +142,13 @@ fn init(ch: &Channel, cfg: &InitConfig, cgroup_trees: &[(String, OwnedFd)]) -> R
         let template_ns = cfg.fds.mnt_template.map(inherit::take);
         let template = template_ns.as_ref().map(|ns| rootfs::Template {
             ns: ns.as_fd(),
-            cgroup_trees,
+            cgroup_trees: &cgroup_trees,
         });
         rootfs::prepare(r, cfg.cgroup_view.as_ref(), &premade, &ask_parent, template)?;
+        // Mounted: their descriptors close now, not at execve.
+        drop(template_ns);
     }
+    drop(cgroup_trees);
     // Hooks after the mounts, before pivot_root, so they still see the
     // host's paths (sync 1c/1d: prestart and createRuntime in the parent;
     // then createContainer here). Ref: runtime-spec config.md.
