@@ -172,7 +172,9 @@ fn make() -> Result<()> {
             .or_sys(|| "make the template's copy private".into())?;
             let attrs =
                 MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-            let tmpfs = new_fs_with(c"tmpfs", &[("mode", Some("0755"))], attrs)
+            // Read-only as a mount and as a filesystem: every container's
+            // copy shares this superblock.
+            let tmpfs = new_fs_with(c"tmpfs", &[("mode", Some("0755")), ("ro", None)], attrs)
                 .or_sys(|| "make the template's tmpfs".into())?;
             let at = open(
                 PIN_DIR,

@@ -189,7 +189,10 @@ fn premade_and_template(
         let made =
             mnt_template::open_or_make().and_then(|t| Ok((rootfs::premade_sources(r, true)?, t)));
         match made {
-            Ok((premade, t)) => return Ok((premade, Some(t))),
+            Ok((premade, t)) => {
+                tracing::debug!("mount namespace from the template {}", mnt_template::PIN);
+                return Ok((premade, Some(t)));
+            }
             Err(e) => tracing::debug!("mount namespace template not used: {}", e.chain()),
         }
     }
