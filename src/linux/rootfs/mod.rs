@@ -138,50 +138,6 @@ impl RootfsPlan {
     }
 }
 
-/// Can the container's mount namespace start from the template
-/// (`linux::mnt_template`) rather than a copy of the host's? Only where
-/// nothing needs the host's mount table in it. Each "no" keeps today's way:
-/// - a user namespace: its devices are binds of the host's, its sources
-///   premade in other ways (a later step);
-/// - `--no-pivot`: the host's mounts stay under the chroot by design;
-/// - rootfsPropagation other than rslave/rprivate: shared, slave and
-///   unbindable are about the host's peers;
-/// - prestart, createRuntime or createContainer hooks: they may reach the
-///   container's mount namespace by the host's paths before pivot_root;
-/// - a mount of another type than bind, proc, sysfs, tmpfs, devpts,
-///   mqueue, cgroup(2): its source (a device, an overlay's layers) is a
-///   host path. Pure.
-pub fn template_eligible(plan: &RootfsPlan, hooks: Option<&oci_spec::runtime::Hooks>) -> bool {
-    let hooks_reach_in = hooks.is_some_and(|h| {
-        [h.prestart(), h.create_runtime(), h.create_container()]
-            .iter()
-            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
-    });
-    let propagation_ok = matches!(
-        plan.propagation.as_deref(),
-        None | Some("rslave" | "rprivate")
-    );
-    let mounts_ok = plan.mounts.iter().all(|m| {
-        let Ok(o) = mount_options(m) else {
-            return false;
-        };
-        is_bind(m, &o)
-            || matches!(
-                m.typ().as_deref(),
-                Some("proc" | "sysfs" | "tmpfs" | "devpts" | "mqueue" | "cgroup" | "cgroup2")
-            )
-    });
-    // The setup's own /proc is at /proc of the tmpfs the rootfs is on.
-    let path_ok = plan.path.is_absolute() && !plan.path.starts_with("/proc");
-    path_ok
-        && !plan.userns
-        && !plan.idmap_root
-        && !plan.no_pivot
-        && propagation_ok
-        && !hooks_reach_in
-        && mounts_ok
-}
-
 fn mount_options(m: &Mount) -> Result<MountOptions> {
     parse_options(m.options().as_deref().unwrap_or(&[]))
         .context(|| format!("mount {}", m.destination().display()))
@@ -220,11 +176,13 @@ fn is_idmapped(m: &Mount, o: &MountOptions) -> bool {
 
 mod cgroup;
 mod source;
+mod template;
 mod validate;
 
 use cgroup::cgroup_mount;
 pub use cgroup::{cgroup_trees, mounts_cgroup, CgroupView};
 pub use source::{container_source, premade_sources};
+pub use template::{template_eligible, Template};
 pub use validate::validate;
 
 /// Init's way to the parent for a mount's source tree (sync 1m), given
@@ -265,7 +223,9 @@ pub fn prepare(
     // Nothing done below may propagate back to the host.
     let root_flag = prop_flag.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     if let Some(template) = template {
-        return prepare_from_template(plan, cgroups, premade, ask_parent, template, root_flag);
+        return template::prepare_from_template(
+            plan, cgroups, premade, ask_parent, template, root_flag,
+        );
     }
     nix::mount::mount(None::<&str>, "/", None::<&str>, root_flag, None::<&str>)
         .or_sys(|| "make / slave or private".into())?;
@@ -322,58 +282,6 @@ pub fn prepare(
         ask_parent,
         from_host: None,
         cgroup_trees: &[],
-    };
-    mount_all(&ctx)
-}
-
-/// What init has for a start from the template: the namespace (checked by
-/// the parent) and the cgroup binds the parent made.
-#[derive(Clone, Copy)]
-pub struct Template<'a> {
-    pub ns: BorrowedFd<'a>,
-    pub cgroup_trees: &'a [(String, OwnedFd)],
-}
-
-/// [`prepare`] in a copy of the template: the rootfs tree the parent
-/// cloned on the host (premade at [`ROOT_INDEX`]) attached at its host
-/// path on a tmpfs of our own, then given the rootfs propagation; every
-/// other host tree the same once attached (see `linux::mnt_template`).
-fn prepare_from_template(
-    plan: &RootfsPlan,
-    cgroups: Option<&CgroupView>,
-    premade: &[(usize, RawFd)],
-    ask_parent: AskParent<'_>,
-    template: Template<'_>,
-    root_flag: MsFlags,
-) -> Result<()> {
-    let rootfs = plan.path.as_path();
-    let &(_, fd) = premade
-        .iter()
-        .find(|(i, _)| *i == ROOT_INDEX)
-        .ok_or_else(|| Error::invalid("the template needs the rootfs tree from the parent"))?;
-    // SAFETY: the parent made this tree for the root and passed it across
-    // the re-exec; nothing else in this process owns it.
-    let tree = unsafe { OwnedFd::from_raw_fd(fd) };
-    crate::linux::mnt_template::enter(template.ns)?;
-    crate::linux::mnt_template::attach_root(rootfs, tree.as_fd())?;
-    drop(tree);
-    nix::mount::mount(None::<&str>, rootfs, None::<&str>, root_flag, None::<&str>)
-        .or_sys(|| format!("make rootfs {} slave or private", rootfs.display()))?;
-    let root = open(
-        rootfs,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .or_sys(|| format!("open rootfs {}", rootfs.display()))?;
-    let ctx = Ctx {
-        plan,
-        root: root.as_fd(),
-        userns: plan.userns,
-        cgroups,
-        premade,
-        ask_parent,
-        from_host: Some(root_flag),
-        cgroup_trees: template.cgroup_trees,
     };
     mount_all(&ctx)
 }
