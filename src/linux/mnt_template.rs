@@ -23,7 +23,7 @@
 //! Ref: mount_namespaces(7), setns(2), open_tree(2), ioctl_ns(2).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path};
 
 use nix::errno::Errno;
@@ -58,12 +58,14 @@ pub fn open_or_make() -> Result<OwnedFd> {
     if let Ok(fd) = open_checked() {
         return Ok(fd);
     }
-    std::fs::create_dir_all("/run/brig").or_io(|| "mkdir /run/brig".into())?;
+    // brig's default state root: only root may list it (as runc's).
+    private_dir("/run/brig")?;
     let lock_path = Path::new("/run/brig/.mnt-template.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(lock_path)
         .or_io(|| format!("open {}", lock_path.display()))?;
     nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
@@ -122,7 +124,7 @@ fn open_checked() -> Result<OwnedFd> {
 /// a namespace holding one empty read-only tmpfs (made on a thread of its
 /// own, so brig's mount namespace, root and cwd never change), pinned.
 fn make() -> Result<()> {
-    std::fs::create_dir_all(PIN_DIR).or_io(|| format!("mkdir {PIN_DIR}"))?;
+    private_dir(PIN_DIR)?;
     let dir_is_ours = std::fs::metadata(PIN_DIR)
         .ok()
         .zip(std::fs::metadata("/run/brig").ok())
@@ -154,6 +156,7 @@ fn make() -> Result<()> {
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(PIN)
         .or_io(|| format!("create {PIN}"))?;
     let (tx, rx) = std::sync::mpsc::channel::<libc::pid_t>();
@@ -217,6 +220,15 @@ fn make() -> Result<()> {
             .unwrap_or_else(|_| Err(Error::invalid("the template thread panicked")));
         made.and(pinned)
     })
+}
+
+/// `mkdir -p` with mode 0700 for what it makes.
+fn private_dir(path: &str) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .or_io(|| format!("mkdir {path}"))
 }
 
 /// Init: into a copy of the template (`template` is the descriptor the
