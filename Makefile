@@ -93,6 +93,7 @@ demo: deps build probe
 
 bench: build probe
 	scripts/bench.sh
+	scripts/bench-mounts.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

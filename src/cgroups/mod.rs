@@ -74,6 +74,12 @@ const PROC_CGROUP: &str = "/proc/self/cgroup";
 /// How long freeze, kill and destroy wait for the kernel.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// The host's cgroup mounts as mountinfo text, at a cost that does not
+/// grow with the host's other mounts (see the function).
+fn cgroup_mounts() -> Result<String> {
+    crate::linux::mountinfo::cgroup_mounts().or_io(|| format!("read {MOUNTINFO}"))
+}
+
 fn read_host(path: &str) -> Result<String> {
     fs::read_to_string(path).or_io(|| format!("read {path}"))
 }
@@ -83,7 +89,7 @@ impl Manager {
     /// filesystem changes.
     pub fn new(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Manager> {
         Self::new_with(
-            &read_host(MOUNTINFO)?,
+            &cgroup_mounts()?,
             &read_host(PROC_CGROUP)?,
             cgroups_path,
             id,
@@ -157,7 +163,7 @@ impl Manager {
 
     /// Reconstruct from state.json's (already resolved) cgroup path.
     pub fn open(cgroup_path: &str, systemd: bool) -> Result<Manager> {
-        Self::open_with(&read_host(MOUNTINFO)?, cgroup_path, systemd)
+        Self::open_with(&cgroup_mounts()?, cgroup_path, systemd)
     }
 
     pub fn open_with(mountinfo: &str, cgroup_path: &str, systemd: bool) -> Result<Manager> {

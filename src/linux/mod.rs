@@ -22,6 +22,7 @@ pub mod keyring;
 pub mod landlock;
 pub mod lock;
 pub mod mempolicy;
+pub mod mnt_template;
 pub mod mount;
 pub mod mountapi;
 pub mod mountinfo;

@@ -226,9 +226,13 @@ mod tests {
         let spec: Spec = serde_json::from_value(json).unwrap();
         let plan = RootfsPlan::from_spec(&spec, &root, no_pivot).unwrap();
         let out = in_container(|out| {
-            prepare(&plan, None, &[], &|_| {
-                unreachable!("no mount asks the parent")
-            })?;
+            prepare(
+                &plan,
+                None,
+                &[],
+                &|_| unreachable!("no mount asks the parent"),
+                None,
+            )?;
             pivot(&plan)?;
             finish(&plan)?;
             let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k}={v}\n"));
@@ -334,9 +338,13 @@ mod tests {
         .unwrap();
         let plan = RootfsPlan::from_spec(&spec, &root, false).unwrap();
         let out = in_container(|_| {
-            prepare(&plan, None, &[], &|_| {
-                unreachable!("no mount asks the parent")
-            })
+            prepare(
+                &plan,
+                None,
+                &[],
+                &|_| unreachable!("no mount asks the parent"),
+                None,
+            )
         });
         assert!(
             out.contains(

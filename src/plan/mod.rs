@@ -341,6 +341,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
     let root = if ns.is_new(Kind::Mount) {
         let mut r = RootfsPlan::from_spec(spec, &bundle.rootfs, flags.no_pivot)?;
         r.idmap_root = granted;
+        r.template = crate::linux::rootfs::template_eligible(&r, spec.hooks().as_ref());
         RootSetup::Build(Box::new(r))
     } else if own_mount_ns {
         RootSetup::AsIs

@@ -94,6 +94,7 @@ pub fn exec(
         plan: plan.init,
         fds,
         cgroup_view: None,
+        cgroup_trees: 0,
         state_json: st.to_oci(Status::Running, st.pid),
         log,
     })))?;

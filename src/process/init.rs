@@ -11,7 +11,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
 use crate::linux::namespaces::Kind;
@@ -83,7 +83,20 @@ fn receive_and_run(ch: &Channel) -> Result<Infallible> {
     let _ = tracing::subscriber::set_global_default(logger);
     // runc's words for this point (`--debug`), which its users look for.
     tracing::debug!("child process in init()");
-    init(ch, &cfg)
+    // sync 1b': the cgroup binds, when we start from the template.
+    let mut cgroup_trees = Vec::with_capacity(cfg.cgroup_trees);
+    for _ in 0..cfg.cgroup_trees {
+        match ch.recv_with_fd::<ToInit>()? {
+            Some((ToInit::CgroupTree { name }, Some(fd))) => cgroup_trees.push((name, fd)),
+            other => {
+                return Err(Error::invalid(format!(
+                    "init: expected a cgroup tree, got {:?}",
+                    other.map(|(m, _)| m)
+                )))
+            }
+        }
+    }
+    init(ch, &cfg, cgroup_trees)
 }
 
 /// The sysfs the child mounted for us, as (index in mounts, fd).
@@ -93,7 +106,11 @@ fn sysfs_from_child() -> Option<(usize, RawFd)> {
     Some((index.parse().ok()?, fd.parse().ok()?))
 }
 
-fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
+fn init(
+    ch: &Channel,
+    cfg: &InitConfig,
+    cgroup_trees: Vec<(String, OwnedFd)>,
+) -> Result<Infallible> {
     let plan = &cfg.plan;
     let process = &plan.process;
 
@@ -121,8 +138,17 @@ fn init(ch: &Channel, cfg: &InitConfig) -> Result<Infallible> {
         let mut premade = cfg.fds.premade_mounts.clone();
         premade.extend(sysfs_from_child());
         let ask_parent = |index| mount_source_from_parent(ch, index);
-        rootfs::prepare(r, cfg.cgroup_view.as_ref(), &premade, &ask_parent)?;
+        // The parent passed this descriptor for us alone (InitFds).
+        let template_ns = cfg.fds.mnt_template.map(inherit::take);
+        let template = template_ns.as_ref().map(|ns| rootfs::Template {
+            ns: ns.as_fd(),
+            cgroup_trees: &cgroup_trees,
+        });
+        rootfs::prepare(r, cfg.cgroup_view.as_ref(), &premade, &ask_parent, template)?;
+        // Mounted: their descriptors close now, not at execve.
+        drop(template_ns);
     }
+    drop(cgroup_trees);
     // Hooks after the mounts, before pivot_root, so they still see the
     // host's paths (sync 1c/1d: prestart and createRuntime in the parent;
     // then createContainer here). Ref: runtime-spec config.md.

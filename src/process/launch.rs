@@ -96,6 +96,9 @@ pub struct Inherited {
     seccomp_listener: Option<UnixStream>,
     /// (index in the rootfs plan's mounts, detached tree).
     premade: Vec<(usize, OwnedFd)>,
+    /// The mount namespace template init starts from (`linux::mnt_template`);
+    /// None: a copy of the host's, as before.
+    mnt_template: Option<OwnedFd>,
     log: Option<OwnedFd>,
     log_format: LogFormat,
     debug: bool,
@@ -128,10 +131,11 @@ impl Inherited {
             None => None,
         };
         // Made here, on the host: inside the new user namespace a source
-        // may be out of reach, and an idmapped mount cannot be made.
-        let premade = match plan.rootfs() {
-            Some(r) => crate::linux::rootfs::premade_sources(r)?,
-            None => Vec::new(),
+        // may be out of reach, and an idmapped mount cannot be made; from
+        // the template, no host path is in reach.
+        let (premade, mnt_template) = match plan.rootfs() {
+            Some(r) => premade_and_template(r)?,
+            None => (Vec::new(), None),
         };
         // A log file we cannot open was reported by our own logger.
         let log = rt
@@ -142,6 +146,7 @@ impl Inherited {
             console,
             seccomp_listener,
             premade,
+            mnt_template,
             log,
             log_format: rt.log_format,
             debug: rt.debug,
@@ -156,6 +161,7 @@ impl Inherited {
         keep.extend(self.console.as_ref().map(|c| c.as_raw_fd()));
         keep.extend(self.seccomp_listener.as_ref().map(|c| c.as_raw_fd()));
         keep.extend(self.premade.iter().map(|(_, fd)| fd.as_raw_fd()));
+        keep.extend(self.mnt_template.as_ref().map(|fd| fd.as_raw_fd()));
         keep.extend(self.log.as_ref().map(|fd| fd.as_raw_fd()));
         keep
     }
@@ -171,6 +177,7 @@ impl Inherited {
                 .iter()
                 .map(|(i, fd)| (*i, fd.as_raw_fd()))
                 .collect(),
+            mnt_template: self.mnt_template.as_ref().map(|fd| fd.as_raw_fd()),
         };
         let log = InitLog {
             fd: self.log.as_ref().map(|f| f.as_raw_fd()),
@@ -179,6 +186,38 @@ impl Inherited {
         };
         (fds, log)
     }
+}
+
+impl Inherited {
+    /// Does init start from the mount namespace template?
+    pub fn from_template(&self) -> bool {
+        self.mnt_template.is_some()
+    }
+}
+
+/// Detached trees from the host: (index in the rootfs plan's mounts, tree).
+type Premade = Vec<(usize, OwnedFd)>;
+
+/// The trees init takes from the host, and the template when the plan
+/// allows it and this host has one. Where the template cannot serve (it
+/// cannot be made, a source does not open here), today's way: a copy of
+/// the host's mount table, in which init reports what is wrong as before.
+fn premade_and_template(
+    r: &crate::linux::rootfs::RootfsPlan,
+) -> Result<(Premade, Option<OwnedFd>)> {
+    use crate::linux::{mnt_template, rootfs};
+    if r.template {
+        let made =
+            mnt_template::open_or_make().and_then(|t| Ok((rootfs::premade_sources(r, true)?, t)));
+        match made {
+            Ok((premade, t)) => {
+                tracing::debug!("mount namespace from the template {}", mnt_template::PIN);
+                return Ok((premade, Some(t)));
+            }
+            Err(e) => tracing::debug!("mount namespace template not used: {}", e.chain()),
+        }
+    }
+    Ok((rootfs::premade_sources(r, false)?, None))
 }
 
 /// A child released at sync 1, now re-executing as INIT and waiting for
@@ -250,7 +289,13 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     };
 
     let into_cgroup = cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
-    let cloned = clone3(ns.clone_flags(), into_cgroup);
+    let mut flags = ns.clone_flags();
+    if inherited.from_template() {
+        // Init makes its mount namespace from the template, after the
+        // re-exec (brig's loader and libraries are the host's).
+        flags.remove(nix::sched::CloneFlags::CLONE_NEWNS);
+    }
+    let cloned = clone3(flags, into_cgroup);
     // The child keeps them; we go back to ours.
     if let (Some(had), false) = (restore_affinity, matches!(cloned, Ok(Forked::Child))) {
         if let Err(e) = affinity::set_own(&had) {

@@ -43,6 +43,11 @@ pub enum ToInit {
     Config(Box<InitConfig>),
     /// sync 1d: prestart and createRuntime hooks ran; go on to pivot_root.
     HooksDone,
+    /// sync 1b': right after Config, for a container started from the
+    /// template: the bind of the container's cgroup of one host hierarchy
+    /// (`name` under the cgroup mount), attached (SCM_RIGHTS); as many as
+    /// [`InitConfig::cgroup_trees`] says.
+    CgroupTree { name: String },
     /// sync 1m: the answer to [`ToParent::MountSource`]: the detached,
     /// idmapped tree of mount `index` comes attached (SCM_RIGHTS).
     MountSource { index: usize },
@@ -96,6 +101,9 @@ pub struct InitConfig {
     pub fds: InitFds,
     /// The host's view of the container's cgroups, for a "cgroup" mount.
     pub cgroup_view: Option<crate::linux::rootfs::CgroupView>,
+    /// How many [`ToInit::CgroupTree`] follow the Config.
+    #[serde(default)]
+    pub cgroup_trees: usize,
     /// The container state as `state` would print it, for hooks and the
     /// seccomp agent.
     pub state_json: serde_json::Value,
@@ -115,6 +123,9 @@ pub struct InitFds {
     /// Idmapped and bind source trees the parent made on the host (user
     /// namespace only): (index in the rootfs plan's mounts, fd).
     pub premade_mounts: Vec<(usize, i32)>,
+    /// The mount namespace template init starts from, if it does.
+    #[serde(default)]
+    pub mnt_template: Option<i32>,
 }
 
 /// The parent's side of the protocol as a small state machine, so an

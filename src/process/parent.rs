@@ -168,7 +168,7 @@ fn send_config(
     let cgroup_view = match plan.rootfs() {
         Some(r) if crate::linux::rootfs::mounts_cgroup(r) => {
             Some(crate::linux::rootfs::CgroupView {
-                mountinfo: std::fs::read_to_string("/proc/self/mountinfo")
+                mountinfo: crate::linux::mountinfo::cgroup_mounts()
                     .or_io(|| "read /proc/self/mountinfo".into())?,
                 cgroup: std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
                     .or_io(|| format!("read /proc/{pid}/cgroup"))?,
@@ -176,14 +176,25 @@ fn send_config(
         }
         _ => None,
     };
+    // From the template, the host's cgroup directories are out of init's
+    // reach: the binds come from here (sync 1b').
+    let cgroup_trees = match &cgroup_view {
+        Some(view) if inherited.from_template() => crate::linux::rootfs::cgroup_trees(view)?,
+        _ => Vec::new(),
+    };
     let (fds, log) = inherited.init_fds();
     ch.send(&ToInit::Config(Box::new(InitConfig {
         plan: plan.init.clone(),
         fds,
         cgroup_view,
+        cgroup_trees: cgroup_trees.len(),
         state_json: st.to_oci(Status::Creating, pid.as_raw()),
         log,
-    })))
+    })))?;
+    for (name, tree) in cgroup_trees {
+        ch.send_with_fd(&ToInit::CgroupTree { name }, tree.as_fd())?;
+    }
+    Ok(())
 }
 
 /// sync 2, and before it sync 1m when init asks for a mount's source tree,

@@ -24,6 +24,7 @@ mod debug_log;
 mod env;
 mod exec;
 mod hooks;
+mod host_mounts;
 mod install;
 mod lifecycle;
 mod mounts;

@@ -8,12 +8,12 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::{after_mount, Ctx};
-use crate::error::{Error, Result, SysResultExt};
+use crate::error::{Error, IoResultExt, Result, SysResultExt};
 use crate::linux::inroot::{ensure_mountpoint, fd_path};
 use crate::linux::mount::{
     MountOptions, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
-use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount};
+use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount, set_propagation};
 
 /// The host's view of the container's cgroups, read by the parent before
 /// the child unshares its cgroup namespace (inside it, /proc/self/cgroup
@@ -21,7 +21,8 @@ use crate::linux::mountapi::{clone_tree, mount_setattr, move_mount};
 /// name the host directories to bind).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CgroupView {
-    /// /proc/self/mountinfo of the parent.
+    /// The parent's cgroup mounts, as mountinfo lines
+    /// (`mountinfo::cgroup_mounts`).
     pub mountinfo: String,
     /// /proc/<init>/cgroup as the parent sees it.
     pub cgroup: String,
@@ -81,7 +82,7 @@ pub(super) fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Resu
     let (info, mine) = match ctx.cgroups {
         Some(v) => (v.mountinfo.clone(), v.cgroup.clone()),
         None => (
-            std::fs::read_to_string("/proc/self/mountinfo")
+            crate::linux::mountinfo::cgroup_mounts()
                 .map_err(|e| Error::io("read /proc/self/mountinfo", e))?,
             std::fs::read_to_string("/proc/self/cgroup")
                 .map_err(|e| Error::io("read /proc/self/cgroup", e))?,
@@ -97,10 +98,18 @@ pub(super) fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Resu
     let dir = ensure_mountpoint(ctx.root, dest, true, true)?;
     for (name, host) in cgroup_binds(&info, &mine) {
         let op = || format!("bind {} on {}/{name}", host.display(), dest.display());
-        let tree = clone_tree(nix::fcntl::AT_FDCWD, &host, false).or_sys(op)?;
+        // In the template's namespace the parent made it on the host.
+        let made = ctx.cgroup_trees.iter().find(|(n, _)| *n == name);
+        let tree = match made {
+            Some((_, t)) => t.try_clone().or_io(op)?,
+            None => clone_tree(nix::fcntl::AT_FDCWD, &host, false).or_sys(op)?,
+        };
         mount_setattr(tree.as_fd(), attrs, 0, false).or_sys(op)?;
         let target = ensure_mountpoint(ctx.root, &dest.join(&name), true, true)?;
         move_mount(tree.as_fd(), target.as_fd()).or_sys(op)?;
+        if let Some(flag) = ctx.from_host {
+            set_propagation(tree.as_fd(), flag).or_sys(op)?;
+        }
         // Co-mounted controllers ("cpu,cpuacct") get a link per name.
         for ctrl in name.split(',').filter(|_| name.contains(',')) {
             match nix::unistd::symlinkat(name.as_str(), &dir, ctrl) {
@@ -114,6 +123,24 @@ pub(super) fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Resu
             .or_sys(|| "make cgroup tmpfs read-only".into())?;
     }
     after_mount(ctx, dest, o)
+}
+
+/// The parent's side for a container started from the template: the
+/// binds [`cgroup_mount`] makes, cloned on the host (in the container's
+/// namespace the host's cgroup directories are out of reach). None on a
+/// v2-only host, where the container mounts a cgroup2 of its own.
+pub fn cgroup_trees(view: &CgroupView) -> Result<Vec<(String, std::os::fd::OwnedFd)>> {
+    if crate::cgroups::host_is_unified() {
+        return Ok(Vec::new());
+    }
+    cgroup_binds(&view.mountinfo, &view.cgroup)
+        .into_iter()
+        .map(|(name, host)| {
+            let tree = clone_tree(nix::fcntl::AT_FDCWD, &host, false)
+                .or_sys(|| format!("open_tree {}", host.display()))?;
+            Ok((name, tree))
+        })
+        .collect()
 }
 
 /// (name under the cgroup mount, host directory of this process's cgroup)

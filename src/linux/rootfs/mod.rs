@@ -72,6 +72,12 @@ pub struct RootfsPlan {
     /// root instead of a bind of `path`.
     #[serde(default)]
     pub idmap_root: bool,
+    /// The container's mount namespace may start from brig's template
+    /// instead of a copy of the host's ([`template_eligible`]); the parent
+    /// decides at create whether it does (the template exists, the
+    /// sources open).
+    #[serde(default)]
+    pub template: bool,
 }
 
 /// The premade tree of an idmapped root filesystem, among the mounts'.
@@ -121,10 +127,12 @@ impl RootfsPlan {
             console: spec.process().as_ref().and_then(|p| p.terminal()) == Some(true),
             no_pivot,
             idmap_root: false,
+            template: false,
         })
     }
 
     /// `rootfsPropagation` as mount flags (checked in [`RootfsPlan::from_spec`]).
+    /// None means brig's default, rslave.
     fn propagation_flag(&self) -> Option<MsFlags> {
         self.propagation.as_deref().and_then(propagation_flag)
     }
@@ -168,11 +176,13 @@ fn is_idmapped(m: &Mount, o: &MountOptions) -> bool {
 
 mod cgroup;
 mod source;
+mod template;
 mod validate;
 
 use cgroup::cgroup_mount;
-pub use cgroup::{mounts_cgroup, CgroupView};
+pub use cgroup::{cgroup_trees, mounts_cgroup, CgroupView};
 pub use source::{container_source, premade_sources};
+pub use template::{template_eligible, Template};
 pub use validate::validate;
 
 /// Init's way to the parent for a mount's source tree (sync 1m), given
@@ -189,6 +199,11 @@ struct Ctx<'a> {
     premade: &'a [(usize, RawFd)],
     /// Asks the parent for the trees it makes while we mount (sync 1m).
     ask_parent: AskParent<'a>,
+    /// In the template's namespace: the propagation every tree from the
+    /// host gets once attached (the rootfs's).
+    from_host: Option<MsFlags>,
+    /// The cgroup binds the parent made on the host (template only).
+    cgroup_trees: &'a [(String, OwnedFd)],
 }
 
 /// Build the rootfs, in the container's new mount namespace, before pivot.
@@ -201,11 +216,17 @@ pub fn prepare(
     cgroups: Option<&CgroupView>,
     premade: &[(usize, RawFd)],
     ask_parent: AskParent<'_>,
+    template: Option<Template<'_>>,
 ) -> Result<()> {
     let rootfs = plan.path.as_path();
     let prop_flag = plan.propagation_flag();
     // Nothing done below may propagate back to the host.
     let root_flag = prop_flag.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    if let Some(template) = template {
+        return template::prepare_from_template(
+            plan, cgroups, premade, ask_parent, template, root_flag,
+        );
+    }
     nix::mount::mount(None::<&str>, "/", None::<&str>, root_flag, None::<&str>)
         .or_sys(|| "make / slave or private".into())?;
     // pivot_root(2) refuses a new root whose parent mount is shared.
@@ -259,10 +280,17 @@ pub fn prepare(
         cgroups,
         premade,
         ask_parent,
+        from_host: None,
+        cgroup_trees: &[],
     };
+    mount_all(&ctx)
+}
+
+fn mount_all(ctx: &Ctx<'_>) -> Result<()> {
+    let plan = ctx.plan;
     let mut dev_tmpfs = false;
     for (i, m) in plan.mounts.iter().enumerate() {
-        mount_one(&ctx, i, m)?;
+        mount_one(ctx, i, m)?;
         dev_tmpfs |= m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs");
     }
     devices::create_devices(ctx.root, &plan.devices, ctx.userns)?;
@@ -494,6 +522,12 @@ fn bind_mount(ctx: &Ctx<'_>, index: usize, m: &Mount, o: &MountOptions) -> Resul
     let dest = ensure_mountpoint(ctx.root, m.destination(), is_dir, false)?;
     refuse_inside_proc(dest.as_fd(), m.destination())?;
     move_mount(tree.as_fd(), dest.as_fd()).or_sys(|| "move mount".into())?;
+    if let (Some(flag), true) = (ctx.from_host, premade.is_some()) {
+        // A clone of a host mount, maybe a shared one's peer: from now on
+        // it only receives, as a bind made in a copy of the host's table
+        // made rslave would.
+        set_propagation(tree.as_fd(), flag).or_sys(|| "make the bind slave or private".into())?;
+    }
     let o = MountOptions {
         rec_set: 0,
         rec_clr: 0,

@@ -90,13 +90,22 @@ pub(super) fn idmapped_source(plan: &RootfsPlan, m: &Mount, o: &MountOptions) ->
 /// the container's root may not be able to reach it (a directory only
 /// the host's owner may search), and an idmapped tree cannot be made in
 /// there. Returns (index in mounts, tree) for init's [`super::prepare`].
-pub fn premade_sources(plan: &RootfsPlan) -> Result<Vec<(usize, OwnedFd)>> {
-    if !plan.userns {
+///
+/// A container started from the template (`template`) gets every tree
+/// from the host this way too, the root filesystem (at [`ROOT_INDEX`],
+/// with its submounts) first: in its mount namespace no host path leads
+/// anywhere.
+pub fn premade_sources(plan: &RootfsPlan, template: bool) -> Result<Vec<(usize, OwnedFd)>> {
+    if !plan.userns && !template {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
     if plan.idmap_root {
         out.push((ROOT_INDEX, idmapped_root(plan)?));
+    } else if template {
+        let tree = clone_tree(nix::fcntl::AT_FDCWD, &plan.path, true)
+            .or_sys(|| format!("open_tree rootfs {}", plan.path.display()))?;
+        out.push((ROOT_INDEX, tree));
     }
     for (i, m) in plan.mounts.iter().enumerate() {
         let o = mount_options(m)?;
