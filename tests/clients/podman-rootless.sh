@@ -7,7 +7,7 @@
 # 0, the subuid range above it); on a host without a cgroup delegated to
 # the user the container runs without a cgroup, as with runc.
 # Run (as root, which makes the user): BRIG=/abs/brig tests/clients/podman-rootless.sh
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" || exit 2
 
 for c in useradd userdel usermod setpriv newuidmap newgidmap podman conmon; do
 	command -v "$c" >/dev/null || { skip "$c is missing (apt-get install passwd util-linux uidmap podman conmon)"; exit 0; }
@@ -136,7 +136,11 @@ else
 	check "run --network slirp4netns: a tap device with slirp's address" 'tap0 +inet 10\.0\.2\.100/' "$out"
 fi
 # A long-running container: ps, exec, where it runs on the host, stop, rm.
-out=$(podman "${RUN[@]}" -d --name bg "$IMG" sleep 1000 2>&1) || bad "run -d: $out"
+out=$(podman "${RUN[@]}" -d --name bg "$IMG" sh -c 'echo started; exec sleep 1000' 2>&1) || bad "run -d: $out"
+# The runtime's stderr is the container's under conmon: nothing of the
+# runtime's (a warning about the cgroup it could not make) in the log.
+for i in $(seq 1 50); do podman logs bg 2>&1 | grep -q started && break; sleep 0.1; done
+check "logs: only the container's output" '^started$' "$(podman logs bg 2>&1 | tr '\n' '|' | sed 's/|$//')"
 check "ps shows it running" 'bg$' "$(podman ps --format '{{.Status}} {{.Names}}' | grep '^Up')"
 cid=$(podman inspect --format '{{.Id}}' bg)
 pid=$(podman inspect --format '{{.State.Pid}}' bg)
