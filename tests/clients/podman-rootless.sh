@@ -24,15 +24,20 @@ fi
 USR=brig-podrl
 RANGE=3100000000
 # kill_user: kill, by pid, every process of the user or of its range
-# (podman's pause process, conmon, containers).
+# (podman's pause process, conmon, containers), until none is left.
 kill_user() {
-	local p u
-	for p in /proc/[0-9]*; do
-		u=$(awk '/^Uid:/ {print $2; exit}' "$p/status" 2>/dev/null) || continue
-		[ -n "$u" ] || continue
-		if [ "$u" = "$UID_" ] || { [ "$u" -ge "$RANGE" ] && [ "$u" -lt $((RANGE + 65536)) ]; }; then
-			kill -9 "${p#/proc/}" 2>/dev/null || true
-		fi
+	local p u i found
+	for i in $(seq 1 50); do
+		found=
+		for p in /proc/[0-9]*; do
+			u=$(awk '/^Uid:/ {print $2; exit}' "$p/status" 2>/dev/null) || continue
+			[ -n "$u" ] || continue
+			if [ "$u" = "$UID_" ] || { [ "$u" -ge "$RANGE" ] && [ "$u" -lt $((RANGE + 65536)) ]; }; then
+				kill -9 "${p#/proc/}" 2>/dev/null && found=1
+			fi
+		done
+		[ -n "$found" ] || return 0
+		sleep 0.1
 	done
 }
 # A leftover of a killed run goes first.
