@@ -65,12 +65,21 @@ pub fn cgroup_for(plan: &CgroupPlan, id: &str) -> Result<Manager> {
                 return Ok(m);
             };
             // A rootless brig without a delegated cgroup: runc's rule
-            // (cgroups/rootless.rs), and a warning so the user knows.
+            // (cgroups/rootless.rs), and a warning so the user knows. Root
+            // of a user namespace is a client's runtime (rootless podman):
+            // its stderr is the container's own (conmon hands its stdio
+            // over, so a warning would open every `podman logs`), and the
+            // client knows already; a debug line there, as runc says nothing.
             let dir = dir.display().to_string();
             crate::cgroups::rootless::may_run_without(&dir, path.as_deref(), requested.as_deref())?;
-            tracing::warn!(
+            let msg = format!(
                 "rootless: no permission to create cgroup {dir}: the container runs without a cgroup (no limits, no pause, no stats)"
             );
+            if nix::unistd::geteuid().is_root() {
+                tracing::debug!("{msg}");
+            } else {
+                tracing::warn!("{msg}");
+            }
             Ok(Manager::none(m.layout()))
         }
         CgroupPlan::Existing {

@@ -851,3 +851,64 @@ impl Drop for Delegated {
         }
     }
 }
+
+/// Rootless podman's shape: the runtime runs as root of a user namespace
+/// made by the client (here `unshare --user --map-root-user`), and the
+/// container shares that namespace (no user namespace in the config).
+/// mknod is refused there as in a namespace of the container's own, so
+/// the default devices are bound from the host (runc:
+/// `userns.RunningInUserNS() || NEWUSER`), the state goes to
+/// $XDG_RUNTIME_DIR, the user's, and nothing is said on stderr (the
+/// container's own output under conmon) about the missing cgroup.
+#[test]
+fn rootless_in_the_clients_user_namespace_devices_are_bound() {
+    require_root!();
+    let Some(u) = User::create("inns") else {
+        return;
+    };
+    if !u
+        .run(
+            Path::new("/usr/bin/unshare"),
+            &["--user", "--map-root-user", "true"],
+        )
+        .ok()
+    {
+        return skip::test("unshare --user --map-root-user fails for an ordinary user here");
+    }
+    let bin = user_runtime(&u, runtime_bin());
+    let (bundle, mut config) = u.bundle("bundle", &bin);
+    let linux = config["linux"].as_object_mut().unwrap();
+    linux.remove("uidMappings");
+    linux.remove("gidMappings");
+    linux["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "user");
+    config["process"]["args"] = json!(["/probe", "stat", "/dev/null"]);
+    save(&bundle, &config);
+    let bin_s = bin.to_str().unwrap();
+    let id = "rl-inns";
+    let out = u.run_in(
+        Path::new("/usr/bin/unshare"),
+        &["--user", "--map-root-user", bin_s, "run", id],
+        &bundle,
+    );
+    // Each unshare makes a new namespace: what is left is deleted inside one.
+    let _ = u.run(
+        Path::new("/usr/bin/unshare"),
+        &["--user", "--map-root-user", bin_s, "delete", "--force", id],
+    );
+    assert!(out.ok(), "run in the client's user namespace: {out:?}");
+    // The runtime's stderr is the container's here (a client's conmon):
+    // no word about the cgroup it could not make, as under runc.
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let dev_null = parse_json(&out.stdout);
+    assert_eq!(
+        (&dev_null["kind"], &dev_null["major"], &dev_null["minor"]),
+        (&json!("char"), &json!(1), &json!(3)),
+        "{out:?}"
+    );
+    let dir = state_dir(&u, &bin);
+    assert!(dir.is_dir(), "no state root {}", dir.display());
+    assert_eq!(not_owned_by(&dir, u.uid), Vec::<PathBuf>::new());
+}

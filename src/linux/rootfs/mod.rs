@@ -276,7 +276,12 @@ pub fn prepare(
     let ctx = Ctx {
         plan,
         root: root.as_fd(),
-        userns: plan.userns,
+        // A user namespace of the container's own, or one brig itself runs
+        // in (rootless podman runs the runtime as root of its user
+        // namespace, the container sharing it): mknod is refused and mount
+        // flags are locked either way (runc: `userns.RunningInUserNS() ||
+        // NEWUSER`).
+        userns: plan.userns || crate::rootless::in_user_ns(),
         cgroups,
         premade,
         ask_parent,
