@@ -32,17 +32,12 @@ fn leases(format: ListFormat) -> Result<i32> {
             let rows: Vec<(String, &str, String)> = leases
                 .iter()
                 .map(|l| {
-                    let end = u64::from(l.range.start) + u64::from(l.range.size) - 1;
                     let holders: Vec<String> = l
                         .holders
                         .iter()
                         .map(|h| format!("{} ({})", h.id, h.root.display()))
                         .collect();
-                    (
-                        format!("{}-{end}", l.range.start),
-                        l.key.as_str(),
-                        holders.join(", "),
-                    )
+                    (l.range.span(), l.key.as_str(), holders.join(", "))
                 })
                 .collect();
             let r = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(9);

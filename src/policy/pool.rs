@@ -44,6 +44,11 @@ impl Range {
         u64::from(self.start) + u64::from(self.size)
     }
 
+    /// "FIRST-LAST", as the policy's findings and `policy leases` show it.
+    pub fn span(self) -> String {
+        format!("{}-{}", self.start, self.end().saturating_sub(1))
+    }
+
     pub fn overlaps(self, other: Range) -> bool {
         u64::from(self.start) < other.end() && u64::from(other.start) < self.end()
     }
@@ -233,16 +238,22 @@ pub fn key_of(
     root: &Path,
     id: &str,
 ) -> String {
-    let sandbox = annotations.and_then(|a| {
-        a.get("io.kubernetes.cri.sandbox-id")
-            .or_else(|| a.get("io.kubernetes.cri-o.SandboxID"))
-    });
-    match sandbox {
-        Some(s) if !s.is_empty() => format!("pod:{s}"),
-        _ => format!("container:{}/{id}", root.display()),
+    match sandbox_id(annotations) {
+        Some(s) => format!("pod:{s}"),
+        None => format!("container:{}/{id}", root.display()),
     }
 }
 
+/// The pod's sandbox id from the CRI plugins' annotations.
+fn sandbox_id(annotations: Option<&std::collections::HashMap<String, String>>) -> Option<&str> {
+    annotations
+        .and_then(|a| {
+            a.get("io.kubernetes.cri.sandbox-id")
+                .or_else(|| a.get("io.kubernetes.cri-o.SandboxID"))
+        })
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+}
 /// The user namespace of a running container of the same lease, to join:
 /// the pod's sandbox (its id is the sandbox id) first, else any.
 pub fn pod_userns(lease_holders: &[Holder], sandbox: Option<&str>, me: &str) -> Option<PathBuf> {
@@ -293,11 +304,7 @@ impl Taken {
         let (range, others) = pool
             .acquire(rule, &key, holder.clone(), &holder_alive)
             .map_err(|e| e.context("lease a user namespace range"))?;
-        let sandbox = annotations.and_then(|a| {
-            a.get("io.kubernetes.cri.sandbox-id")
-                .or_else(|| a.get("io.kubernetes.cri-o.SandboxID"))
-                .map(String::as_str)
-        });
+        let sandbox = sandbox_id(annotations);
         let join = pod_userns(&others, sandbox, id);
         Ok(Some(Taken {
             pool,

@@ -455,11 +455,9 @@ fn user_namespace_rule(policy: &Policy, spec: &mut Spec, host: &Host, f: &mut Fi
                     "maps host id 0, the host's root".to_string()
                 } else if r.overlaps(region) {
                     format!(
-                        "host ids {}-{} overlap the node's user-namespace pool ({}-{}), which brig leases one pod each",
-                        r.start,
-                        u64::from(r.start) + u64::from(r.size) - 1,
-                        region.start,
-                        u64::from(region.start) + u64::from(region.size) - 1
+                        "host ids {} overlap the node's user-namespace pool ({}), which brig leases one pod each",
+                        r.span(),
+                        region.span()
                     )
                 } else {
                     continue;
@@ -473,14 +471,12 @@ fn user_namespace_rule(policy: &Policy, spec: &mut Spec, host: &Host, f: &mut Fi
     }
     let detail = match &host.userns_grant {
         Some(g) if g.join.is_some() => format!(
-            "none: the pod's user namespace (host ids {}-{})",
-            g.range.start,
-            u64::from(g.range.start) + u64::from(g.range.size) - 1
+            "none: the pod's user namespace (host ids {})",
+            g.range.span()
         ),
         Some(g) => format!(
-            "none: a user namespace mapped to host ids {}-{} from the node's pool",
-            g.range.start,
-            u64::from(g.range.start) + u64::from(g.range.size) - 1
+            "none: a user namespace mapped to host ids {} from the node's pool",
+            g.range.span()
         ),
         None => "none: a user namespace mapped to a range from the node's pool".to_string(),
     };

@@ -590,7 +590,8 @@ fn user_namespace_refuse_and_own_maps() {
     assert!(e.contains("linux.uidMappings: maps host id 0"), "{e}");
     let e = run(&clamp, &own(3_221_225_472 + 65_536)).unwrap_err();
     assert!(e.contains("overlap the node's user-namespace pool"), "{e}");
-    // A joined user namespace (the pod's, from containerd) is kept.
+    // The host's own user namespace joined by path is none of the
+    // container's.
     let joined = spec(|v| {
         v["linux"]["namespaces"]
             .as_array_mut()
