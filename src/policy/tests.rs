@@ -598,7 +598,6 @@ fn user_namespace_refuse_and_own_maps() {
             .unwrap()
             .push(serde_json::json!({"type": "user", "path": "/proc/self/ns/user"}));
     });
-    // The host's own user namespace is none of the container's.
     assert!(run(&clamp, &joined).is_ok());
     let e = run(&p, &joined).unwrap_err();
     assert!(e.contains("linux.namespaces: none"), "{e}");
