@@ -257,21 +257,11 @@ pub fn attach_root(rootfs: &Path, tree: BorrowedFd<'_>) -> Result<()> {
         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
     )
     .or_sys(|| "make a tmpfs for the container's root".into())?;
-    // A procfs of the container's pid namespace at /proc of that tmpfs:
-    // brig mounts through /proc/self/fd/N, and there is no other /proc
-    // in here. It goes with the tmpfs at pivot_root.
+    // Its directories first: /proc and the path of the root filesystem.
     match nix::sys::stat::mkdirat(&top, "proc", Mode::from_bits_truncate(0o555)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(Error::sys("mkdir /proc in the container's tmpfs", e)),
     }
-    let proc_dir = open_dir_at(top.as_fd(), Path::new("proc"))?;
-    let procfs = crate::linux::mountapi::new_fs(
-        c"proc",
-        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-    )
-    .or_sys(|| "mount a procfs for the container's setup".into())?;
-    move_mount(procfs.as_fd(), proc_dir.as_fd()).or_sys(|| "attach the setup procfs".into())?;
-    // The path of the root filesystem, as directories in that tmpfs.
     let mut dir: OwnedFd = open_dir_at(top.as_fd(), Path::new("."))?;
     for c in rootfs.components() {
         let Component::Normal(name) = c else { continue };
@@ -281,8 +271,9 @@ pub fn attach_root(rootfs: &Path, tree: BorrowedFd<'_>) -> Result<()> {
         }
         dir = open_dir_at(dir.as_fd(), Path::new(name))?;
     }
-    move_mount(tree, dir.as_fd())
-        .or_sys(|| format!("attach the rootfs {} in the container", rootfs.display()))?;
+    // Attached before anything is mounted on it: a kernel before 6.15
+    // mounts only onto mounts of the caller's own namespace (EINVAL on a
+    // detached tree).
     let slash = open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -290,6 +281,18 @@ pub fn attach_root(rootfs: &Path, tree: BorrowedFd<'_>) -> Result<()> {
     )
     .or_sys(|| "open /".into())?;
     move_mount(top.as_fd(), slash.as_fd()).or_sys(|| "mount the container's tmpfs on /".into())?;
+    // A procfs of the container's pid namespace at /proc of that tmpfs:
+    // brig mounts through /proc/self/fd/N, and there is no other /proc
+    // in here. It goes with the tmpfs at pivot_root.
+    let proc_dir = open_dir_at(top.as_fd(), Path::new("proc"))?;
+    let procfs = crate::linux::mountapi::new_fs(
+        c"proc",
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+    )
+    .or_sys(|| "mount a procfs for the container's setup".into())?;
+    move_mount(procfs.as_fd(), proc_dir.as_fd()).or_sys(|| "attach the setup procfs".into())?;
+    move_mount(tree, dir.as_fd())
+        .or_sys(|| format!("attach the rootfs {} in the container", rootfs.display()))?;
     nix::unistd::fchdir(&top).or_sys(|| "chdir into the container's tmpfs".into())?;
     nix::unistd::chroot(".").or_sys(|| "chroot into the container's tmpfs".into())
 }
