@@ -94,6 +94,7 @@ demo: deps build probe
 bench: build probe
 	scripts/bench.sh
 	scripts/bench-mounts.sh
+	scripts/bench-table.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -82,6 +82,9 @@ trap - EXIT
 
 echo "run of /bin/true, N=$N paired runs per case, host mounts $base then $now (load: $(cut -d' ' -f1-3 /proc/loadavg)):"
 printf '  %-24s %10s %10s %8s\n' case "0 extra" "$MOUNTS extra" ratio
+layout=$(case "$(stat -fc %T /sys/fs/cgroup)" in cgroup2fs) echo v2 ;; *) echo hybrid ;; esac)
+printf '%s\trun, %s extra host mounts\t%s\t%s\n' "$layout" "$MOUNTS" \
+    "$(median "$OUT/m$MOUNTS.brig.ns")" "$(median "$OUT/m$MOUNTS.runc.ns")" >"$OUT/table.mounts.tsv"
 for s in brig runc floor; do
     a=$(median "$OUT/m0.$s.ns") b=$(median "$OUT/m$MOUNTS.$s.ns")
     name=$s

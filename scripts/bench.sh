@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench.sh: a whole container lifecycle (`run` of /bin/true on a busybox
 # bundle), timed for brig and runc interleaved in one run; prints the median
-# of each, the ratio brig/runc, and brig's peak RSS (/usr/bin/time -v).
+# of each, the ratio brig/runc, and brig's peak RSS (/usr/bin/time -v);
+# then `exec` of /bin/true into a running container, brig and runc
+# interleaved. Rows for make bench's table go to $OUT/table.run.tsv.
 # A third series runs brig under the sandbox policy in audit mode: every
 # rule evaluated, nothing changed, so its ratio to plain brig is the cost
 # of the node policy itself.
@@ -59,6 +61,35 @@ for i in $(seq 1 "$N"); do
 done
 median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f", m/1e6}'; }
 mb=$(median "$OUT/brig.ns") mr=$(median "$OUT/runc.ns") mp=$(median "$OUT/policy.ns")
+
+# exec of /bin/true into a running container, each runtime into its own.
+sleeper=$OUT/bundle-exec
+scripts/make-bundle.sh "$RUNC" "$sleeper" "$PROBE" /bin/sleep 3600
+"$BRIG" --root "$root_brig" run -d --bundle "$sleeper" bench-exec >/dev/null 2>&1 </dev/null
+"$RUNC" --root "$root_runc" run -d --bundle "$sleeper" bench-exec >/dev/null 2>&1 </dev/null
+: >"$OUT/exec.brig.ns"; : >"$OUT/exec.runc.ns"
+exec_one() { # exec_one RUNTIME ROOT -> nanoseconds
+    local t0 t1
+    t0=$(date +%s%N)
+    "$1" --root "$2" exec bench-exec /bin/true </dev/null >/dev/null 2>&1 || { echo "bench: $1 exec failed" >&2; return 1; }
+    t1=$(date +%s%N)
+    echo $((t1 - t0))
+}
+for i in $(seq 1 "$N"); do
+    exec_one "$RUNC" "$root_runc" >>"$OUT/exec.runc.ns"
+    exec_one "$BRIG" "$root_brig" >>"$OUT/exec.brig.ns"
+done
+"$BRIG" --root "$root_brig" delete -f bench-exec >/dev/null 2>&1 || true
+"$RUNC" --root "$root_runc" delete -f bench-exec >/dev/null 2>&1 || true
+eb=$(median "$OUT/exec.brig.ns") er=$(median "$OUT/exec.runc.ns")
+
+# Rows for the one table `make bench` ends with (scripts/bench-table.sh).
+layout=$(case "$(stat -fc %T /sys/fs/cgroup)" in cgroup2fs) echo v2 ;; *) echo hybrid ;; esac)
+{
+    printf '%s\trun /bin/true\t%s\t%s\n' "$layout" "$mb" "$mr"
+    printf '%s\trun, sandbox policy (audit)\t%s\t%s\n' "$layout" "$mp" "$mr"
+    printf '%s\texec /bin/true\t%s\t%s\n' "$layout" "$eb" "$er"
+} >"$OUT/table.run.tsv"
 /usr/bin/time -v "$BRIG" --root "$root_brig" run --bundle "$bundle" bench-rss \
     >/dev/null 2>"$OUT/time-v.txt" </dev/null || true
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$OUT/time-v.txt")
@@ -69,3 +100,5 @@ awk -v b="$mb" -v r="$mr" 'BEGIN {printf "  ratio brig/runc: %.3f\n", b/r}'
 echo "  brig under the sandbox policy, audit mode: ${mp} ms"
 awk -v b="$mb" -v p="$mp" 'BEGIN {printf "  ratio policy/brig: %.3f (the policy'"'"'s own cost)\n", p/b}'
 echo "  brig peak RSS: ${rss:-?} KiB (/usr/bin/time -v)"
+echo "exec of /bin/true, N=$N each, interleaved: brig ${eb} ms, runc ${er} ms"
+printf '%s\tpeak RSS of run (MiB)\t%s\t-\n' "$layout" "$(awk -v k="${rss:-0}" 'BEGIN {printf "%.1f", k/1024}')" >>"$OUT/table.run.tsv"
