@@ -129,11 +129,6 @@ pub fn idmapped_overlay(
     Ok(mnt)
 }
 
-/// A user namespace with these maps, for idmapped mounts.
-pub fn userns_for(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
-    userns_with_maps(uid, gid)
-}
-
 /// What of a source tree an idmapped mount takes: `rbind` clones its
 /// submounts too; `ridmap` also idmaps them, `idmap` only its top mount
 /// (runc's semantics: a submount may already be idmapped, which the kernel

@@ -269,19 +269,16 @@ pub fn root_ids_of(path: &std::path::Path) -> Option<(u32, u32)> {
         .to_str()?
         .strip_prefix("/proc/")?
         .strip_suffix("/ns/user")?
-        .parse::<u32>()
+        .parse::<i32>()
         .ok()?;
-    let root = |file: &str| -> Option<u32> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
-        text.lines().find_map(|l| {
-            let f: Vec<u32> = l
-                .split_whitespace()
-                .filter_map(|n| n.parse().ok())
-                .collect();
-            (f.len() == 3 && f[0] == 0 && f[2] > 0).then_some(f[1])
-        })
+    let (uid, gid) =
+        crate::linux::confinement::read_id_maps(std::path::Path::new("/proc"), pid).ok()?;
+    let root = |maps: &[crate::linux::confinement::IdRange]| {
+        maps.iter()
+            .find(|m| m.container == 0 && m.size > 0)
+            .map(|m| m.host)
     };
-    Some((root("uid_map")?, root("gid_map")?))
+    Some((root(&uid)?, root(&gid)?))
 }
 
 #[cfg(test)]

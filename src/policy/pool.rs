@@ -297,6 +297,12 @@ impl Taken {
         if super::in_user_namespace(spec) {
             return Ok(None);
         }
+        // No range for an id that is bad or taken (the create fails on it
+        // later; a lease now would name another container's holder).
+        crate::state::validate_id(id)?;
+        if crate::state::container_dir(root, id).exists() {
+            return Err(Error::already_exists(id));
+        }
         let annotations = spec.annotations().as_ref();
         let key = key_of(annotations, root, id);
         let pool = Pool::node();

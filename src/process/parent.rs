@@ -53,10 +53,6 @@ pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     let bundle = Bundle::load(opts.bundle)?;
     // A user namespace the policy gives: a range from the node's pool
     // first (released again if the create fails), for the plan to map.
-    state::validate_id(opts.id)?;
-    if state::container_dir(rt.root, opts.id).exists() {
-        return Err(Error::already_exists(opts.id));
-    }
     let lease = Taken::take(rt.root, opts.id, opts.policy.as_ref(), &bundle.spec)?;
     let mut flags = create_flags(opts);
     flags.userns_grant = lease.as_ref().map(|l| l.grant.clone());

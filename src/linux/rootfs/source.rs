@@ -160,7 +160,7 @@ fn idmapped_root(plan: &RootfsPlan) -> Result<OwnedFd> {
     }
     let userns = match &plan.userns_path {
         Some(path) => namespaces::open_ns(Kind::User, path)?.into(),
-        None => idmap::userns_for(&plan.uid_mappings, &plan.gid_mappings)?,
+        None => idmap::userns_with_maps(&plan.uid_mappings, &plan.gid_mappings)?,
     };
     let root_ids = match &plan.userns_path {
         Some(path) => crate::linux::userns::root_ids_of(path),
