@@ -2,7 +2,8 @@
 # `make test` (EXTRA_TESTS).
 #
 #   make test-clients        containerd via ctr, podman (also rootless, as
-#                            a user the suite makes), containerd's CRI
+#                            a user the suite makes; and with the user's
+#                            own systemd in a private one), containerd's CRI
 #                            plugin with a `brig` runtime handler (what a
 #                            Kubernetes RuntimeClass selects) and Docker, each
 #                            against a private daemon/storage under /tmp
@@ -10,12 +11,12 @@
 #   make test-clients-runc   the same tests against runc: checks the tests
 # Variables: CLIENTS_RUNTIME=/abs/path/to/runtime (default: the debug brig),
 # CLIENTS_SKIP_EXEC=1 skips the steps that need `exec`,
-# CLIENTS=ctr podman podman-rootless podman-systemd cri cri-systemd systemd docker picks the
+# CLIENTS=ctr podman podman-rootless podman-systemd cri cri-systemd systemd systemd-user docker picks the
 # suites (all by default).
 
-CLIENTS_DEB_PACKAGES := containerd podman conmon uidmap slirp4netns containernetworking-plugins protobuf-compiler systemd dbus docker.io
+CLIENTS_DEB_PACKAGES := containerd podman conmon uidmap slirp4netns containernetworking-plugins protobuf-compiler systemd dbus dbus-user-session docker.io
 CLIENTS_RUNTIME ?= $(CURDIR)/target/debug/brig
-CLIENTS ?= ctr podman podman-rootless podman-systemd cri cri-systemd systemd docker
+CLIENTS ?= ctr podman podman-rootless podman-systemd cri cri-systemd systemd systemd-user docker
 CRI_CLIENT := tests/cri-client/target/debug/cri-client
 EXTRA_TESTS += test-clients
 

@@ -54,7 +54,10 @@ pub struct GlobalOpts {
     /// Accepted for runc compatibility; brig has no checkpoint support.
     #[arg(long, hide = true)]
     pub criu: Option<String>,
-    /// Accepted for runc compatibility (true|false|auto).
+    /// true|false|auto: with --systemd-cgroup, whether the systemd is the
+    /// user's own (auto: an ordinary user, or root of a user namespace with
+    /// a user bus). Rootless cgroupfs needs no flag (brig goes by the
+    /// cgroup's permissions).
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
     pub rootless: Option<String>,
 }

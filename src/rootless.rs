@@ -44,6 +44,20 @@ pub fn in_user_ns() -> bool {
         .unwrap_or(false)
 }
 
+/// The uid brig is in its parent user namespace (its own outside a user
+/// namespace): what a peer there, such as the user's D-Bus daemon, sees.
+pub fn outer_uid() -> u32 {
+    let euid = nix::unistd::geteuid().as_raw();
+    std::fs::read_to_string("/proc/self/uid_map")
+        .ok()
+        .and_then(|m| {
+            crate::linux::confinement::parse_id_map(&m)
+                .iter()
+                .find_map(|r| r.to_host(euid))
+        })
+        .unwrap_or(euid)
+}
+
 fn is_initial_map(uid_map: &str) -> bool {
     let f: Vec<&str> = uid_map.split_whitespace().collect();
     f == ["0", "0", "4294967295"]

@@ -53,6 +53,9 @@ pub struct State {
     pub cgroup_path: Option<String>,
     #[serde(default)]
     pub systemd_cgroup: bool,
+    /// The systemd is the user's own (rootless `--systemd-cgroup`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub systemd_user: bool,
     /// Was a new pid namespace created (so killing init kills all)?
     #[serde(default)]
     pub own_pid_ns: bool,
@@ -155,6 +158,11 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 }
 
 impl State {
+    /// Who made the container's cgroup, and so who removes it.
+    pub fn cgroup_driver(&self) -> crate::cgroups::Driver {
+        crate::cgroups::Driver::from_state(self.systemd_cgroup, self.systemd_user)
+    }
+
     pub fn load(root: &Path, id: &str) -> Result<State> {
         validate_id(id)?;
         let path = container_dir(root, id).join(STATE_FILE);
@@ -344,7 +352,7 @@ impl State {
             return Status::Created;
         }
         if let Some(path) = &self.cgroup_path {
-            if let Ok(cg) = crate::cgroups::Manager::open(path, self.systemd_cgroup) {
+            if let Ok(cg) = crate::cgroups::Manager::open(path, self.cgroup_driver()) {
                 if cg.is_frozen().unwrap_or(false) {
                     return Status::Paused;
                 }

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -37,6 +38,35 @@ pub use paths::Layout;
 use paths::{CgroupMount, Mounts};
 
 pub use resources::validate;
+
+/// Who makes the container's cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Driver {
+    /// brig itself, in cgroupfs.
+    #[default]
+    Fs,
+    /// The system's systemd, on the system bus (`--systemd-cgroup`).
+    Systemd,
+    /// The user's own systemd, on the user's bus: `--systemd-cgroup` when
+    /// rootless (see [`systemd::user_instance`]). Its scopes are in the
+    /// subtree systemd delegated to the user (`user@UID.service`).
+    SystemdUser,
+}
+
+impl Driver {
+    /// The driver state.json records (`systemd_cgroup`, `systemd_user`).
+    pub fn from_state(systemd: bool, user: bool) -> Driver {
+        match (systemd, user) {
+            (false, _) => Driver::Fs,
+            (true, false) => Driver::Systemd,
+            (true, true) => Driver::SystemdUser,
+        }
+    }
+
+    pub fn is_systemd(self) -> bool {
+        self != Driver::Fs
+    }
+}
 
 /// The directory of the container's cgroup in one hierarchy.
 #[derive(Debug, Clone)]
@@ -62,6 +92,7 @@ pub struct Manager {
     hierarchies: Vec<Hierarchy>,
     /// The unit under the systemd driver (`--systemd-cgroup`).
     systemd: Option<systemd::Unit>,
+    driver: Driver,
     bus: OnceLock<systemd::Bus>,
     /// Set once `add` started the scope: a create that failed before
     /// then must not stop a unit that may be another container's.
@@ -87,13 +118,13 @@ fn read_host(path: &str) -> Result<String> {
 impl Manager {
     /// Resolve `linux.cgroupsPath` for container `id` on this host. No
     /// filesystem changes.
-    pub fn new(cgroups_path: Option<&str>, id: &str, systemd: bool) -> Result<Manager> {
+    pub fn new(cgroups_path: Option<&str>, id: &str, driver: Driver) -> Result<Manager> {
         Self::new_with(
             &cgroup_mounts()?,
             &read_host(PROC_CGROUP)?,
             cgroups_path,
             id,
-            systemd,
+            driver,
         )
     }
 
@@ -104,11 +135,24 @@ impl Manager {
         proc_cgroup: &str,
         cgroups_path: Option<&str>,
         id: &str,
-        systemd: bool,
+        driver: Driver,
     ) -> Result<Manager> {
         let mounts = paths::parse_mountinfo(mountinfo)?;
-        if systemd {
-            let (path, unit) = paths::systemd_path(cgroups_path, id)?;
+        if driver.is_systemd() {
+            // The user's systemd: its units are below its own cgroup, which
+            // it asks; it delegates cgroup2 only.
+            let mut user_bus = None;
+            if driver == Driver::SystemdUser {
+                if mounts.layout != Layout::V2 {
+                    return Err(Error::invalid(
+                        "rootless: the systemd cgroup driver needs a pure cgroup v2 host (a user's systemd cannot delegate v1 controllers); use the cgroupfs driver",
+                    ));
+                }
+                let bus = systemd::Bus::connect(true)?;
+                user_bus = Some((bus.manager_cgroup()?, bus));
+            }
+            let base = user_bus.as_ref().map_or("/", |(cg, _)| cg.as_str());
+            let (path, unit) = paths::systemd_path(cgroups_path, id, base)?;
             if unit.ends_with(".slice") {
                 return Err(Error::invalid(format!(
                     "cgroupsPath {:?}: a container's unit must be a scope, not the slice {unit}",
@@ -126,6 +170,10 @@ impl Manager {
                 slice: Some(slice),
                 description: format!("brig container {id}"),
             });
+            m.driver = driver;
+            if let Some((_, bus)) = user_bus {
+                let _ = m.bus.set(bus);
+            }
             return Ok(m);
         }
         let inner = paths::inner_path(cgroups_path, id)?;
@@ -162,11 +210,11 @@ impl Manager {
     }
 
     /// Reconstruct from state.json's (already resolved) cgroup path.
-    pub fn open(cgroup_path: &str, systemd: bool) -> Result<Manager> {
-        Self::open_with(&cgroup_mounts()?, cgroup_path, systemd)
+    pub fn open(cgroup_path: &str, driver: Driver) -> Result<Manager> {
+        Self::open_with(&cgroup_mounts()?, cgroup_path, driver)
     }
 
-    pub fn open_with(mountinfo: &str, cgroup_path: &str, systemd: bool) -> Result<Manager> {
+    pub fn open_with(mountinfo: &str, cgroup_path: &str, driver: Driver) -> Result<Manager> {
         let mounts = paths::parse_mountinfo(mountinfo)?;
         let per: Vec<(String, String)> = if cgroup_path.starts_with('/') {
             Vec::new()
@@ -198,7 +246,8 @@ impl Manager {
         // A hierarchy whose path fell back to the root (mounted after the
         // container was created) must not be touched.
         m.hierarchies.retain(|h| h.cgroup != "/");
-        if systemd {
+        m.driver = driver;
+        if driver.is_systemd() {
             m.systemd = Some(systemd::Unit {
                 name: Path::new(cgroup_path)
                     .file_name()
@@ -260,6 +309,7 @@ impl Manager {
             layout: mounts.layout,
             hierarchies,
             systemd: None,
+            driver: Driver::Fs,
             bus: OnceLock::new(),
             scope_started: AtomicBool::new(false),
             unified_fd: OnceLock::new(),
@@ -279,6 +329,7 @@ impl Manager {
             layout,
             hierarchies: Vec::new(),
             systemd: None,
+            driver: Driver::Fs,
             bus: OnceLock::new(),
             scope_started: AtomicBool::new(false),
             unified_fd: OnceLock::new(),
@@ -357,17 +408,21 @@ impl Manager {
             .or_else(|| self.hierarchies.first().map(|h| h.dir.as_path()))
     }
 
+    pub fn driver(&self) -> Driver {
+        self.driver
+    }
+
     /// The systemd unit, under the systemd driver.
     pub fn systemd_unit(&self) -> Option<&str> {
         self.systemd.as_ref().map(|u| u.name.as_str())
     }
 
-    /// The system bus, connected on first use.
+    /// The driver's bus (the system's, or the user's), connected on first use.
     fn bus(&self) -> Result<&systemd::Bus> {
         if let Some(b) = self.bus.get() {
             return Ok(b);
         }
-        let b = systemd::Bus::connect()?;
+        let b = systemd::Bus::connect(self.driver == Driver::SystemdUser)?;
         Ok(self.bus.get_or_init(|| b))
     }
 
@@ -462,8 +517,23 @@ impl Manager {
                 continue;
             }
             // runc's words, which its users match.
-            files::write(&h.dir, "cgroup.procs", &pid.to_string())
-                .map_err(|e| e.context(format!("adding pid {pid} to cgroups")))?;
+            let written = files::write(&h.dir, "cgroup.procs", &pid.to_string());
+            match (written, &self.systemd) {
+                (Ok(()), _) => {}
+                // A rootless caller outside the user's delegated subtree
+                // (a login session's scope) may not move a process into
+                // it; the unit's systemd may (the user's asks the
+                // system's), for a process the caller owns.
+                (Err(e), Some(u))
+                    if h.unified && matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM)) =>
+                {
+                    let sub = h.cgroup.strip_prefix(&self.path).unwrap_or("");
+                    self.bus()?
+                        .attach(&u.name, sub, pid.as_raw())
+                        .map_err(|b| e.context(b.chain()))?;
+                }
+                (Err(e), _) => return Err(e.context(format!("adding pid {pid} to cgroups"))),
+            }
         }
         Ok(())
     }
@@ -472,7 +542,7 @@ impl Manager {
     /// pure v2 host only (on hybrid the v1 hierarchies need `add` anyway).
     pub fn clone_into_fd(&self) -> Option<BorrowedFd<'_>> {
         // A systemd scope cannot exist before its first process.
-        if self.layout != Layout::V2 || self.systemd.is_some() {
+        if self.layout != Layout::V2 || self.systemd.as_ref().is_some_and(|u| u.slice.is_some()) {
             return None;
         }
         let dir = &self.unified()?.dir;
@@ -706,9 +776,9 @@ pub fn features() -> serde_json::Value {
         }
         None => (false, false, false),
     };
-    // The systemd driver talks to the system instance; a user instance
-    // (rootless) is not supported.
-    serde_json::json!({ "v1": v1, "v2": v2, "systemd": true, "systemdUser": false, "rdma": rdma })
+    // The systemd driver talks to the system instance, or rootless to the
+    // user's own (cgroup v2).
+    serde_json::json!({ "v1": v1, "v2": v2, "systemd": true, "systemdUser": true, "rdma": rdma })
 }
 
 /// Is an existing cgroup frozen (v1 freezer.state FROZEN or FREEZING, v2

@@ -216,13 +216,25 @@ pub fn inner_path(cgroups_path: Option<&str>, id: &str) -> Result<String> {
 
 /// systemd's `slice:prefix:name` -> the cgroup path of the transient unit,
 /// e.g. `system.slice:brig:c1` -> `/system.slice/brig-c1.scope`.
-/// A name ending in `.slice` is a slice itself. Ref: runc
-/// libcontainer/cgroups/systemd (getUnitName, ExpandSlice).
-pub fn systemd_path(cgroups_path: Option<&str>, id: &str) -> Result<(String, String)> {
+/// A name ending in `.slice` is a slice itself. `manager` is the cgroup of
+/// the systemd instance: `/` for the system's; a user's own (rootless)
+/// names its slices below its cgroup, and its default slice is
+/// `user.slice`. Ref: runc libcontainer/cgroups/systemd (getUnitName,
+/// ExpandSlice, v2.go initPath).
+pub fn systemd_path(
+    cgroups_path: Option<&str>,
+    id: &str,
+    manager: &str,
+) -> Result<(String, String)> {
+    let default_slice = if manager == "/" {
+        "system.slice"
+    } else {
+        "user.slice"
+    };
     let raw = cgroups_path
         .filter(|p| !p.is_empty())
         .map(str::to_string)
-        .unwrap_or_else(|| format!("system.slice:brig:{id}"));
+        .unwrap_or_else(|| format!("{default_slice}:brig:{id}"));
     let parts: Vec<&str> = raw.split(':').collect();
     if parts.len() != 3 {
         return Err(Error::invalid(format!(
@@ -236,7 +248,7 @@ pub fn systemd_path(cgroups_path: Option<&str>, id: &str) -> Result<(String, Str
         )));
     }
     let slice = if slice.is_empty() {
-        "system.slice"
+        default_slice
     } else {
         slice
     };
@@ -254,7 +266,7 @@ pub fn systemd_path(cgroups_path: Option<&str>, id: &str) -> Result<(String, Str
     } else {
         path = join(&path, &unit);
     }
-    Ok((path, unit))
+    Ok((join(manager, path.trim_start_matches('/')), unit))
 }
 
 /// `a-b.slice` -> `/a.slice/a-b.slice`; `-.slice` is the root.
@@ -425,10 +437,21 @@ mod tests {
             (Some("a.slice:p:../x"), Err(())),
         ] {
             assert_eq!(
-                systemd_path(raw, "c1").map(|r| r.0).map_err(|_| ()),
+                systemd_path(raw, "c1", "/").map(|r| r.0).map_err(|_| ()),
                 want.map(String::from),
                 "{raw:?}"
             );
+        }
+        // A user's systemd: below its own cgroup, user.slice by default.
+        let user = "/user.slice/user-1000.slice/user@1000.service";
+        for (raw, want) in [
+            (None, "/user.slice/brig-c1.scope"),
+            (Some(":p:n"), "/user.slice/p-n.scope"),
+            (Some("user.slice:libpod:x"), "/user.slice/libpod-x.scope"),
+            (Some("a-b.slice:p:n"), "/a.slice/a-b.slice/p-n.scope"),
+        ] {
+            let (path, _) = systemd_path(raw, "c1", user).unwrap();
+            assert_eq!(path, format!("{user}{want}"), "{raw:?}");
         }
     }
 

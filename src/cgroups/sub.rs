@@ -101,8 +101,13 @@ impl Manager {
             path: self.path.clone(),
             layout: self.layout,
             hierarchies,
-            // Sub-cgroups of a delegated scope are brig's, not systemd's.
-            systemd: None,
+            // The unit exists (no slice: nothing to start or stop); its
+            // systemd can still place a process brig may not move itself.
+            systemd: self
+                .systemd
+                .clone()
+                .map(|u| super::systemd::Unit { slice: None, ..u }),
+            driver: self.driver,
             bus: std::sync::OnceLock::new(),
             scope_started: std::sync::atomic::AtomicBool::new(false),
             unified_fd: std::sync::OnceLock::new(),
@@ -167,7 +172,7 @@ mod tests {
             "30 1 0:26 / {root}/cpu rw - cgroup cgroup rw,cpu,cpuacct\n\
              31 1 0:27 / {root}/pids rw - cgroup cgroup rw,pids\n"
         );
-        let m = Manager::open_with(&mountinfo, "/c1", false).unwrap();
+        let m = Manager::open_with(&mountinfo, "/c1", super::super::Driver::Fs).unwrap();
         let s = m
             .sub(&parse(&args(&["pids:inner"])).unwrap())
             .expect("pids sub");

@@ -11,8 +11,14 @@
 //! agrees with the files, and a `daemon-reload` does not undo them. brig
 //! still writes every field itself into the delegated scope afterwards, as
 //! runc does, because systemd has no property for most of them.
+//!
+//! Rootless, the systemd is the user's own (`systemd --user`, the
+//! `user@UID.service` the system delegates a cgroup2 subtree to), on the
+//! user's bus: its scopes are below its own cgroup and `user.slice` is the
+//! default slice, as runc's rootless driver does.
+//!
 //! Ref: systemd.resource-control(5), org.freedesktop.systemd1(5), runc
-//! libcontainer/cgroups/systemd/{common,v1,v2}.go.
+//! libcontainer/cgroups/systemd/{common,v1,v2,user}.go.
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use zbus::Variant as Value;
@@ -38,7 +44,38 @@ pub struct Unit {
     pub description: String,
 }
 
-/// A connection to systemd on the system bus.
+/// Does `--systemd-cgroup` mean the user's systemd? `--rootless` says so
+/// (`true`/`false`); unset or `auto`, runc's rule: an ordinary user's is
+/// its own; real root's is the system's; root of a user namespace (what
+/// rootless podman runs brig as) uses the user's where it has a user bus
+/// (runc asks that bus's owner; a bus in a user namespace is the user's).
+pub fn user_instance(rootless: Option<&str>) -> Result<bool> {
+    match rootless {
+        Some("true") => return Ok(true),
+        Some("false") => return Ok(false),
+        None | Some("auto") => {}
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "--rootless {other:?}: expected true, false or auto"
+            )))
+        }
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(true);
+    }
+    if !crate::rootless::in_user_ns() {
+        return Ok(false);
+    }
+    Ok(zbus::Address::session().is_ok_and(|a| match a.transport() {
+        zbus::address::Transport::Unix(u) => match u.path() {
+            zbus::address::transport::UnixSocket::File(p) => std::path::Path::new(p).exists(),
+            _ => true,
+        },
+        _ => true,
+    }))
+}
+
+/// A connection to systemd on the system bus, or the user's.
 pub struct Bus {
     conn: zbus::Connection,
 }
@@ -53,11 +90,44 @@ fn bus_error(what: &str, e: zbus::Error) -> Error {
 
 impl Bus {
     /// The system bus at `DBUS_SYSTEM_BUS_ADDRESS`, else
-    /// `/run/dbus/system_bus_socket`, as every D-Bus client finds it.
-    pub fn connect() -> Result<Bus> {
-        zbus::block_on(zbus::connection::Builder::system().build())
+    /// `/run/dbus/system_bus_socket`, as every D-Bus client finds it; with
+    /// `user`, the user's bus at `DBUS_SESSION_BUS_ADDRESS`, else
+    /// `$XDG_RUNTIME_DIR/bus`. In a user namespace brig authenticates as
+    /// the host uid it is (the bus checks the socket's credentials, which
+    /// the kernel gives it in the bus's own namespace).
+    pub fn connect(user: bool) -> Result<Bus> {
+        let (builder, which) = if user {
+            let b = zbus::connection::Builder::session().user_id(crate::rootless::outer_uid());
+            (b, "the user's bus")
+        } else {
+            (zbus::connection::Builder::system(), "the system bus")
+        };
+        zbus::block_on(builder.build())
             .map(|conn| Bus { conn })
-            .map_err(|e| bus_error("connect to the system bus", e))
+            .map_err(|e| bus_error(&format!("connect to {which}"), e))
+    }
+
+    /// The systemd instance's own cgroup (`ControlGroup`): `/` for the
+    /// system's; `/user.slice/user-UID.slice/user@UID.service` for a user's.
+    pub fn manager_cgroup(&self) -> Result<String> {
+        let reply = zbus::block_on(self.conn.call_method(
+            Some(DEST),
+            PATH,
+            Some("org.freedesktop.DBus.Properties"),
+            "Get",
+            &(MANAGER, "ControlGroup"),
+        ))
+        .map_err(|e| bus_error("read the manager's ControlGroup", e))?;
+        let v: zbus::OwnedVariant = reply
+            .body()
+            .deserialize()
+            .map_err(|e| bus_error("read the manager's ControlGroup", e))?;
+        let cg =
+            String::try_from(v).map_err(|e| bus_error("read the manager's ControlGroup", e))?;
+        if cg.is_empty() {
+            return Ok("/".into());
+        }
+        Ok(cg)
     }
 
     fn call<B>(&self, method: &str, body: &B) -> std::result::Result<zbus::Message, zbus::Error>
@@ -92,6 +162,14 @@ impl Bus {
         )
         .map_err(|e| bus_error(&format!("start {}", unit.name), e))?;
         wait_placed(&unit.name, pid)
+    }
+
+    /// Move `pid` into the existing `unit` (its cgroup, or `sub` below it),
+    /// which systemd may do where the caller may not.
+    pub fn attach(&self, unit: &str, sub: &str, pid: i32) -> Result<()> {
+        self.call("AttachProcessesToUnit", &(unit, sub, vec![pid as u32]))
+            .map(drop)
+            .map_err(|e| bus_error(&format!("attach pid {pid} to {unit}"), e))
     }
 
     /// `update`: the unit's properties follow the new limits (runtime

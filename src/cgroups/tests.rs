@@ -36,7 +36,7 @@ fn resolves_absolute_relative_and_default_paths() {
     let mi = fake_mountinfo(t.path());
     let own = "3:pids:/\n2:memory:/own/x\n1:cpu,cpuacct:/\n0::/\n";
 
-    let m = Manager::new_with(&mi, own, Some("/a/../../../b"), "c1", false).unwrap();
+    let m = Manager::new_with(&mi, own, Some("/a/../../../b"), "c1", Driver::Fs).unwrap();
     assert_eq!(m.path(), "/b");
     assert_eq!(m.layout(), Layout::Hybrid);
     assert_eq!(
@@ -51,7 +51,7 @@ fn resolves_absolute_relative_and_default_paths() {
 
     // Relative (and the default, the id): under the caller's own cgroup of
     // each hierarchy, never above it.
-    let m = Manager::new_with(&mi, own, Some("../../../../etc"), "c1", false).unwrap();
+    let m = Manager::new_with(&mi, own, Some("../../../../etc"), "c1", Driver::Fs).unwrap();
     assert_eq!(
         m.dir_for("memory").unwrap().0,
         t.path().join("memory/own/x/etc")
@@ -62,7 +62,7 @@ fn resolves_absolute_relative_and_default_paths() {
         encoded,
         "cpu,cpuacct=/etc;memory=/own/x/etc;pids=/etc;=/etc"
     );
-    let again = Manager::open_with(&mi, &encoded, false).unwrap();
+    let again = Manager::open_with(&mi, &encoded, Driver::Fs).unwrap();
     assert_eq!(
         again.dir_for("memory").unwrap().0,
         t.path().join("memory/own/x/etc")
@@ -72,12 +72,12 @@ fn resolves_absolute_relative_and_default_paths() {
         t.path().join("cpu,cpuacct/etc")
     );
 
-    let m = Manager::new_with(&mi, own, None, "c1", false).unwrap();
+    let m = Manager::new_with(&mi, own, None, "c1", Driver::Fs).unwrap();
     assert_eq!(m.dir_for("pids").unwrap().0, t.path().join("pids/c1"));
 
     for bad in ["/", "..", "/../..", "."] {
         assert!(
-            Manager::new_with(&mi, own, Some(bad), "c1", false).is_err(),
+            Manager::new_with(&mi, own, Some(bad), "c1", Driver::Fs).is_err(),
             "{bad}"
         );
     }
@@ -87,7 +87,7 @@ fn resolves_absolute_relative_and_default_paths() {
         "41 31 0:38 / {}/unified rw - cgroup2 cgroup2 rw\n",
         t.path().display()
     );
-    let m = Manager::new_with(&v2, "0::/user/session\n", Some("c1"), "c1", false).unwrap();
+    let m = Manager::new_with(&v2, "0::/user/session\n", Some("c1"), "c1", Driver::Fs).unwrap();
     assert_eq!(m.path(), "/user/c1");
     assert_eq!(m.layout(), Layout::V2);
 }
@@ -96,7 +96,14 @@ fn resolves_absolute_relative_and_default_paths() {
 fn systemd_driver_makes_nothing_before_systemd_does() {
     let t = fake_tree();
     let mi = fake_mountinfo(t.path());
-    let m = Manager::new_with(&mi, "0::/\n", Some("machine.slice:brig:c1"), "c1", true).unwrap();
+    let m = Manager::new_with(
+        &mi,
+        "0::/\n",
+        Some("machine.slice:brig:c1"),
+        "c1",
+        Driver::Systemd,
+    )
+    .unwrap();
     assert_eq!(m.path(), "/machine.slice/brig-c1.scope");
     assert_eq!(m.systemd_unit(), Some("brig-c1.scope"));
     m.create().unwrap();
@@ -105,21 +112,41 @@ fn systemd_driver_makes_nothing_before_systemd_does() {
         "nothing is created behind systemd's back"
     );
     assert!(m.clone_into_fd().is_none());
-    let e = Manager::new_with(&mi, "0::/\n", Some("a.slice:p:a-b.slice"), "c1", true)
+    let e = Manager::new_with(
+        &mi,
+        "0::/\n",
+        Some("a.slice:p:a-b.slice"),
+        "c1",
+        Driver::Systemd,
+    )
+    .err()
+    .unwrap()
+    .chain();
+    assert!(e.contains("must be a scope"), "{e}");
+    // Read back from state.json: the unit is the path's last component.
+    let m = Manager::open_with(&mi, "/machine.slice/brig-c1.scope", Driver::Systemd).unwrap();
+    assert_eq!(m.systemd_unit(), Some("brig-c1.scope"));
+    assert_eq!(m.driver(), Driver::Systemd);
+}
+
+#[test]
+fn user_systemd_refused_on_v1_before_any_bus() {
+    // The fake tree is a hybrid host: a user's systemd delegates cgroup2
+    // only, so the driver says so in one line, without a bus to ask.
+    let t = fake_tree();
+    let mi = fake_mountinfo(t.path());
+    let e = Manager::new_with(&mi, "0::/\n", None, "c1", Driver::SystemdUser)
         .err()
         .unwrap()
         .chain();
-    assert!(e.contains("must be a scope"), "{e}");
-    // Read back from state.json: the unit is the path's last component.
-    let m = Manager::open_with(&mi, "/machine.slice/brig-c1.scope", true).unwrap();
-    assert_eq!(m.systemd_unit(), Some("brig-c1.scope"));
+    assert!(e.contains("needs a pure cgroup v2 host"), "{e}");
 }
 
 #[test]
 fn create_set_and_destroy_on_a_fake_tree() {
     let t = fake_tree();
     let mi = fake_mountinfo(t.path());
-    let m = Manager::new_with(&mi, "0::/\n", Some("/x/c1"), "c1", false).unwrap();
+    let m = Manager::new_with(&mi, "0::/\n", Some("/x/c1"), "c1", Driver::Fs).unwrap();
     m.create().unwrap();
     let mem = t.path().join("memory/x/c1");
     for f in [
@@ -234,7 +261,7 @@ fn v1_hybrid_host_end_to_end() {
         return;
     }
     let path = unique("v1");
-    let m = Manager::new(Some(&path), "c1", false).unwrap();
+    let m = Manager::new(Some(&path), "c1", Driver::Fs).unwrap();
     m.create().unwrap();
     let guard = scopeguard(&m);
     let r: LinuxResources = serde_json::from_str(
@@ -291,7 +318,7 @@ fn v1_hybrid_host_end_to_end() {
     assert!(m.clone_into_fd().is_none(), "hybrid hosts use add()");
 
     // A second container cannot adopt a cgroup that holds processes.
-    assert!(Manager::new(Some(&path), "c2", false)
+    assert!(Manager::new(Some(&path), "c2", Driver::Fs)
         .unwrap()
         .create()
         .is_err());
@@ -391,7 +418,7 @@ fn v2_view_inner() {
     .unwrap();
 
     let path = unique("v2");
-    let m = Manager::new(Some(&path), "c1", false).unwrap();
+    let m = Manager::new(Some(&path), "c1", Driver::Fs).unwrap();
     assert_eq!(m.layout(), Layout::V2);
     m.create().unwrap();
     let guard = scopeguard(&m);

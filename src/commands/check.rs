@@ -42,7 +42,7 @@ pub fn run(global: &GlobalOpts, a: &CheckArgs) -> Result<i32> {
                 .map_err(|e| e.context(format!("read the kernel's view of pid {}", st.pid)))?;
             if let Some(path) = &st.cgroup_path {
                 // A cgroup that cannot be opened is reported as not read.
-                if let Ok(cg) = crate::cgroups::Manager::open(path, st.systemd_cgroup) {
+                if let Ok(cg) = crate::cgroups::Manager::open(path, st.cgroup_driver()) {
                     view.limits = cg.limits();
                 }
             }

@@ -18,7 +18,7 @@ pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> Result<CreateOpts<'a>
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
-        systemd_cgroup: global.systemd_cgroup,
+        cgroup_driver: super::cgroup_driver(global)?,
         policy: super::selected_policy(global)?,
         supervised_seccomp: None,
     })

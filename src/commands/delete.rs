@@ -76,7 +76,7 @@ pub fn poststop(st: &State) {
 /// Remove what the container holds outside its state directory.
 pub fn destroy(st: &State) -> Result<()> {
     if let Some(path) = &st.cgroup_path {
-        let cg = crate::cgroups::Manager::open(path, st.systemd_cgroup)?;
+        let cg = crate::cgroups::Manager::open(path, st.cgroup_driver())?;
         let _ = cg.thaw();
         cg.destroy()?;
     }
@@ -85,7 +85,7 @@ pub fn destroy(st: &State) -> Result<()> {
 
 fn kill_and_wait(st: &State) -> Result<()> {
     if let Some(path) = &st.cgroup_path {
-        if let Ok(cg) = crate::cgroups::Manager::open(path, st.systemd_cgroup) {
+        if let Ok(cg) = crate::cgroups::Manager::open(path, st.cgroup_driver()) {
             let _ = cg.thaw();
             let _ = cg.kill_all(Signal::SIGKILL);
         }

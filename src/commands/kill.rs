@@ -19,7 +19,7 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
     let status = st.current_status(&global.root);
     if a.all {
         if let Some(path) = &st.cgroup_path {
-            let cg = crate::cgroups::Manager::open(path, st.systemd_cgroup)?;
+            let cg = crate::cgroups::Manager::open(path, st.cgroup_driver())?;
             // Init is in the cgroup too; signalling it again after
             // cgroup.kill could race its exit (ESRCH). runc signals only
             // the cgroup as well.
@@ -49,7 +49,7 @@ pub fn run(global: &GlobalOpts, a: &KillArgs) -> Result<i32> {
     // would be left running.
     if sig == Signal::SIGKILL as i32 && !st.own_pid_ns {
         if let Some(path) = &st.cgroup_path {
-            match crate::cgroups::Manager::open(path, st.systemd_cgroup) {
+            match crate::cgroups::Manager::open(path, st.cgroup_driver()) {
                 Ok(cg) => {
                     cg.kill_all(Signal::SIGKILL)?;
                     return Ok(0);

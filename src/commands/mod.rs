@@ -108,6 +108,20 @@ pub(crate) fn runtime_opts(g: &crate::cli::GlobalOpts) -> crate::process::launch
     }
 }
 
+/// Who makes a new container's cgroup: brig, or with `--systemd-cgroup`
+/// the system's systemd or (rootless) the user's.
+pub(crate) fn cgroup_driver(g: &crate::cli::GlobalOpts) -> crate::Result<crate::cgroups::Driver> {
+    use crate::cgroups::{systemd, Driver};
+    if !g.systemd_cgroup {
+        return Ok(Driver::Fs);
+    }
+    Ok(if systemd::user_instance(g.rootless.as_deref())? {
+        Driver::SystemdUser
+    } else {
+        Driver::Systemd
+    })
+}
+
 /// The node policy brig runs under: `--policy`, else the name it was
 /// invoked as (`brig-NAME`), else none.
 pub(crate) fn selected_policy(

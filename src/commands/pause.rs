@@ -16,7 +16,7 @@ pub(crate) fn manager(st: &State) -> Result<Manager> {
             st.id
         ))
     })?;
-    Manager::open(path, st.systemd_cgroup)
+    Manager::open(path, st.cgroup_driver())
 }
 
 /// Load a container's state under its lock (after checking it exists, so a

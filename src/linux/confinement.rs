@@ -48,6 +48,12 @@ impl IdRange {
             }]
         )
     }
+
+    /// `id` of the namespace as its parent sees it, if this range maps it.
+    pub fn to_host(&self, id: u32) -> Option<u32> {
+        let off = id.checked_sub(self.container).filter(|o| *o < self.size)?;
+        Some(self.host + off)
+    }
 }
 
 /// Everything [`read`] finds about one process.
@@ -203,6 +209,25 @@ mod tests {
         assert_eq!((s.seccomp, s.seccomp_filters), (2, Some(1)));
         let bare = parse_status("CapEff:\tzz\nSeccomp:\t0\n");
         assert_eq!(bare, Status::default(), "malformed lines leave defaults");
+    }
+
+    #[test]
+    fn id_to_host() {
+        let r = IdRange {
+            container: 1,
+            host: 3_000_000_000,
+            size: 65536,
+        };
+        assert_eq!(r.to_host(0), None);
+        assert_eq!(r.to_host(1), Some(3_000_000_000));
+        assert_eq!(r.to_host(65536), Some(3_000_065_535));
+        assert_eq!(r.to_host(65537), None);
+        let own = IdRange {
+            container: 0,
+            host: 1000,
+            size: 1,
+        };
+        assert_eq!(own.to_host(0), Some(1000));
     }
 
     #[test]

@@ -56,7 +56,8 @@ pub struct CreateFlags {
     /// LISTEN_FDS of brig's environment (socket activation): that many
     /// descriptors from 3 on come first and are preserved too.
     pub listen_fds: Option<u32>,
-    pub systemd_cgroup: bool,
+    /// `--systemd-cgroup` (the system's or the user's systemd) or not.
+    pub cgroup_driver: crate::cgroups::Driver,
     /// The node policy brig was invoked with (`--policy`, `brig-NAME`).
     pub policy: Option<Policy>,
     /// What the node's pool leased this container, for the policy's
@@ -139,7 +140,7 @@ pub enum CgroupPlan {
     /// `create`: a new cgroup at `linux.cgroupsPath` (or brig's default).
     New {
         path: Option<String>,
-        systemd: bool,
+        driver: crate::cgroups::Driver,
         /// `linux.resources` as given, for the host check.
         requested: Option<Box<LinuxResources>>,
         /// What is set: the request with the device allow-list, which a
@@ -150,7 +151,7 @@ pub enum CgroupPlan {
     Existing {
         /// None: a rootless container created without a cgroup.
         path: Option<String>,
-        systemd: bool,
+        driver: crate::cgroups::Driver,
         sub: Vec<SubCgroup>,
     },
 }
@@ -367,7 +368,7 @@ pub fn create(bundle: &Bundle, flags: &CreateFlags) -> Result<Plan> {
             .cgroups_path()
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned()),
-        systemd: flags.systemd_cgroup,
+        driver: flags.cgroup_driver,
         requested: linux.resources().clone().map(Box::new),
         resources: Box::new(crate::cgroups::devices::with_default_devices(
             linux.resources().as_ref(),
@@ -547,7 +548,7 @@ pub fn exec(st: &State, mut process: Process, flags: &ExecFlags) -> Result<Plan>
         initial_affinity,
         cgroup: CgroupPlan::Existing {
             path,
-            systemd: st.systemd_cgroup,
+            driver: st.cgroup_driver(),
             sub: sub::parse(&flags.sub_cgroups)?,
         },
         fifo_writer: FifoWriter::HostRoot,

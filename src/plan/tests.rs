@@ -266,6 +266,7 @@ fn state(spec: Spec) -> State {
         annotations: HashMap::new(),
         cgroup_path: Some("/c1".into()),
         systemd_cgroup: false,
+        systemd_user: false,
         own_pid_ns: true,
         terminal: false,
         config: Box::new(spec),

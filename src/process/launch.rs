@@ -50,15 +50,15 @@ pub fn cgroup_for(plan: &CgroupPlan, id: &str) -> Result<Manager> {
     match plan {
         CgroupPlan::New {
             path,
-            systemd,
+            driver,
             requested,
             ..
         } => {
-            let m = Manager::new(path.as_deref(), id, *systemd)?;
+            let m = Manager::new(path.as_deref(), id, *driver)?;
             if let Some(r) = requested {
                 m.check(r)?;
             }
-            if *systemd || !crate::rootless::is_rootless() {
+            if driver.is_systemd() || !crate::rootless::is_rootless() {
                 return Ok(m);
             }
             let Some(dir) = m.not_creatable() else {
@@ -84,9 +84,9 @@ pub fn cgroup_for(plan: &CgroupPlan, id: &str) -> Result<Manager> {
         }
         CgroupPlan::Existing {
             path: Some(path),
-            systemd,
+            driver,
             sub,
-        } => Manager::open(path, *systemd)?.sub(sub),
+        } => Manager::open(path, *driver)?.sub(sub),
         CgroupPlan::Existing { sub, .. } if !sub.is_empty() => Err(Error::invalid(
             "--cgroup: the container has no cgroup (created rootless without one)",
         )),
@@ -297,14 +297,20 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
         None => None,
     };
 
-    let into_cgroup = cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
+    let mut into_cgroup = cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
     let mut flags = ns.clone_flags();
     if inherited.from_template() {
         // Init makes its mount namespace from the template, after the
         // re-exec (brig's loader and libraries are the host's).
         flags.remove(nix::sched::CloneFlags::CLONE_NEWNS);
     }
-    let cloned = clone3(flags, into_cgroup);
+    let mut cloned = clone3(flags, into_cgroup);
+    if into_cgroup.is_some() && matches!(&cloned, Err(e) if e.errno() == Some(Errno::EACCES)) {
+        // Only the cgroup was refused (rootless, outside the delegated
+        // subtree): `add` finds another way (the unit's systemd).
+        into_cgroup = None;
+        cloned = clone3(flags, None);
+    }
     // The child keeps them; we go back to ours.
     if let (Some(had), false) = (restore_affinity, matches!(cloned, Ok(Forked::Child))) {
         if let Err(e) = affinity::set_own(&had) {

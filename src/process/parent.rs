@@ -33,8 +33,8 @@ pub struct CreateOpts<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
-    /// `--systemd-cgroup`.
-    pub systemd_cgroup: bool,
+    /// `--systemd-cgroup`: the system's systemd or the user's.
+    pub cgroup_driver: crate::cgroups::Driver,
     /// The node policy brig was invoked with.
     pub policy: Option<crate::policy::Policy>,
     /// `seccomp learn`/`test`: brig's supervisor instead of `linux.seccomp`.
@@ -117,7 +117,7 @@ fn create_flags(opts: &CreateOpts<'_>) -> CreateFlags {
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         listen_fds: listen_fds(),
-        systemd_cgroup: opts.systemd_cgroup,
+        cgroup_driver: opts.cgroup_driver,
         userns_grant: None,
         supervised_seccomp: opts.supervised_seccomp.clone(),
     }
@@ -287,7 +287,8 @@ impl<'a> Record<'a> {
             owner: String::new(),
             annotations: config.annotations().clone().unwrap_or_default(),
             cgroup_path: (!cgroup.is_none()).then(|| cgroup.path().to_string()),
-            systemd_cgroup: matches!(plan.cgroup, CgroupPlan::New { systemd: true, .. }),
+            systemd_cgroup: cgroup.driver().is_systemd(),
+            systemd_user: cgroup.driver() == crate::cgroups::Driver::SystemdUser,
             own_pid_ns: plan.ns.is_new(Kind::Pid),
             terminal: plan.init.process.terminal().unwrap_or(false),
             config,

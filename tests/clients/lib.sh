@@ -288,6 +288,51 @@ start_private_systemd() {
 	return 0
 }
 
+# make_user NAME RANGE: an ordinary user of the test's own, with no
+# automatic subordinate ranges but exactly RANGE..RANGE+65535 (far above
+# the usual 100000 + 65536 n), and a home $T/home it owns. Sets UID_, GID_
+# and HOM; the user and its ranges go on exit. A leftover of a killed run
+# goes first. kill_user (deferred by the caller where its processes must
+# end) kills every process of the user or of its range.
+make_user() {
+	USR=$1
+	RANGE=$2
+	if id "$USR" >/dev/null 2>&1; then UID_=$(id -u "$USR"); kill_user; userdel "$USR"; fi
+	useradd -M -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$T/home" -s /bin/sh "$USR"
+	defer "userdel '$USR'"
+	usermod --add-subuids "$RANGE-$((RANGE + 65535))" --add-subgids "$RANGE-$((RANGE + 65535))" "$USR"
+	defer "usermod --del-subuids '$RANGE-$((RANGE + 65535))' --del-subgids '$RANGE-$((RANGE + 65535))' '$USR'"
+	UID_=$(id -u "$USR")
+	GID_=$(id -g "$USR")
+	HOM=$T/home
+	mkdir -m 0700 "$HOM"
+	chown "$UID_:$GID_" "$HOM"
+}
+kill_user() {
+	local p u i found
+	for i in $(seq 1 50); do
+		found=
+		for p in /proc/[0-9]*; do
+			u=$(awk '/^Uid:/ {print $2; exit}' "$p/status" 2>/dev/null) || continue
+			[ -n "$u" ] || continue
+			if [ "$u" = "$UID_" ] || { [ "$u" -ge "$RANGE" ] && [ "$u" -lt $((RANGE + 65536)) ]; }; then
+				kill -9 "${p#/proc/}" 2>/dev/null && found=1
+			fi
+		done
+		[ -n "$found" ] || return 0
+		sleep 0.1
+	done
+}
+# userns_for_users: false (after a SKIP line) where the kernel refuses
+# user namespaces to ordinary users.
+userns_for_users() {
+	if [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" = 0 ] ||
+		[ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 0 ]; then
+		skip "this kernel refuses user namespaces to ordinary users"
+		return 1
+	fi
+}
+
 # kill_leftovers DIR: kill, by pid, processes whose command line names DIR
 # (shims and conmons started for this test's private containerd/podman).
 kill_leftovers() {

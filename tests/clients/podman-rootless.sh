@@ -13,50 +13,19 @@ for c in useradd userdel usermod setpriv newuidmap newgidmap podman conmon; do
 	command -v "$c" >/dev/null || { skip "$c is missing (apt-get install passwd util-linux uidmap podman conmon)"; exit 0; }
 done
 [ "$(id -u)" = 0 ] || { skip "needs root (to make the user)"; exit 0; }
-if [ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" = 0 ] ||
-	[ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 0 ]; then
-	skip "this kernel refuses user namespaces to ordinary users"
-	exit 0
-fi
+userns_for_users || exit 0
 
-# The user: no automatic subordinate ranges, exactly ours, far above the
-# usual 100000 + 65536 n (and tests/integration/rootless.rs's 3000000000 + ...).
-USR=brig-podrl
-RANGE=3100000000
-# kill_user: kill, by pid, every process of the user or of its range
-# (podman's pause process, conmon, containers), until none is left.
-kill_user() {
-	local p u i found
-	for i in $(seq 1 50); do
-		found=
-		for p in /proc/[0-9]*; do
-			u=$(awk '/^Uid:/ {print $2; exit}' "$p/status" 2>/dev/null) || continue
-			[ -n "$u" ] || continue
-			if [ "$u" = "$UID_" ] || { [ "$u" -ge "$RANGE" ] && [ "$u" -lt $((RANGE + 65536)) ]; }; then
-				kill -9 "${p#/proc/}" 2>/dev/null && found=1
-			fi
-		done
-		[ -n "$found" ] || return 0
-		sleep 0.1
-	done
-}
-# A leftover of a killed run goes first.
-if id "$USR" >/dev/null 2>&1; then UID_=$(id -u "$USR"); kill_user; userdel "$USR"; fi
-useradd -M -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 -d "$T/home" -s /bin/sh "$USR"
-defer "userdel '$USR'"
-usermod --add-subuids "$RANGE-$((RANGE + 65535))" --add-subgids "$RANGE-$((RANGE + 65535))" "$USR"
-defer "usermod --del-subuids '$RANGE-$((RANGE + 65535))' --del-subgids '$RANGE-$((RANGE + 65535))' '$USR'"
-UID_=$(id -u "$USR")
-GID_=$(id -g "$USR")
-HOM=$T/home
+# The user: its own subordinate range, above tests/integration/rootless.rs's
+# 3000000000 + ...
+make_user brig-podrl 3100000000
 # Its runtime dir where a login would put it: podman refuses a runroot
 # over 50 characters.
 XDG=/run/user/$UID_
 rm -rf "$XDG"
 mkdir -p -m 0755 /run/user
-mkdir -m 0700 "$HOM" "$XDG"
+mkdir -m 0700 "$XDG"
 defer "rm -rf '$XDG'"
-chown "$UID_:$GID_" "$HOM" "$XDG"
+chown "$UID_:$GID_" "$XDG"
 # Storage made in the user namespace (subuid owners, overlay mounts in
 # podman's mount namespace) goes with the user's processes; then on_exit
 # removes $T as root.
