@@ -91,9 +91,16 @@ uninstall:
 demo: deps build probe
 	scripts/demo.sh
 
+# crun for the pure-v2 rows (installed if missing, as make test does).
+BENCH_DEB_PACKAGES := crun time
+
 bench: build probe
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES) $(BENCH_DEB_PACKAGES)"
+	rm -f bench-out/table.*.tsv
 	scripts/bench.sh
+	scripts/bench-v2.sh
 	scripts/bench-mounts.sh
+	scripts/bench-parallel.sh
 	scripts/bench-table.sh
 
 lint:

@@ -13,6 +13,7 @@
 #      OUT (work dir, default ./bench-out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 N=${N:-30}
 MOUNTS=${MOUNTS:-1000}
 BRIG=${BRIG:-target/release/brig}
@@ -41,14 +42,7 @@ cleanup() {
 trap cleanup EXIT
 mountpoint -q "$roots" || mount -t tmpfs -o mode=700 brig-bench "$roots"
 
-one() { # one RUNTIME ROOT ID -> nanoseconds on stdout
-    local t0 t1 rt=$1 root=$2 id=$3
-    t0=$(date +%s%N)
-    "$rt" --root "$root" run --bundle "$bundle" "$id" >/dev/null 2>&1 </dev/null || {
-        echo "bench-mounts: $rt run failed" >&2; "$rt" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; return 1; }
-    t1=$(date +%s%N)
-    echo $((t1 - t0))
-}
+one() { lifecycle "$1" "$2" "$bundle" "$3"; }
 floor() { # the kernel's floor: one mount namespace copied and torn down
     local t0 t1
     t0=$(date +%s%N)
@@ -56,7 +50,6 @@ floor() { # the kernel's floor: one mount namespace copied and torn down
     t1=$(date +%s%N)
     echo $((t1 - t0))
 }
-median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f", m/1e6}'; }
 
 series() { # series TAG: N paired runs into $OUT/TAG.{brig,runc,floor}.ns
     local tag=$1 i
@@ -82,7 +75,7 @@ trap - EXIT
 
 echo "run of /bin/true, N=$N paired runs per case, host mounts $base then $now (load: $(cut -d' ' -f1-3 /proc/loadavg)):"
 printf '  %-24s %10s %10s %8s\n' case "0 extra" "$MOUNTS extra" ratio
-layout=$(case "$(stat -fc %T /sys/fs/cgroup)" in cgroup2fs) echo v2 ;; *) echo hybrid ;; esac)
+layout=$(layout)
 printf '%s\trun, %s extra host mounts\t%s\t%s\n' "$layout" "$MOUNTS" \
     "$(median "$OUT/m$MOUNTS.brig.ns")" "$(median "$OUT/m$MOUNTS.runc.ns")" >"$OUT/table.mounts.tsv"
 for s in brig runc floor; do

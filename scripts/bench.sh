@@ -11,6 +11,7 @@
 #      RUNC (default /usr/sbin/runc), OUT (work dir, default ./bench-out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 N=${N:-50}
 BRIG=${BRIG:-target/release/brig}
 RUNC=${RUNC:-/usr/sbin/runc}
@@ -21,13 +22,8 @@ for b in "$BRIG" "$RUNC" "$PROBE"; do [ -x "$b" ] || { echo "bench: $b missing" 
 mkdir -p "$OUT"
 bundle=$OUT/bundle
 scripts/make-bundle.sh "$RUNC" "$bundle" "$PROBE" /bin/true
-# State roots on a tmpfs, as /run is on a real host (the runtimes' default
-# roots /run/brig and /run/runc): a disk would time brig's fsync of
-# state.json, which is free on tmpfs, and runc does not make.
 roots=$OUT/roots
-mkdir -p "$roots"
-mountpoint -q "$roots" || mount -t tmpfs -o mode=700 brig-bench "$roots"
-trap 'umount -l "$roots" 2>/dev/null || true' EXIT
+tmpfs_roots "$roots"
 root_brig=$roots/brig root_runc=$roots/runc
 rm -rf "$root_brig" "$root_runc"
 : >"$OUT/brig.ns"; : >"$OUT/runc.ns"; : >"$OUT/policy.ns"
@@ -36,15 +32,7 @@ rm -rf "$root_policy"
 # The sandbox preset, audit mode.
 "$BRIG" policy show sandbox | sed 's/^mode = .*/mode = "audit"/' >"$OUT/audit.toml"
 
-one() { # one RUNTIME ROOT ID [GLOBAL_FLAGS..] -> nanoseconds on stdout
-    local t0 t1 rt=$1 root=$2 id=$3
-    shift 3
-    t0=$(date +%s%N)
-    "$rt" "$@" --root "$root" run --bundle "$bundle" "$id" >/dev/null 2>&1 </dev/null || {
-        echo "bench: $rt run failed" >&2; "$rt" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; return 1; }
-    t1=$(date +%s%N)
-    echo $((t1 - t0))
-}
+one() { lifecycle "$1" "$2" "$bundle" "${@:3}"; }
 # runc first, then brig and brig under the policy in alternating order: a
 # run right after runc's pays for what runc's teardown leaves the kernel to
 # finish (RCU, cgroup removal), and each brig series is that run half the
@@ -59,7 +47,6 @@ for i in $(seq 1 "$N"); do
         one "$BRIG" "$root_brig" "bench-brig-$i" >>"$OUT/brig.ns"
     fi
 done
-median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f", m/1e6}'; }
 mb=$(median "$OUT/brig.ns") mr=$(median "$OUT/runc.ns") mp=$(median "$OUT/policy.ns")
 
 # exec of /bin/true into a running container, each runtime into its own.
@@ -68,23 +55,16 @@ scripts/make-bundle.sh "$RUNC" "$sleeper" "$PROBE" /bin/sleep 3600
 "$BRIG" --root "$root_brig" run -d --bundle "$sleeper" bench-exec >/dev/null 2>&1 </dev/null
 "$RUNC" --root "$root_runc" run -d --bundle "$sleeper" bench-exec >/dev/null 2>&1 </dev/null
 : >"$OUT/exec.brig.ns"; : >"$OUT/exec.runc.ns"
-exec_one() { # exec_one RUNTIME ROOT -> nanoseconds
-    local t0 t1
-    t0=$(date +%s%N)
-    "$1" --root "$2" exec bench-exec /bin/true </dev/null >/dev/null 2>&1 || { echo "bench: $1 exec failed" >&2; return 1; }
-    t1=$(date +%s%N)
-    echo $((t1 - t0))
-}
 for i in $(seq 1 "$N"); do
-    exec_one "$RUNC" "$root_runc" >>"$OUT/exec.runc.ns"
-    exec_one "$BRIG" "$root_brig" >>"$OUT/exec.brig.ns"
+    exec_once "$RUNC" "$root_runc" bench-exec >>"$OUT/exec.runc.ns"
+    exec_once "$BRIG" "$root_brig" bench-exec >>"$OUT/exec.brig.ns"
 done
 "$BRIG" --root "$root_brig" delete -f bench-exec >/dev/null 2>&1 || true
 "$RUNC" --root "$root_runc" delete -f bench-exec >/dev/null 2>&1 || true
 eb=$(median "$OUT/exec.brig.ns") er=$(median "$OUT/exec.runc.ns")
 
 # Rows for the one table `make bench` ends with (scripts/bench-table.sh).
-layout=$(case "$(stat -fc %T /sys/fs/cgroup)" in cgroup2fs) echo v2 ;; *) echo hybrid ;; esac)
+layout=$(layout)
 {
     printf '%s\trun /bin/true\t%s\t%s\n' "$layout" "$mb" "$mr"
     printf '%s\trun, sandbox policy (audit)\t%s\t%s\n' "$layout" "$mp" "$mr"
