@@ -24,6 +24,7 @@ pub mod v2_devices;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -497,11 +498,41 @@ impl Manager {
         resources::set(self, r)
     }
 
-    /// Put `pid` in the cgroup of every hierarchy. Under the systemd driver
-    /// a new container's first process starts the scope: systemd moves it
-    /// there; brig makes the directories systemd does not manage (v1
-    /// cpuset, devices, freezer ...) and adds it to those.
-    pub fn add(&self, pid: Pid) -> Result<()> {
+    /// The `tasks` files of the v1 hierarchies, opened (by us, with our
+    /// credentials) for a new single-threaded process to join them itself
+    /// with [`join_self`]: a thread that moves itself skips the kernel's
+    /// `cgroup_threadgroup_rwsem` write lock, whose RCU grace period a
+    /// write of a pid to `cgroup.procs` waits for (about 10 ms here, most
+    /// of a start on a v1 or hybrid host). Empty where there are none, and
+    /// for a new systemd scope, whose first process systemd places.
+    pub fn v1_tasks(&self) -> Result<Vec<OwnedFd>> {
+        if self.systemd.as_ref().is_some_and(|u| u.slice.is_some()) {
+            return Ok(Vec::new());
+        }
+        self.hierarchies
+            .iter()
+            .filter(|h| !h.unified)
+            .map(|h| {
+                let path = h.dir.join("tasks");
+                fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&path)
+                    .map(OwnedFd::from)
+                    .or_io(|| format!("open cgroup file {}", path.display()))
+                    // runc's words (before the pid exists), which its users match.
+                    .map_err(|e| e.context("adding pid to cgroups"))
+            })
+            .collect()
+    }
+
+    /// Put `pid` in the cgroup of every hierarchy, but those it is in
+    /// already: the unified one when `unified_done` (cloned into it), the
+    /// v1 ones when `v1_done` (it joined them itself). Under the systemd
+    /// driver a new container's first process starts the scope: systemd
+    /// moves it there; brig makes the directories systemd does not manage
+    /// (v1 cpuset, devices, freezer ...) and adds it to those.
+    pub fn add(&self, pid: Pid, unified_done: bool, v1_done: bool) -> Result<()> {
         let mut placed_by_systemd = false;
         if let Some(u) = self.systemd.as_ref().filter(|u| u.slice.is_some()) {
             let props = systemd::properties(None, self.layout == Layout::V2);
@@ -511,6 +542,9 @@ impl Manager {
             placed_by_systemd = true;
         }
         for h in &self.hierarchies {
+            if (h.unified && unified_done) || (!h.unified && v1_done) {
+                continue;
+            }
             // Where systemd put it already, moving it again would only
             // wait for another RCU grace period.
             if placed_by_systemd && files::read_pids(&h.dir)?.contains(&pid.as_raw()) {
@@ -538,11 +572,12 @@ impl Manager {
         Ok(())
     }
 
-    /// The unified cgroup directory for `clone3(CLONE_INTO_CGROUP)`, on a
-    /// pure v2 host only (on hybrid the v1 hierarchies need `add` anyway).
+    /// The unified cgroup directory for `clone3(CLONE_INTO_CGROUP)` (pure
+    /// v2, and the cgroup2 hierarchy of a hybrid host), which costs no
+    /// RCU grace period either.
     pub fn clone_into_fd(&self) -> Option<BorrowedFd<'_>> {
         // A systemd scope cannot exist before its first process.
-        if self.layout != Layout::V2 || self.systemd.as_ref().is_some_and(|u| u.slice.is_some()) {
+        if self.systemd.as_ref().is_some_and(|u| u.slice.is_some()) {
             return None;
         }
         let dir = &self.unified()?.dir;
@@ -779,6 +814,18 @@ pub fn features() -> serde_json::Value {
     // The systemd driver talks to the system instance, or rootless to the
     // user's own (cgroup v2).
     serde_json::json!({ "v1": v1, "v2": v2, "systemd": true, "systemdUser": true, "rdma": rdma })
+}
+
+/// The new process's own half of [`Manager::v1_tasks`]: join each v1
+/// hierarchy by writing "0" (this thread) to its `tasks` file. The caller
+/// must be single-threaded, so the thread is the whole process; its
+/// children are born there.
+pub fn join_self(tasks: &[OwnedFd]) -> Result<()> {
+    for fd in tasks {
+        nix::unistd::write(fd, b"0")
+            .map_err(|e| Error::sys(format!("adding pid {} to cgroups", std::process::id()), e))?;
+    }
+    Ok(())
 }
 
 /// Is an existing cgroup frozen (v1 freezer.state FROZEN or FREEZING, v2

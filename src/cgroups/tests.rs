@@ -311,11 +311,15 @@ fn v1_hybrid_host_end_to_end() {
 
     let mut child = sleeper();
     let pid = child.id() as i32;
-    m.add(Pid::from_raw(pid)).unwrap();
+    m.add(Pid::from_raw(pid), false, false).unwrap();
     assert_eq!(m.pids().unwrap(), vec![pid]);
     let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(cg.contains(&format!("pids:{path}")), "{cg}");
-    assert!(m.clone_into_fd().is_none(), "hybrid hosts use add()");
+    assert_eq!(
+        m.clone_into_fd().is_some(),
+        m.hierarchies.iter().any(|h| h.unified),
+        "a hybrid host clones into its cgroup2 hierarchy"
+    );
 
     // A second container cannot adopt a cgroup that holds processes.
     assert!(Manager::new(Some(&path), "c2", Driver::Fs)
@@ -348,9 +352,39 @@ fn v1_hybrid_host_end_to_end() {
 
     // destroy also reaps children left behind by a dead init.
     let mut child2 = sleeper();
-    m.add(Pid::from_raw(child2.id() as i32)).unwrap();
+    m.add(Pid::from_raw(child2.id() as i32), false, false)
+        .unwrap();
+    // A new process joins the v1 hierarchies itself (no pid write, no RCU
+    // grace period): through the tasks files we opened.
+    let tasks = m.v1_tasks().unwrap();
+    assert_eq!(
+        tasks.len(),
+        m.hierarchies.iter().filter(|h| !h.unified).count()
+    );
+    let mut cmd = Command::new("sleep");
+    cmd.arg("600");
+    // SAFETY: join_self only writes to descriptors; the forked child is
+    // single-threaded, which is what it needs.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            super::join_self(&tasks).map_err(|e| std::io::Error::other(e.chain()))
+        });
+    }
+    let mut child3 = cmd.spawn().unwrap();
+    // As spawn does: the unified hierarchy is the clone's (here: ours).
+    m.add(Pid::from_raw(child3.id() as i32), false, true)
+        .unwrap();
+    let cg = fs::read_to_string(format!("/proc/{}/cgroup", child3.id())).unwrap();
+    for h in m.hierarchies.iter().filter(|h| !h.unified) {
+        let line = cg
+            .lines()
+            .find(|l| l.split(':').nth(1) == Some(h.controllers.join(",").as_str()))
+            .unwrap_or_else(|| panic!("no line for {:?} in {cg}", h.controllers));
+        assert!(line.ends_with(&format!(":{}", h.cgroup)), "{line} in {cg}");
+    }
     drop(guard);
     assert!(!child2.wait().unwrap().success(), "destroy killed it");
+    assert!(!child3.wait().unwrap().success(), "destroy killed it too");
     for h in &m.hierarchies {
         assert!(!h.dir.exists(), "{} left behind", h.dir.display());
     }
@@ -448,7 +482,7 @@ fn v2_view_inner() {
 
     let mut child = sleeper();
     let pid = child.id() as i32;
-    m.add(Pid::from_raw(pid)).unwrap();
+    m.add(Pid::from_raw(pid), false, false).unwrap();
     assert_eq!(m.pids().unwrap(), vec![pid]);
     m.freeze().unwrap();
     assert!(m.is_frozen().unwrap());

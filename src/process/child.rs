@@ -43,6 +43,8 @@ pub struct ChildPlan<'a> {
     /// here, forking the init into it): a rootless brig has no privilege
     /// over the container's namespaces from outside its user namespace.
     pub user_first: bool,
+    /// The v1 cgroup `tasks` files to join first (Manager::v1_tasks).
+    pub cgroup_tasks: &'a [OwnedFd],
 }
 
 /// A new pid namespace holds only the children of the process that
@@ -107,6 +109,13 @@ fn child(ch: &Channel, plan: &ChildPlan<'_>, exe: &OwnedFd) -> Result<Infallible
             Ok(set) => tracing::debug!("nsexec[{pid}]: affinity: {}", set.low_mask()),
             Err(e) => tracing::warn!("nsexec[{pid}]: {}", e.chain()),
         }
+    }
+    // Into the container's v1 cgroups before anything of ours runs or is
+    // forked (the init of a new pid namespace is born there).
+    if !plan.cgroup_tasks.is_empty() {
+        crate::cgroups::join_self(plan.cgroup_tasks)?;
+        // sync 0c
+        ch.send(&ToParent::CgroupJoined)?;
     }
     if plan.new_time_ns {
         // sync 0: a time namespace for our children and our execve; its

@@ -298,6 +298,9 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     };
 
     let mut into_cgroup = cgroup.clone_into_fd().map(|fd| fd.as_raw_fd());
+    // The v1 hierarchies the child joins itself (see Manager::v1_tasks).
+    let v1_tasks = cgroup.v1_tasks()?;
+    let v1_tasks_empty = v1_tasks.is_empty();
     let mut flags = ns.clone_flags();
     if inherited.from_template() {
         // Init makes its mount namespace from the template, after the
@@ -330,6 +333,7 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
                     net_sysctls: &plan.child_sysctls,
                     dumpable_until_maps,
                     user_first,
+                    cgroup_tasks: &v1_tasks,
                 },
                 &exe,
             )
@@ -339,12 +343,18 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     drop(child_ch);
     let guard = KillOnDrop(Some(pid));
 
+    drop(v1_tasks);
     // Cgroup before the user namespace's maps and before the child runs
-    // anything of its own. A child cloned into it (pure v2) is there
-    // already; a write to cgroup.procs would cost an RCU grace period
-    // (cgroup_threadgroup_rwsem) for nothing.
-    if into_cgroup.is_none() {
-        cgroup.add(pid)?;
+    // anything of its own. A child cloned into the unified hierarchy is
+    // there already, and the child joins the v1 ones itself before it does
+    // anything else; a write of its pid to cgroup.procs would cost an RCU
+    // grace period (cgroup_threadgroup_rwsem) for nothing.
+    cgroup.add(pid, into_cgroup.is_some(), !v1_tasks_empty)?;
+    if !v1_tasks_empty {
+        // sync 0c
+        expect_child(&parent_ch, "the child's v1 cgroups", |m| {
+            matches!(m, ToParent::CgroupJoined)
+        })?;
     }
     let procfs =
         if ns.is_new(Kind::User) || plan.oom_score_adj.is_some() || plan.time_offsets.is_some() {
@@ -368,15 +378,9 @@ pub fn spawn(plan: &Plan, cgroup: &Manager, inherited: &Inherited) -> Result<Spa
     if ns.unshares_user() {
         // sync 1u: the child joined the namespaces given by path and made
         // its user namespace; its maps, then go on.
-        match parent_ch.recv::<ToParent>()? {
-            Some(ToParent::UserNamespace) => {}
-            Some(ToParent::Failed { chain, errno }) => return Err(Error::Init { chain, errno }),
-            other => {
-                return Err(Error::invalid(format!(
-                    "expected the child's user namespace, got {other:?}"
-                )))
-            }
-        }
+        expect_child(&parent_ch, "the child's user namespace", |m| {
+            matches!(m, ToParent::UserNamespace)
+        })?;
         let procfs = procfs.as_ref().expect("made for a new user namespace");
         userns::write_maps(procfs, pid, &plan.uid_map, &plan.gid_map)?;
         parent_ch.send(&ToInit::Go)?;
@@ -425,19 +429,23 @@ fn adopt_forked_init(channel: Channel, mut child: KillOnDrop) -> Result<Spawned>
     })
 }
 
+/// The child's next message must be `want` (`what` names it); its failure
+/// is its error.
+fn expect_child(ch: &Channel, what: &str, want: fn(&ToParent) -> bool) -> Result<()> {
+    match ch.recv::<ToParent>()? {
+        Some(m) if want(&m) => Ok(()),
+        Some(ToParent::Failed { chain, errno }) => Err(Error::Init { chain, errno }),
+        other => Err(Error::invalid(format!("expected {what}, got {other:?}"))),
+    }
+}
+
 /// sync 0: once the child has unshared its time namespace, its offsets,
 /// written as the host's root (the child, in a new user namespace and not
 /// dumpable, may not write its own /proc files).
 fn write_time_offsets(ch: &Channel, procfs: &ProcfsHandle, pid: Pid, offsets: &str) -> Result<()> {
-    match ch.recv::<ToParent>()? {
-        Some(ToParent::TimeNamespace) => {}
-        Some(ToParent::Failed { chain, errno }) => return Err(Error::Init { chain, errno }),
-        other => {
-            return Err(Error::invalid(format!(
-                "expected the child's time namespace, got {other:?}"
-            )))
-        }
-    }
+    expect_child(ch, "the child's time namespace", |m| {
+        matches!(m, ToParent::TimeNamespace)
+    })?;
     procfs
         .write(&format!("{pid}/timens_offsets"), offsets.as_bytes())
         .map_err(|e| e.context(format!("write time offsets {offsets:?}")))

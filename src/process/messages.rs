@@ -68,6 +68,10 @@ pub enum ToParent {
     /// unshared; `pid` is the init's, in the parent's pid namespace. The
     /// child exits; the init goes on where the child was.
     Forked { pid: i32 },
+    /// sync 0c (v1 hierarchies only): the child joined the container's v1
+    /// cgroups itself (`cgroups::join_self`); the parent reads its cgroups
+    /// (for a cgroup mount) only after this.
+    CgroupJoined,
     /// sync 0 (a new time namespace only): the child unshared it; the
     /// parent writes its offsets before sync 1.
     TimeNamespace,
@@ -175,6 +179,7 @@ impl ParentPhase {
                 _,
                 Some(
                     m @ (ToParent::Forked { .. }
+                    | ToParent::CgroupJoined
                     | ToParent::TimeNamespace
                     | ToParent::UserNamespace),
                 ),
