@@ -1,6 +1,19 @@
 # Shared by the bench scripts (sourced): medians, the cgroup layout, and a
 # tmpfs for state roots.
 
+# bench_env NAME: the runtimes and paths every bench script takes from its
+# environment (BRIG, RUNC, PROBE, OUT), checked: root, and each binary there.
+bench_env() {
+    BRIG=${BRIG:-target/release/brig}
+    RUNC=${RUNC:-/usr/sbin/runc}
+    OUT=${OUT:-$PWD/bench-out}
+    PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}
+    [ "$(id -u)" = 0 ] || { echo "$1: needs root" >&2; exit 1; }
+    local b
+    for b in "$BRIG" "$RUNC" "$PROBE"; do [ -x "$b" ] || { echo "$1: $b missing" >&2; exit 1; }; done
+    mkdir -p "$OUT"
+}
+
 # median FILE: the median of FILE's nanosecond lines, in ms.
 median() { sort -n "$1" | awk '{a[NR]=$1} END {m = (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.2f", m/1e6}'; }
 

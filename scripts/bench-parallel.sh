@@ -11,13 +11,7 @@ cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
 PARALLEL=${PARALLEL:-50 200}
 ROUNDS=${ROUNDS:-3}
-BRIG=${BRIG:-target/release/brig}
-RUNC=${RUNC:-/usr/sbin/runc}
-OUT=${OUT:-$PWD/bench-out}
-PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}
-[ "$(id -u)" = 0 ] || { echo "bench-parallel: needs root" >&2; exit 1; }
-for b in "$BRIG" "$RUNC" "$PROBE"; do [ -x "$b" ] || { echo "bench-parallel: $b missing" >&2; exit 1; }; done
-mkdir -p "$OUT"
+bench_env bench-parallel
 bundle=$OUT/bundle-parallel
 scripts/make-bundle.sh "$RUNC" "$bundle" "$PROBE" /bin/true
 roots=$OUT/roots-parallel

@@ -14,13 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
 N=${N:-50}
-BRIG=${BRIG:-target/release/brig}
-RUNC=${RUNC:-/usr/sbin/runc}
+bench_env bench-v2
 CRUN=${CRUN:-$(command -v crun || true)}
-OUT=${OUT:-$PWD/bench-out}
-PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}
-[ "$(id -u)" = 0 ] || { echo "bench-v2: needs root" >&2; exit 1; }
-for b in "$BRIG" "$RUNC" "$PROBE"; do [ -x "$b" ] || { echo "bench-v2: $b missing" >&2; exit 1; }; done
 if [ -n "${BENCH_V2_VIEW:-}" ]; then
     # In our own mount namespace (below): cgroup2 where the hierarchies were.
     umount -l /sys/fs/cgroup
@@ -28,7 +23,6 @@ if [ -n "${BENCH_V2_VIEW:-}" ]; then
 elif [ "$(layout)" != v2 ]; then
     exec env BENCH_V2_VIEW=1 unshare -m --propagation private "$0" "$@"
 fi
-mkdir -p "$OUT"
 bundle=$OUT/bundle-v2 sleeper=$OUT/bundle-v2-exec
 scripts/make-bundle.sh "$RUNC" "$bundle" "$PROBE" /bin/true
 scripts/make-bundle.sh "$RUNC" "$sleeper" "$PROBE" /bin/sleep 3600

@@ -13,13 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
 N=${N:-50}
-BRIG=${BRIG:-target/release/brig}
-RUNC=${RUNC:-/usr/sbin/runc}
-OUT=${OUT:-$PWD/bench-out}
-PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}
-[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
-for b in "$BRIG" "$RUNC" "$PROBE"; do [ -x "$b" ] || { echo "bench: $b missing" >&2; exit 1; }; done
-mkdir -p "$OUT"
+bench_env bench
 bundle=$OUT/bundle
 scripts/make-bundle.sh "$RUNC" "$bundle" "$PROBE" /bin/true
 roots=$OUT/roots
