@@ -59,6 +59,8 @@ out=$(cd "$HOM" && setpriv --reuid="$UID_" --regid="$GID_" --init-groups -- env 
 if [ -z "$is_runc" ]; then
 	check "hybrid host: refused, naming cgroup v2" 'cgroup v2' "$out"
 	check "hybrid host: in one line" '^1$' "$(printf '%s\n' "$out" | wc -l)"
+else
+	skip "hybrid host: brig's wording of the refusal (runc's differs)"
 fi
 check_not "hybrid host: nothing left" . "$(ls "$T/xdg-host/$(basename "$BRIG")" 2>/dev/null)"
 
@@ -110,6 +112,8 @@ rt exec -d u1 sleep 500 >"$T/exec.out" 2>&1 </dev/null || bad "exec -d: $(cat "$
 if [ -z "$is_runc" ]; then
 	check "exec: the process joins the scope (its systemd places it)" '^2$' "$(inside cat "$CGD/cgroup.procs" | wc -l)"
 	check "ps lists both" '^2$' "$(rt ps u1 2>&1 | grep -c 'sleep')"
+else
+	skip "exec into the scope: runc 1.1.5 leaves the exec'd process outside"
 fi
 out=$(rt pause u1 2>&1) || bad "pause: $out"
 check "pause: frozen" '^1$' "$(inside cat "$CGD/cgroup.freeze")"
@@ -122,6 +126,8 @@ if [ -n "$hp" ] && [ -z "$is_runc" ]; then
 	chmod 644 "$HOM/r.json"
 	out=$(rt update -r "$HOM/r.json" u1 2>&1) || bad "update: $out"
 	check "update: the new limit" '^8388608$' "$(inside cat "$CGD/hugetlb.2MB.max")"
+else
+	skip "update of hugepageLimits: $([ -n "$hp" ] && echo "runc 1.1.5's update takes none" || echo "no hugetlb controller in this view")"
 fi
 check "events --stats" '"type":"stats"' "$(rt events --stats u1 2>&1)"
 out=$(rt kill u1 KILL 2>&1) || bad "kill: $out"
@@ -129,9 +135,7 @@ for i in $(seq 1 50); do rt state u1 2>/dev/null | grep -q '"stopped"' && break;
 out=$(rt delete u1 2>&1) || bad "delete: $out"
 check "delete: $SCOPE is gone" '^(inactive|)$' "$(ushow $SCOPE ActiveState 2>/dev/null)"
 check "delete: its cgroup is gone" '^gone$' "$(inside test -e "$CGD" && echo there || echo gone)"
-if [ -z "$is_runc" ]; then
-	check "features: systemdUser" '"systemdUser": *true' "$(as_user "$BRIG" features | tr -d '\n')"
-fi
+check "features: systemdUser" '"systemdUser": *true' "$(as_user "$BRIG" features | tr -d '\n')"
 
 # Rootless podman with the systemd cgroup manager, in the same system.
 # podman always sets a pids limit, which runc 1.1 fails on where the pids
