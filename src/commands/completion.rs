@@ -19,22 +19,33 @@ pub fn run(a: &CompletionArgs) -> Result<i32> {
 
 /// The script completing `program`'s verbs and flags in `shell`. Pure.
 pub fn script(shell: clap_complete::Shell, program: &str) -> Vec<u8> {
-    let mut cmd = visible(&help::command(program));
+    // Built first: a verb's flags are made when it is built (`Command`
+    // defers them), and the copy drops what the build added.
+    let mut full = help::command(program);
+    full.build();
+    let mut cmd = visible(&full, true);
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, program, &mut out);
     out
 }
 
-/// `cmd` without its hidden verbs and flags (`init`, `--criu`), which
-/// clap_complete would offer: names, descriptions, flags and verbs are
-/// all a script needs. clap adds `--help` and the `help` verb back.
-fn visible(cmd: &clap::Command) -> clap::Command {
+/// A copy of the built `cmd` without its hidden verbs and flags (`init`,
+/// `--criu`), which clap_complete would offer, and without what the build
+/// added (`--help`, the `help` verb, the global flags copied into each
+/// verb): names, descriptions, flags and verbs are all a script needs.
+/// clap_complete's own build adds those back.
+fn visible(cmd: &clap::Command, top: bool) -> clap::Command {
     let copy = clap::Command::new(cmd.get_name().to_string())
-        .args(cmd.get_arguments().filter(|a| !a.is_hide_set()).cloned())
+        .args(
+            cmd.get_arguments()
+                .filter(|a| !a.is_hide_set() && a.get_id() != "help")
+                .filter(|a| top || !a.is_global_set())
+                .cloned(),
+        )
         .subcommands(
             cmd.get_subcommands()
-                .filter(|s| !s.is_hide_set())
-                .map(visible),
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                .map(|s| visible(s, false)),
         );
     match cmd.get_about() {
         Some(about) => copy.about(about.clone()),

@@ -105,7 +105,9 @@ mod tests {
         let pages = pages("brig").unwrap();
         let files: Vec<&str> = pages.iter().map(|p| p.file.as_str()).collect();
         assert_eq!(files[0], "brig.8");
-        let cmd = help::command("brig");
+        // Built: a verb's own verbs are made with its flags (deferred).
+        let mut cmd = help::command("brig");
+        cmd.build();
         let verbs: Vec<&str> = cmd
             .get_subcommands()
             .filter(|s| !s.is_hide_set() && s.get_name() != "help")
