@@ -128,11 +128,7 @@ pub fn check_id_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(
         }
     }
     let euid = nix::unistd::geteuid();
-    let user = nix::unistd::User::from_uid(euid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| euid.to_string());
+    let user = host_user_name(euid.as_raw()).unwrap_or_else(|| euid.to_string());
     let read = |f: &str| std::fs::read_to_string(f).unwrap_or_default();
     let ranges = subid_ranges(&read("/etc/subuid"), &user, euid.as_raw());
     check_subid_maps(
@@ -146,6 +142,15 @@ pub fn check_id_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(
     let egid = nix::unistd::getegid().as_raw();
     let ranges = subid_ranges(&read("/etc/subgid"), &user, euid.as_raw());
     check_subid_maps("gidMappings", "/etc/subgid", &user, egid, gid, &ranges)
+}
+
+/// The name of host user `uid` in the host's /etc/passwd. As runc's
+/// static build (Go's os/user without cgo), brig reads the file itself:
+/// brig is linked statically, and glibc's NSS modules (LDAP, sssd) would
+/// have to be loaded from the host's own glibc, of another version.
+pub fn host_user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    crate::process::env::name_in_passwd(&passwd, uid)
 }
 
 fn find_in_path(tool: &str) -> Option<PathBuf> {

@@ -62,10 +62,7 @@ fn owner_of(dir: &Path) -> String {
     let Ok(meta) = std::fs::metadata(dir) else {
         return String::new();
     };
-    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(meta.uid())) {
-        Ok(Some(u)) => u.name,
-        _ => format!("#{}", meta.uid()),
-    }
+    crate::rootless::host_user_name(meta.uid()).unwrap_or_else(|| format!("#{}", meta.uid()))
 }
 
 /// Rows laid out as Go's tabwriter (minwidth 12, padding 3) lays out

@@ -40,9 +40,20 @@ pub fn prepare(env: &[String], home: impl FnOnce() -> String) -> Vec<String> {
 /// The home directory of `uid` in a passwd(5) file's text: the sixth
 /// field of the first line whose third field is `uid`.
 pub fn home_in_passwd(passwd: &str, uid: u32) -> Option<String> {
+    passwd_field(passwd, uid, 5)
+}
+
+/// The user name of `uid` in a passwd(5) file's text: the first field of
+/// the first line whose third field is `uid`.
+pub fn name_in_passwd(passwd: &str, uid: u32) -> Option<String> {
+    passwd_field(passwd, uid, 0).filter(|n| !n.is_empty())
+}
+
+fn passwd_field(passwd: &str, uid: u32, field: usize) -> Option<String> {
     passwd.lines().find_map(|line| {
         let f: Vec<&str> = line.split(':').collect();
-        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+        (f.len() > field.max(2) && f[2].parse::<u32>().ok() == Some(uid))
+            .then(|| f[field].to_string())
     })
 }
 
@@ -103,5 +114,9 @@ mod tests {
         assert_eq!(home_in_passwd(passwd, 1).as_deref(), Some("/usr/sbin"));
         assert_eq!(home_in_passwd(passwd, 7), None);
         assert_eq!(home_in_passwd("", 0), None);
+        assert_eq!(name_in_passwd(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(name_in_passwd(passwd, 1000).as_deref(), Some("u"));
+        assert_eq!(name_in_passwd(passwd, 7), None);
+        assert_eq!(name_in_passwd(":x:9:9::/:/bin/sh", 9), None);
     }
 }
