@@ -127,6 +127,25 @@ pub fn ensure_mountpoint(
     open_in_root(root, dest, want, no_symlinks).or_sys(|| format!("open {}", shown()))
 }
 
+/// The directory `name` directly in `dir` (made when missing), opened
+/// without following a symlink: for a filesystem brig has just mounted
+/// and fills itself, where a walk from the root for every entry would be
+/// wasted work.
+pub fn make_dir_in(dir: BorrowedFd<'_>, name: &str) -> Result<OwnedFd> {
+    match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(Error::sys(format!("mkdir {name}"), e)),
+    }
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY)
+        .resolve(
+            ResolveFlag::RESOLVE_BENEATH
+                | ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+        );
+    openat2(dir, name, how).or_sys(|| format!("open {name}"))
+}
+
 /// An empty file at `path` inside the root, its parents made as by
 /// [`mkdir_all_in_root`]. A dangling symlink there has its target created
 /// instead, read as inside the root (runc does the same for a bind mount

@@ -9,7 +9,7 @@ use nix::mount::MsFlags;
 
 use super::{after_mount, Ctx};
 use crate::error::{Error, IoResultExt, Result, SysResultExt};
-use crate::linux::inroot::{ensure_mountpoint, fd_path};
+use crate::linux::inroot::{ensure_mountpoint, fd_path, make_dir_in};
 use crate::linux::mount::{
     MountOptions, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
@@ -105,7 +105,8 @@ pub(super) fn cgroup_mount(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Resu
             None => clone_tree(nix::fcntl::AT_FDCWD, &host, false).or_sys(op)?,
         };
         mount_setattr(tree.as_fd(), attrs, 0, false).or_sys(op)?;
-        let target = ensure_mountpoint(ctx.root, &dest.join(&name), true, true)?;
+        // In the tmpfs just mounted: nothing but ours is there.
+        let target = make_dir_in(dir.as_fd(), &name).map_err(|e| e.context(op()))?;
         move_mount(tree.as_fd(), target.as_fd()).or_sys(op)?;
         if let Some(flag) = ctx.from_host {
             set_propagation(tree.as_fd(), flag).or_sys(op)?;
