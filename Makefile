@@ -3,6 +3,18 @@ CARGO ?= cargo
 PROBE_DIR := tests/probe
 PROBE_TARGET := x86_64-unknown-linux-gnu
 PROBE := $(PROBE_DIR)/target/$(PROBE_TARGET)/release/probe
+# Every brig this Makefile builds (`make build`, and the one the tests
+# run) is static-pie: glibc and libseccomp linked in, so a start of brig
+# (and the exec of each container's init) maps one file and binds no
+# symbols (about 2 ms of a `run`, issue 15), and the tests run what
+# `make build` ships. The explicit --target keeps crt-static off build
+# scripts and proc-macros; binaries land in target/$(BRIG_TARGET)/.
+BRIG_TARGET ?= $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+STATIC_BUILD = RUSTFLAGS="$(RUSTFLAGS) -C target-feature=+crt-static" \
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH="$$(pkg-config --variable=libdir libseccomp)" \
+	$(CARGO)
+RELEASE := target/$(BRIG_TARGET)/release/brig
+DEBUG_BRIG := target/$(BRIG_TARGET)/debug/brig
 # Runtime the integration tests drive (empty: the brig cargo builds).
 BRIG_RUNTIME ?=
 # Hook: more test targets run at the end of `make test`. test-apparmor runs
@@ -16,7 +28,7 @@ DEB_PACKAGES := libseccomp-dev pkg-config busybox-static runc time uidmap
 all: build
 
 build:
-	$(CARGO) build --release
+	$(STATIC_BUILD) build --release --target $(BRIG_TARGET)
 
 probe: $(PROBE)
 
@@ -42,21 +54,21 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) probe
 	$(MAKE) test-integration
-	@if $(MAKE) -n test-apparmor >/dev/null 2>&1; then $(MAKE) test-apparmor BRIG=target/debug/brig; fi
+	@if $(MAKE) -n test-apparmor >/dev/null 2>&1; then $(MAKE) test-apparmor BRIG=$(DEBUG_BRIG); fi
 	@for t in $(EXTRA_TESTS); do $(MAKE) $$t || exit 1; done
 
 test-unit:
 	$(NOT_ROOT_NOTE)
-	$(CARGO) test --lib
+	$(STATIC_BUILD) test --target $(BRIG_TARGET) --lib
 
 test-integration: probe
 	$(NOT_ROOT_NOTE)
-	BRIG_RUNTIME=$(BRIG_RUNTIME) $(CARGO) test --test integration -- --test-threads=2
+	BRIG_RUNTIME=$(BRIG_RUNTIME) $(STATIC_BUILD) test --target $(BRIG_TARGET) --test integration -- --test-threads=2
 
 # The integration tests against runc itself: checks the tests, not brig.
 test-runc: probe
 	$(NOT_ROOT_NOTE)
-	BRIG_RUNTIME=/usr/sbin/runc $(CARGO) test --test integration -- --test-threads=2
+	BRIG_RUNTIME=/usr/sbin/runc $(STATIC_BUILD) test --target $(BRIG_TARGET) --test integration -- --test-threads=2
 
 # Where `make install` puts brig, its manual pages and its shell
 # completions; DESTDIR stages the tree for a package.
@@ -65,7 +77,7 @@ BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 # The brig to install: the release build (built first) by default.
-BRIG ?= target/release/brig
+BRIG ?= $(RELEASE)
 INSTALLED := $(DESTDIR)$(BINDIR)/brig \
 	$(DESTDIR)$(DATADIR)/bash-completion/completions/brig \
 	$(DESTDIR)$(DATADIR)/zsh/site-functions/_brig \
@@ -73,7 +85,7 @@ INSTALLED := $(DESTDIR)$(BINDIR)/brig \
 
 # The pages and completions come from the binary being installed (`brig
 # man`, `brig completion`), so they describe exactly its command line.
-install: $(if $(filter target/release/brig,$(BRIG)),build)
+install: $(if $(filter $(RELEASE),$(BRIG)),build)
 	install -D -m 0755 $(BRIG) $(DESTDIR)$(BINDIR)/brig
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(BRIG) man "$$tmp/man8"; \
@@ -89,7 +101,7 @@ uninstall:
 	rm -f $(INSTALLED) $(DESTDIR)$(MANDIR)/man8/brig.8 $(DESTDIR)$(MANDIR)/man8/brig-*.8
 
 demo: deps build probe
-	scripts/demo.sh
+	BRIG=$(RELEASE) scripts/demo.sh
 
 # crun for the pure-v2 rows (installed if missing, as make test does).
 BENCH_DEB_PACKAGES := crun time
@@ -97,10 +109,10 @@ BENCH_DEB_PACKAGES := crun time
 bench: build probe
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES) $(BENCH_DEB_PACKAGES)"
 	rm -f bench-out/table.*.tsv
-	scripts/bench.sh
-	scripts/bench-v2.sh
-	scripts/bench-mounts.sh
-	scripts/bench-parallel.sh
+	BRIG=$(RELEASE) scripts/bench.sh
+	BRIG=$(RELEASE) scripts/bench-v2.sh
+	BRIG=$(RELEASE) scripts/bench-mounts.sh
+	BRIG=$(RELEASE) scripts/bench-parallel.sh
 	scripts/bench-table.sh
 
 lint:

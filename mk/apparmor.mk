@@ -10,7 +10,7 @@
 APPARMOR_PROFILE ?= profiles/apparmor/brig-default
 APPARMOR_DIR ?= /etc/apparmor.d
 APPARMOR_RUNTIME ?= brig
-BRIG ?= target/release/brig
+BRIG ?= $(RELEASE)
 
 .PHONY: install-apparmor test-apparmor
 
@@ -22,8 +22,8 @@ install-apparmor:
 	apparmor_parser -r $(APPARMOR_DIR)/brig-default
 
 # The VM test brings its own kernel. It builds the brig that BRIG names:
-# the release build by default, the debug one for BRIG=target/debug/brig
+# the release build by default, the debug one for BRIG=$(DEBUG_BRIG)
 # (what `make test` passes, to save CI a second full build).
 test-apparmor:
-	$(CARGO) build $(if $(filter %/release/brig,$(BRIG)),--release)
+	$(if $(filter $(RELEASE),$(BRIG)),$(MAKE) build,$(STATIC_BUILD) build --target $(BRIG_TARGET))
 	RUNTIME=$(APPARMOR_RUNTIME) BRIG=$(BRIG) TIMEOUT=$${TIMEOUT:-600} tests/apparmor/run-vm.sh

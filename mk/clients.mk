@@ -15,7 +15,7 @@
 # suites (all by default).
 
 CLIENTS_DEB_PACKAGES := containerd podman conmon uidmap slirp4netns containernetworking-plugins protobuf-compiler systemd dbus dbus-user-session docker.io
-CLIENTS_RUNTIME ?= $(CURDIR)/target/debug/brig
+CLIENTS_RUNTIME ?= $(CURDIR)/$(DEBUG_BRIG)
 CLIENTS ?= ctr podman podman-rootless podman-systemd cri cri-systemd systemd systemd-user docker
 CRI_CLIENT := tests/cri-client/target/debug/cri-client
 EXTRA_TESTS += test-clients
@@ -47,7 +47,7 @@ cri-client: deps-clients
 # Runs every suite, then fails if any failed.
 test-clients: deps-clients $(if $(filter cri cri-systemd,$(CLIENTS)),cri-client)
 	@if [ "$$(id -u)" != 0 ]; then echo "SKIP test-clients: needs root"; exit 0; fi; \
-	[ "$(CLIENTS_RUNTIME)" != "$(CURDIR)/target/debug/brig" ] || $(CARGO) build; \
+	[ "$(CLIENTS_RUNTIME)" != "$(CURDIR)/$(DEBUG_BRIG)" ] || $(STATIC_BUILD) build --target $(BRIG_TARGET); \
 	failed=""; for s in $(CLIENTS); do \
 		echo "== test-clients: $$s ($(CLIENTS_RUNTIME))"; \
 		BRIG=$(CLIENTS_RUNTIME) CRI_CLIENT=$(CURDIR)/$(CRI_CLIENT) tests/clients/$$s.sh || failed="$$failed $$s"; \

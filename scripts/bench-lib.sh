@@ -4,7 +4,7 @@
 # bench_env NAME: the runtimes and paths every bench script takes from its
 # environment (BRIG, RUNC, PROBE, OUT), checked: root, and each binary there.
 bench_env() {
-    BRIG=${BRIG:-target/release/brig}
+    BRIG=${BRIG:-target/$(rustc -vV | sed -n 's/^host: //p')/release/brig}
     RUNC=${RUNC:-/usr/sbin/runc}
     OUT=${OUT:-$PWD/bench-out}
     PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}

@@ -9,7 +9,8 @@
 # exit, whatever happens.
 # Env: N (paired runs per case, default 30), MOUNTS (default 1000),
 #      SHARED=1 (make the extra mounts shared, as under systemd),
-#      BRIG (default target/release/brig), RUNC (default /usr/sbin/runc),
+#      BRIG (default target/<host triple>/release/brig), RUNC (default
+#      /usr/sbin/runc),
 #      OUT (work dir, default ./bench-out).
 set -euo pipefail
 cd "$(dirname "$0")/.."

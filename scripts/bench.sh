@@ -7,7 +7,8 @@
 # A third series runs brig under the sandbox policy in audit mode: every
 # rule evaluated, nothing changed, so its ratio to plain brig is the cost
 # of the node policy itself.
-# Env: N (runs each, default 50), BRIG (default target/release/brig),
+# Env: N (runs each, default 50), BRIG (default the static release build,
+#      target/<host triple>/release/brig, what `make build` makes),
 #      RUNC (default /usr/sbin/runc), OUT (work dir, default ./bench-out).
 set -euo pipefail
 cd "$(dirname "$0")/.."

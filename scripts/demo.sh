@@ -4,10 +4,10 @@
 # sysctls; then `brig check` of the bundle and what the restricted node
 # policy would do to it, and the same bundle run under the sandbox policy
 # (a user namespace from the node's pool). Env: BRIG (default
-# target/release/brig), OUT.
+# target/<host triple>/release/brig, what `make build` makes), OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BRIG=${BRIG:-target/release/brig}
+BRIG=${BRIG:-target/$(rustc -vV | sed -n 's/^host: //p')/release/brig}
 OUT=${OUT:-$PWD/bench-out}
 PROBE=${PROBE:-tests/probe/target/x86_64-unknown-linux-gnu/release/probe}
 [ "$(id -u)" = 0 ] || { echo "demo: needs root" >&2; exit 1; }

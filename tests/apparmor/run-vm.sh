@@ -9,7 +9,8 @@
 #
 # Environment:
 #   RUNTIME   brig (default) or runc: the OCI runtime run inside the VM
-#   BRIG      brig binary (default target/release/brig; `make test` uses
+#   BRIG      brig binary (default target/<host triple>/release/brig, what
+#             `make build` makes; `make test` uses
 #             the debug build the other tests already made)
 #   CACHE     download/unpack cache (default /var/cache/brig-test)
 #   TIMEOUT   seconds before the VM is killed (default 180)
@@ -24,7 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 RUNTIME=${RUNTIME:-brig}
-BRIG=${BRIG:-$repo/target/release/brig}
+BRIG=${BRIG:-$repo/target/$(rustc -vV | sed -n 's/^host: //p')/release/brig}
 CACHE=${CACHE:-/var/cache/brig-test}
 TIMEOUT=${TIMEOUT:-180}
 ACCEL=${ACCEL:-tcg}
@@ -41,7 +42,7 @@ case $RUNTIME in
   *) die "RUNTIME must be brig or runc, not $RUNTIME" ;;
 esac
 [ -n "$runtime_bin" ] && [ -x "$runtime_bin" ] ||
-  die "runtime binary for $RUNTIME not found (${runtime_bin:-runc not installed}); build with 'cargo build --release' or set BRIG"
+  die "runtime binary for $RUNTIME not found (${runtime_bin:-runc not installed}); build with 'make build' or set BRIG"
 [ -r "$PROFILE" ] || die "profile $PROFILE missing"
 
 # --- host packages ----------------------------------------------------------
