@@ -42,12 +42,30 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// the host's mount table (issue 15). Falls back to the whole table where
 /// statmount(2) or its options are missing (before Linux 6.11) or no
 /// cgroup filesystem is mounted there. Ref: statmount(2).
+///
+/// One answer serves every caller within [`CGROUP_MOUNTS_FRESH`] (create
+/// and exec ask two or three times in a few ms; a `run` that waited for its
+/// container asks again at delete).
 pub fn cgroup_mounts() -> std::io::Result<String> {
-    match cgroup_mounts_by_statmount() {
-        Some(text) if !text.is_empty() => Ok(text),
-        _ => std::fs::read_to_string("/proc/self/mountinfo"),
+    use std::sync::Mutex;
+    use std::time::Instant;
+    static LAST: Mutex<Option<(Instant, String)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((at, text)) = last.as_ref() {
+        if at.elapsed() < CGROUP_MOUNTS_FRESH {
+            return Ok(text.clone());
+        }
     }
+    let text = match cgroup_mounts_by_statmount() {
+        Some(text) if !text.is_empty() => text,
+        _ => std::fs::read_to_string("/proc/self/mountinfo")?,
+    };
+    *last = Some((Instant::now(), text.clone()));
+    Ok(text)
 }
+
+/// How long an answer of [`cgroup_mounts`] is reused.
+const CGROUP_MOUNTS_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn cgroup_mounts_by_statmount() -> Option<String> {
     let mut out = String::new();
