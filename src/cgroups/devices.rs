@@ -8,12 +8,12 @@
 //! "a" itself opens every device. Pure.
 //! Ref: runc libcontainer/specconv AllowedDevices, devices emulator.
 
+use std::io::Write;
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
-use super::files::write;
-use crate::error::Result;
+use crate::error::{IoResultExt, Result};
 
 /// (type, major, minor, access, the node's path); -1 is the wildcard.
 const ALWAYS_ALLOWED: [(LinuxDeviceType, i64, i64, &str, &str); 10] = [
@@ -128,15 +128,33 @@ pub fn device_rule(d: &LinuxDeviceCgroup) -> String {
 /// v1 devices: deny everything, then apply the rules in order, so the
 /// result is exactly the spec's list whatever was there before.
 /// Ref: Documentation/admin-guide/cgroup-v1/devices.rst.
+/// Each file is opened once: the kernel takes one rule per write(2).
 pub(super) fn devices_v1(d: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
-    write(d, "devices.deny", "a")?;
+    let open = |name: &str| {
+        let path = d.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .or_io(|| format!("open cgroup file {}", path.display()))
+            .map(|f| (f, path))
+    };
+    let mut deny = open("devices.deny")?;
+    let mut allow = None;
+    let put = |(f, path): &mut (std::fs::File, std::path::PathBuf), rule: &str| {
+        f.write_all(rule.as_bytes())
+            .or_io(|| format!("write {rule:?} to {}", path.display()))
+    };
+    put(&mut deny, "a")?;
     for r in rules {
         let file = if r.allow() {
-            "devices.allow"
+            match &mut allow {
+                Some(f) => f,
+                None => allow.insert(open("devices.allow")?),
+            }
         } else {
-            "devices.deny"
+            &mut deny
         };
-        write(d, file, &device_rule(r))?;
+        put(file, &device_rule(r))?;
     }
     Ok(())
 }
