@@ -144,13 +144,23 @@ pub fn check_id_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<(
     check_subid_maps("gidMappings", "/etc/subgid", &user, egid, gid, &ranges)
 }
 
-/// The name of host user `uid` in the host's /etc/passwd. As runc's
-/// static build (Go's os/user without cgo), brig reads the file itself:
-/// brig is linked statically, and glibc's NSS modules (LDAP, sssd) would
-/// have to be loaded from the host's own glibc, of another version.
+/// The name of host user `uid`: the host's /etc/passwd, read by brig
+/// itself (as runc's static build does), else `getent passwd UID` for the
+/// users only NSS knows (LDAP, sssd). brig is linked statically, and
+/// glibc's NSS modules cannot be loaded into it from the host's glibc,
+/// of another version; getent is the host's own program.
 pub fn host_user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    crate::process::env::name_in_passwd(&passwd, uid)
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    crate::process::env::name_in_passwd(&passwd, uid).or_else(|| {
+        let out = std::process::Command::new("getent")
+            .args(["passwd", &uid.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        crate::process::env::name_in_passwd(&String::from_utf8_lossy(&out.stdout), uid)
+    })
 }
 
 fn find_in_path(tool: &str) -> Option<PathBuf> {
