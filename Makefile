@@ -9,7 +9,7 @@ PROBE := $(PROBE_DIR)/target/$(PROBE_TARGET)/release/probe
 # symbols (about 2 ms of a `run`, issue 15), and the tests run what
 # `make build` ships. The explicit --target keeps crt-static off build
 # scripts and proc-macros; binaries land in target/$(BRIG_TARGET)/.
-BRIG_TARGET ?= $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+BRIG_TARGET := $(or $(BRIG_TARGET),$(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p'))
 STATIC_BUILD = RUSTFLAGS="$(RUSTFLAGS) -C target-feature=+crt-static" \
 	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH="$$(pkg-config --variable=libdir libseccomp)" \
 	$(CARGO)
@@ -106,13 +106,15 @@ demo: deps build probe
 # crun for the pure-v2 rows (installed if missing, as make test does).
 BENCH_DEB_PACKAGES := crun time
 
+# The scripts time the release build (BRIG=... times another).
+bench: export BRIG := $(BRIG)
 bench: build probe
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(DEB_PACKAGES) $(BENCH_DEB_PACKAGES)"
 	rm -f bench-out/table.*.tsv
-	BRIG=$(RELEASE) scripts/bench.sh
-	BRIG=$(RELEASE) scripts/bench-v2.sh
-	BRIG=$(RELEASE) scripts/bench-mounts.sh
-	BRIG=$(RELEASE) scripts/bench-parallel.sh
+	scripts/bench.sh
+	scripts/bench-v2.sh
+	scripts/bench-mounts.sh
+	scripts/bench-parallel.sh
 	scripts/bench-table.sh
 
 lint:
