@@ -29,27 +29,27 @@ pub const DEFAULT_ROOT: &str = "/run/brig";
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
     /// Directory holding container state.
-    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
+    #[arg(long, default_value = DEFAULT_ROOT)]
     pub root: PathBuf,
     /// Write logs to this file instead of stderr.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub log: Option<PathBuf>,
     /// Log format.
-    #[arg(long = "log-format", global = true, default_value = "text",
+    #[arg(long = "log-format", default_value = "text",
           value_parser = PossibleValuesParser::new(["text", "json"]).map(|s| match s.as_str() {
               "json" => LogFormat::Json,
               _ => LogFormat::Text,
           }))]
     pub log_format: LogFormat,
     /// Log debug messages.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub debug: bool,
     /// Manage cgroups through systemd.
-    #[arg(long = "systemd-cgroup", global = true)]
+    #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Node policy for create, run, exec and seccomp learn/test: a preset, a name in
     /// /etc/brig/policies, or a TOML file (invoked as `brig-NAME`: NAME).
-    #[arg(long, global = true, value_name = "NAME|FILE")]
+    #[arg(long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
     /// Accepted for runc compatibility; brig has no checkpoint support.
     #[arg(long, hide = true)]

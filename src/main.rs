@@ -1,5 +1,17 @@
 //! `brig`: parse the command line, set up logging, run, print the error
 //! chain once, exit. Exit codes are decided here and only here.
+//!
+//! brig starts from its own C `main`, not Rust's runtime start
+//! (`no_main`): that one asks glibc where the main thread's stack ends,
+//! which for the main thread means reading and scanning
+//! /proc/self/maps, and installs a stack overflow handler with its own
+//! stack, about 0.1 ms on each of the two starts of every container and
+//! every call from a client (issue 15). What of it brig needs is done by
+//! [`brig::process::start`]: descriptors 0-2 open, SIGPIPE ignored. A stack
+//! overflow is still caught by the kernel's guard gap (the process dies of
+//! SIGSEGV instead of printing a line first). `std::env::args` works as
+//! before: glibc hands argv to the standard library's initializer.
+#![no_main]
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::FromArgMatches;
@@ -9,19 +21,30 @@ use brig::commands;
 use brig::commands::help;
 use brig::logging::Logger;
 
-fn main() {
+/// The process's entry, called by glibc's start code. Never returns:
+/// every path ends in `std::process::exit`, which flushes stdout.
+#[no_mangle]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    brig::process::start::runtime_init();
+    brig_main()
+}
+
+fn brig_main() -> ! {
     // The container's init is re-executed as `brig init`: skip clap and
     // logging on that path.
     if std::env::args_os().nth(1).is_some_and(|a| a == "init") {
         brig::process::init::main();
     }
     let program = help::program_name(&std::env::args_os().next().unwrap_or_default());
-    let (mut cli, root_given) = match help::command(&program)
-        .try_get_matches()
-        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, root_given(&m))))
-    {
+    let (mut cli, root_given) = match parse() {
         Ok(parsed) => parsed,
-        Err(e) => std::process::exit(usage_error(&program, e)),
+        // Help, the version and every misuse are reported by the command
+        // with runc's help templates: parsed again with it, the same words
+        // give the same outcome.
+        Err(_) => match parse_with(help::command(&program)) {
+            Ok(parsed) => parsed,
+            Err(e) => std::process::exit(usage_error(&program, e)),
+        },
     };
     if cli.version {
         print!("{}", help::version_text(help::version_name(&program)));
@@ -66,15 +89,27 @@ fn main() {
     std::process::exit(code);
 }
 
-/// True when `--root` was on the command line (before or after the verb).
+/// The command line as clap parses it, and whether `--root` was given.
+/// The command used is built bare (no help templates: they are only
+/// read when help is printed) and is not dropped, only the process's exit
+/// frees it: building and freeing it is most of a brig start's work.
+fn parse() -> Result<(Cli, bool), clap::Error> {
+    parse_with(<Cli as clap::CommandFactory>::command())
+}
+
+fn parse_with(mut cmd: clap::Command) -> Result<(Cli, bool), clap::Error> {
+    let m = cmd.try_get_matches_from_mut(std::env::args_os());
+    std::mem::forget(cmd);
+    let m = m?;
+    Ok((Cli::from_arg_matches(&m)?, root_given(&m)))
+}
+
+/// True when `--root` was on the command line.
 fn root_given(m: &clap::ArgMatches) -> bool {
-    let given = |m: &clap::ArgMatches| {
-        matches!(
-            m.value_source("root"),
-            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
-        )
-    };
-    given(m) || m.subcommand().is_some_and(|(_, sub)| given(sub))
+    matches!(
+        m.value_source("root"),
+        Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+    )
 }
 
 /// An ordinary user's state root is `$XDG_RUNTIME_DIR/brig` (runc's

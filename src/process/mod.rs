@@ -12,4 +12,5 @@ pub mod init_hooks;
 pub mod launch;
 pub mod messages;
 pub mod parent;
+pub mod start;
 pub mod supervisor;

@@ -263,6 +263,65 @@ fn global_flags_are_accepted() {
     .expect_ok("--log --log-format json list");
 }
 
+/// Global flags go before the verb, as runc's command line has them
+/// (urfave/cli: "flag provided but not defined"): after it they are a
+/// usage error, exit status 1, and no verb's help lists them.
+#[test]
+fn global_flags_only_before_the_verb() {
+    let mut rts = vec![Rt::new()];
+    rts.extend(Rt::runc_to_compare());
+    for rt in &rts {
+        let name = rt.bin.display();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        for args in [
+            &["state", "--root", root, "c1"][..],
+            &["list", "--debug"],
+            &["delete", "--log-format", "json", "c1"],
+        ] {
+            let mut cmd = std::process::Command::new(&rt.bin);
+            let out = rt.run_cmd({
+                cmd.args(args);
+                cmd
+            });
+            assert_eq!(out.code(), Some(1), "{name} {args:?}: {out:?}");
+            let flag = args.iter().find(|a| a.starts_with("--")).unwrap();
+            assert!(
+                out.stderr.contains(flag.trim_start_matches('-')),
+                "{name} {args:?}: {out:?}"
+            );
+        }
+        let help = rt.run(&["state", "--help"]).expect_ok("state --help");
+        assert!(!help.stdout.contains("--root"), "{name}: {}", help.stdout);
+    }
+}
+
+/// A standard stream brig is started without is opened on /dev/null
+/// first: the `--log` file must not become fd 2 and get the error line
+/// meant for stderr among its JSON lines.
+#[test]
+fn closed_stderr_does_not_end_up_in_the_log() {
+    let rt = Rt::new();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.json");
+    let script = format!(
+        "exec 2>&- 1>&-; exec \"$0\" --root {} --log {} --log-format json state no-such-container",
+        rt.root.path().display(),
+        log.display()
+    );
+    let out = rt.run_cmd({
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c").arg(script).arg(&rt.bin);
+        c
+    });
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    let text = fs::read_to_string(&log).expect("log file written");
+    assert!(text.contains("does not exist"), "{text}");
+    for l in text.lines() {
+        serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}"));
+    }
+}
+
 /// With `--log-format json`, the failure is the last `"level":"error"` line
 /// of the log file: what containerd and podman show their users.
 #[test]
