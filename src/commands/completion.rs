@@ -23,7 +23,7 @@ pub fn script(shell: clap_complete::Shell, program: &str) -> Vec<u8> {
     // defers them), and the copy drops what the build added.
     let mut full = help::command(program);
     full.build();
-    let mut cmd = visible(&full, true);
+    let mut cmd = visible(&full);
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, program, &mut out);
     out
@@ -31,21 +31,19 @@ pub fn script(shell: clap_complete::Shell, program: &str) -> Vec<u8> {
 
 /// A copy of the built `cmd` without its hidden verbs and flags (`init`,
 /// `--criu`), which clap_complete would offer, and without what the build
-/// added (`--help`, the `help` verb, the global flags copied into each
-/// verb): names, descriptions, flags and verbs are all a script needs.
-/// clap_complete's own build adds those back.
-fn visible(cmd: &clap::Command, top: bool) -> clap::Command {
+/// added (`--help`, the `help` verb): names, descriptions, flags and verbs
+/// are all a script needs. clap_complete's own build adds those back.
+fn visible(cmd: &clap::Command) -> clap::Command {
     let copy = clap::Command::new(cmd.get_name().to_string())
         .args(
             cmd.get_arguments()
                 .filter(|a| !a.is_hide_set() && a.get_id() != "help")
-                .filter(|a| top || !a.is_global_set())
                 .cloned(),
         )
         .subcommands(
             cmd.get_subcommands()
                 .filter(|s| !s.is_hide_set() && s.get_name() != "help")
-                .map(|s| visible(s, false)),
+                .map(visible),
         );
     match cmd.get_about() {
         Some(about) => copy.about(about.clone()),
