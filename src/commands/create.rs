@@ -1,3 +1,4 @@
+use crate::bundle::Bundle;
 use crate::cli::{CreateArgs, GlobalOpts};
 use crate::error::Result;
 use crate::process::launch::ConsoleSocket;
@@ -11,7 +12,7 @@ pub fn run(global: &GlobalOpts, a: &CreateArgs) -> Result<i32> {
 pub fn opts<'a>(global: &GlobalOpts, a: &'a CreateArgs) -> Result<CreateOpts<'a>> {
     Ok(CreateOpts {
         id: &a.id,
-        bundle: &a.bundle,
+        bundle: Bundle::load(&a.bundle)?,
         console_socket: a.console_socket.as_deref().map(ConsoleSocket::Path),
         pidfd_socket: a.pidfd_socket.as_deref(),
         pid_file: a.pid_file.as_deref(),

@@ -4,11 +4,11 @@
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use crate::bundle::Bundle;
 use crate::cli::{GlobalOpts, RunArgs};
 use crate::error::{IoResultExt, Result};
 use crate::linux::seccomp::learned::Recording;
@@ -48,7 +48,7 @@ pub(crate) fn run_with(
     // A terminal in the foreground without a console socket: brig holds the
     // pty itself (runc does the same). Detached, someone else must.
     let mut own_console = None;
-    if opts.console_socket.is_none() && !a.detach && wants_terminal(&a.create.bundle) {
+    if opts.console_socket.is_none() && !a.detach && wants_terminal(&opts.bundle) {
         let (ours, theirs) = UnixStream::pair().or_io(|| "socketpair for the console".into())?;
         opts.console_socket = Some(ConsoleSocket::Connected(theirs));
         own_console = Some(ours);
@@ -114,12 +114,12 @@ pub(crate) fn forward_signals_to(pid: Pid) -> Result<()> {
     signal::forward_to(pid, &FORWARDED)
 }
 
-/// Peek at config.json's process.terminal; a bad config is reported by
-/// create itself.
-fn wants_terminal(bundle: &Path) -> bool {
-    std::fs::read(bundle.join("config.json"))
-        .ok()
-        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
-        .and_then(|v| v["process"]["terminal"].as_bool())
+/// Does the container's process ask for a terminal?
+fn wants_terminal(bundle: &Bundle) -> bool {
+    bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
         .unwrap_or(false)
 }

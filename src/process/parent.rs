@@ -25,7 +25,8 @@ use crate::state::{self, State, Status};
 
 pub struct CreateOpts<'a> {
     pub id: &'a str,
-    pub bundle: &'a Path,
+    /// The bundle, read once: `run` looks at process.terminal first.
+    pub bundle: Bundle,
     pub console_socket: Option<ConsoleSocket<'a>>,
     /// `--pidfd-socket`: receives a pidfd of the init once it is ready.
     pub pidfd_socket: Option<&'a Path>,
@@ -50,18 +51,18 @@ pub struct Created {
 
 pub fn create(rt: &RuntimeOpts<'_>, opts: &CreateOpts<'_>) -> Result<Created> {
     // Decide first: nothing is made until the whole container is planned.
-    let bundle = Bundle::load(opts.bundle)?;
+    let bundle = &opts.bundle;
     // A user namespace the policy gives: a range from the node's pool
     // first (released again if the create fails), for the plan to map.
     let lease = Taken::take(rt.root, opts.id, opts.policy.as_ref(), &bundle.spec)?;
     let mut flags = create_flags(opts);
     flags.userns_grant = lease.as_ref().map(|l| l.grant.clone());
-    let mut plan = plan::create(&bundle, &flags)?;
+    let mut plan = plan::create(bundle, &flags)?;
     plan::check_host(&plan)?;
     let cgroup = launch::cgroup_for(&plan.cgroup, &plan.id)?;
     let pidfd_socket = opts.pidfd_socket.map(PidfdSocket::connect).transpose()?;
 
-    let mut record = Record::begin(rt.root, &mut plan, &bundle, &cgroup)?;
+    let mut record = Record::begin(rt.root, &mut plan, bundle, &cgroup)?;
     make_cgroup(&plan, &cgroup, &mut record)?;
     let mut inherited = Inherited::open(&plan, opts.console_socket.as_ref(), rt)?;
     inherited.fifo = Some(crate::linux::fifo::make_exec_fifo(
