@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::error::{Error, IoResultExt, Result};
 
+mod go_keys;
+
 pub struct Bundle {
     /// Absolute path of the bundle directory.
     pub dir: PathBuf,
@@ -141,23 +143,23 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
     })
 }
 
-/// Straight into `T` (the start path's usual case); only a text oci-spec
-/// refuses goes through `serde_json::Value` and `mend` (runc's leniency:
-/// unknown capability names, a missing user; names oci-spec spells
-/// otherwise; runc's words for what is still refused), then once more
-/// into `T`.
+/// Into `T` with object keys matched as runc matches them (`go_keys`);
+/// only a text that does not read as `T` goes through `mend` (runc's
+/// leniency: unknown capability names, a missing user; names oci-spec
+/// spells otherwise; runc's words for what is still refused), then once
+/// more into `T`. `mend` finds keys as the spec spells them.
 fn parse_with<T: serde::de::DeserializeOwned>(
     data: &[u8],
     path: &Path,
     mend: impl FnOnce(&mut Value) -> Result<()>,
 ) -> Result<T> {
     let what = || format!("parse {}", path.display());
-    if let Ok(t) = serde_json::from_slice(data) {
+    let mut v: Value = serde_json::from_slice(data).map_err(|e| Error::json(what(), e))?;
+    if let Ok(t) = go_keys::from_value(&v) {
         return Ok(t);
     }
-    let mut v: Value = serde_json::from_slice(data).map_err(|e| Error::json(what(), e))?;
     mend(&mut v)?;
-    serde_json::from_value(v).map_err(|e| Error::json(what(), e))
+    go_keys::from_value(&v).map_err(|e| Error::json(what(), e))
 }
 
 fn default_user(process: &mut Value) {
@@ -247,6 +249,23 @@ fn drop_unknown_capabilities(process: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_in_another_case_fill_their_fields() {
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+                "linux":{"resources":{"hugepageLimits":[{"pagesize":"2MB","limit":2097152}]},
+                         "sysctl":{"net.ipv4.IP_forward":"1"}}}"#,
+            Path::new("config.json"),
+        )
+        .unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        let limits = linux.resources().as_ref().unwrap().hugepage_limits();
+        assert_eq!(limits.as_ref().unwrap()[0].page_size(), "2MB");
+        // A map's keys are data, kept as written.
+        let sysctl = linux.sysctl().as_ref().unwrap();
+        assert!(sysctl.contains_key("net.ipv4.IP_forward"), "{sysctl:?}");
+    }
 
     #[test]
     fn unknown_capabilities_are_dropped() {

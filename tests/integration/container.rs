@@ -152,6 +152,34 @@ fn root_readonly_follows_the_config() {
     );
 }
 
+/// Keys written in another case than the spec's are read as runc reads
+/// them (Go's decoder matches field names without regard to case): a
+/// config that confines the container under runc confines it under brig.
+#[test]
+fn keys_in_another_case_are_read_as_runc_reads_them() {
+    require_root!();
+    let mut runtimes = vec![Rt::new()];
+    runtimes.extend(Rt::runc_to_compare());
+    for rt in &runtimes {
+        let mut b = Bundle::new(rt);
+        b.edit(|c| {
+            let process = c["process"].as_object_mut().unwrap();
+            process.remove("noNewPrivileges");
+            process.insert("NoNewprivileges".into(), json!(true));
+            let root = c["root"].as_object_mut().unwrap();
+            root.remove("readonly");
+            root.insert("readOnly".into(), json!(true));
+            c.as_object_mut().unwrap().remove("hostname");
+            c["HOSTNAME"] = json!("case-test");
+        });
+        let facts = probe_in(rt, &mut b, &[]);
+        let who = rt.bin.display();
+        assert_eq!(facts["status"]["NoNewPrivs"], "1", "{who}");
+        assert_eq!(facts["root_readonly"], true, "{who}");
+        assert_eq!(facts["hostname"], "case-test", "{who}");
+    }
+}
+
 #[test]
 fn masked_and_readonly_paths() {
     require_root!();
