@@ -225,6 +225,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "rnodiratime",
     "rnoexec",
     "rnorelatime",
+    "rnostrictatime",
     "rnosuid",
     "rnosymfollow",
     "ro",
@@ -325,10 +326,13 @@ fn lookup(name: &str) -> Option<Opt> {
         "rnodiratime" => Recursive(MOUNT_ATTR_NODIRATIME, 0),
         "rdiratime" => Recursive(0, MOUNT_ATTR_NODIRATIME),
         "rnoatime" => Recursive(MOUNT_ATTR_NOATIME, ATIME),
-        // Clearing noatime or setting relatime both mean the default mode.
-        "ratime" | "rrelatime" => Recursive(MOUNT_ATTR_RELATIME, ATIME),
-        // "No relatime" is the strict mode, as with MS_NORELATIME semantics.
-        "rstrictatime" | "rnorelatime" => Recursive(MOUNT_ATTR_STRICTATIME, ATIME),
+        "rstrictatime" => Recursive(MOUNT_ATTR_STRICTATIME, ATIME),
+        // The access-time mode is one value (mount_setattr(2) changes it
+        // only whole): clearing any mode leaves the default, relatime, as
+        // runc reads these (runc#5095); setting relatime is the same.
+        "ratime" | "rrelatime" | "rnorelatime" | "rnostrictatime" => {
+            Recursive(MOUNT_ATTR_RELATIME, ATIME)
+        }
         "rnosymfollow" => Recursive(MOUNT_ATTR_NOSYMFOLLOW, 0),
         "rsymfollow" => Recursive(0, MOUNT_ATTR_NOSYMFOLLOW),
         "idmap" => Idmap(false),

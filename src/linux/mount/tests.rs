@@ -145,9 +145,10 @@ fn propagation_recursive_and_idmap() {
             MOUNT_ATTR_ATIME_MASK,
         ),
         (&["rrelatime"], MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME_MASK),
+        (&["rnorelatime"], MOUNT_ATTR_RELATIME, MOUNT_ATTR_ATIME_MASK),
         (
-            &["rnorelatime"],
-            MOUNT_ATTR_STRICTATIME,
+            &["rstrictatime", "rnostrictatime"],
+            MOUNT_ATTR_RELATIME,
             MOUNT_ATTR_ATIME_MASK,
         ),
         (
