@@ -143,6 +143,14 @@ pub fn parse_process(data: &[u8], path: &Path) -> Result<Process> {
     })
 }
 
+/// JSON text into `T` as runc's Go decoder reads it: object keys in any
+/// case (`go_keys`). For what runc reads with encoding/json besides
+/// config.json (`update -r`).
+pub fn from_json_as_runc<T: serde::de::DeserializeOwned>(data: &[u8]) -> serde_json::Result<T> {
+    let v: Value = serde_json::from_slice(data)?;
+    go_keys::from_value(&v)
+}
+
 /// Into `T` with object keys matched as runc matches them (`go_keys`);
 /// only a text that does not read as `T` goes through `mend` (runc's
 /// leniency: unknown capability names, a missing user; names oci-spec

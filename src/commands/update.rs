@@ -38,7 +38,7 @@ pub fn resources(args: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 data = std::fs::read(p).or_io(|| format!("read {}", p.display()))?;
             }
-            let mut r = serde_json::from_slice(&data)
+            let mut r = crate::bundle::from_json_as_runc(&data)
                 .map_err(|e| Error::json(format!("parse resources {}", p.display()), e))?;
             crate::bundle::drop_pids_without_limit(&mut r, &data, "");
             r

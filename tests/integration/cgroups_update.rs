@@ -122,3 +122,21 @@ fn update_rt_period_and_runtime() {
     update(&rt, &id, &flags, None).expect_ok("longer period and runtime");
     assert_eq!(rt_values(), want("100000", "5000"));
 }
+
+/// `update -r` reads its JSON as runc does (Go's decoder): keys in
+/// another case fill their fields.
+#[test]
+fn update_resources_keys_in_another_case() {
+    require_root!();
+    let mut runtimes = vec![Rt::new()];
+    runtimes.extend(Rt::runc_to_compare());
+    for rt in &runtimes {
+        let b = bundle(rt, &["sleep", "1000"], json!({}));
+        let id = unique_id("rcase");
+        rt.create(&b, &id, &[]).expect_ok("create");
+        let pids = cgroup_dirs(pid_of(rt, &id))["pids"].clone();
+        update(rt, &id, &["-r", "-"], Some(r#"{"PIDS": {"Limit": 9}}"#)).expect_ok("update");
+        assert_eq!(read(&pids, "pids.max"), "9", "{}", rt.bin.display());
+        rt.run(&["delete", "--force", &id]).expect_ok("delete");
+    }
+}
