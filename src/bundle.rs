@@ -126,7 +126,7 @@ pub fn drop_pids_without_limit(r: &mut LinuxResources, data: &[u8], at: &str) {
     }
     let written = serde_json::from_slice::<Value>(data)
         .ok()
-        .and_then(|v| v.pointer(&format!("{at}/pids/limit")).cloned())
+        .and_then(|v| go_keys::pointer(&v, &format!("{at}/pids/limit")).cloned())
         .is_some_and(|l| !l.is_null());
     if !written {
         r.set_pids(None);

@@ -22,6 +22,19 @@ pub fn from_value<'de, T: de::Deserialize<'de>>(v: &'de Value) -> Result<T, Erro
     T::deserialize(GoKeys(v))
 }
 
+/// What a JSON pointer (`/linux/resources/pids`) names as the decoder
+/// reads it: at each step the last key that is the step's name in any
+/// case (the one the decoder keeps).
+pub fn pointer<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('/').skip(1).try_fold(v, |v, step| match v {
+        Value::Object(m) => m
+            .iter()
+            .rfind(|(k, _)| k.eq_ignore_ascii_case(step))
+            .map(|(_, v)| v),
+        _ => None,
+    })
+}
+
 struct GoKeys<'de>(&'de Value);
 
 /// The field `key` names among `fields`: its exact name, else the first
@@ -323,6 +336,19 @@ mod tests {
         assert_eq!(l.page_size, "1GB");
         let l: Limit = parse(r#"{"pagesize":"1GB","pageSize":"2MB"}"#).unwrap();
         assert_eq!(l.page_size, "2MB");
+    }
+
+    #[test]
+    fn a_pointer_follows_keys_in_any_case() {
+        let v: Value =
+            serde_json::from_str(r#"{"Linux":{"resources":{"PIDS":{"limit":1,"Limit":0}}}}"#)
+                .unwrap();
+        assert_eq!(
+            pointer(&v, "/linux/resources/pids/limit"),
+            Some(&Value::from(0))
+        );
+        assert_eq!(pointer(&v, "/linux/resources/memory"), None);
+        assert_eq!(pointer(&v, ""), Some(&v));
     }
 
     #[test]
